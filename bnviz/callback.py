@@ -1,0 +1,121 @@
+"""The Keras callback that turns a fit() into a stream of events for live views."""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from bnviz.probes import Prober
+
+Sink = Callable[[dict[str, Any]], None] | queue.Queue
+
+
+class StopRun(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised inside fit() to leave it at once (cancel or divergence)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def emit(sink: Sink | None, event: dict[str, Any]) -> None:
+    if sink is None:
+        return
+    if isinstance(sink, queue.Queue):
+        sink.put(event)
+    else:
+        sink(event)
+
+
+class InstrumentCallback(keras.callbacks.Callback):
+    """Records batch metrics, epoch metrics and probes, and honours a stop flag every batch.
+
+    A NaN/inf loss ends the run as *diverged* before garbage reaches any chart.
+    """
+
+    def __init__(self, prober: Prober | None, sink: Sink | None, *, steps_per_epoch: int, epochs: int,
+                 batch_size: int, log_every: int = 10, stop_event: threading.Event | None = None) -> None:
+        super().__init__()
+        self.prober = prober
+        self.sink = sink
+        self.steps = max(1, steps_per_epoch)
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.log_every = max(1, log_every)
+        self.stop_event = stop_event
+        self.diverged_at: dict[str, int] | None = None
+        self.epoch = 0
+        self.global_step = 0
+        self.epochs_completed = 0
+        self._epoch_start = 0.0
+        self._rate = 0.0
+
+    # --- lifecycle -----------------------------------------------------------------
+    def on_train_begin(self, logs=None) -> None:
+        self._probe(0)
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.epoch = epoch + 1
+        self._epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        self.global_step += 1
+        loss = _to_float((logs or {}).get("loss"))
+        if loss is not None and not math.isfinite(loss):
+            self.diverged_at = {"epoch": self.epoch, "batch": batch + 1}
+            raise StopRun("diverged")
+        if self.stop_event is not None and self.stop_event.is_set():
+            raise StopRun("cancelled")
+        if (batch + 1) % self.log_every == 0 or batch + 1 == self.steps:
+            self._emit_batch(batch + 1, loss, _to_float((logs or {}).get("accuracy")))
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        values = {k: _to_float(v) for k, v in (logs or {}).items()}
+        self.epochs_completed = epoch + 1
+        emit(self.sink, {"type": "epoch", "epoch": epoch + 1, "logs": values,
+                         "progress": self.progress(self.steps)})
+        if any(v is not None and not math.isfinite(v) for k, v in values.items() if k.endswith("loss")):
+            self.diverged_at = {"epoch": epoch + 1, "batch": self.steps}
+            raise StopRun("diverged")
+        self._probe(epoch + 1)
+
+    # --- helpers -------------------------------------------------------------------
+    def _probe(self, epoch: int) -> None:
+        if self.prober is not None:
+            emit(self.sink, {"type": "probe", "probe": self.prober.probe(epoch)})
+
+    def _emit_batch(self, batch: int, loss: float | None, accuracy: float | None) -> None:
+        elapsed = time.perf_counter() - self._epoch_start
+        if elapsed > 0:  # samples/s of this epoch's batches so far (excludes probes and validation)
+            self._rate = batch * self.batch_size / elapsed
+        emit(self.sink, {"type": "batch", "epoch": self.epoch, "batch": batch, "step": self.global_step,
+                         "loss": loss, "accuracy": accuracy, "progress": self.progress(batch)})
+
+    def progress(self, batch: int) -> dict[str, Any]:
+        done = (self.epoch - 1) * self.steps + batch
+        remaining = self.epochs * self.steps - done
+        per_step = self.batch_size / self._rate if self._rate > 0 else None
+        return {
+            "epoch": self.epoch,
+            "epochs": self.epochs,
+            "batch": batch,
+            "steps": self.steps,
+            "fraction": round(done / (self.epochs * self.steps), 4),
+            "samples_per_s": round(self._rate, 1),
+            "eta_s": round(remaining * per_step, 1) if per_step else None,
+        }
+
+
+def _to_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

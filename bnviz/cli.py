@@ -1,0 +1,193 @@
+"""`python -m bnviz ...`: the engine from a terminal, over the same code the dashboard uses."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from bnviz.config import ConfigError, ExperimentConfig, parse_assignment
+
+
+class CliError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except (CliError, ConfigError, ValueError) as exc:
+        print(f"bnviz: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bnviz: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bnviz", description="Batch normalization explorer engine")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    p = sub.add_parser("presets", help="list the named presets")
+    p.add_argument("--json", action="store_true", help="print the presets with their configs as JSON")
+    p.set_defaults(handler=cmd_presets)
+
+    p = sub.add_parser("train", help="train one experiment and write its run record")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", metavar="NAME", help="a preset name (see `presets`)")
+    source.add_argument("--config", metavar="FILE.json", help="an experiment config file")
+    p.add_argument("--set", dest="updates", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one setting, e.g. --set model.norm.placement=before (repeatable)")
+    p.add_argument("--epochs", type=_positive_int, help="override training.epochs")
+    p.add_argument("--out", metavar="RUN.json", help="write the run record here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_train)
+    _add_store_commands(sub)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_store_commands(sub) -> None:
+    """`runs ...` lives with the run store; absent until the store is installed."""
+    try:
+        from bnviz.store_cli import add_commands
+    except ImportError:
+        return
+    add_commands(sub)
+
+
+# --- commands ----------------------------------------------------------------------
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from bnviz.presets import PRESETS
+
+    if args.json:
+        print(json.dumps({n: {"description": p.description, "config": p.config.to_dict()}
+                          for n, p in PRESETS.items()}, indent=2))
+        return 0
+    width = max(map(len, PRESETS))
+    for name, preset in PRESETS.items():
+        print(f"{name:<{width}}  {preset.description}")
+    return 0
+
+
+def load_config(args: argparse.Namespace) -> ExperimentConfig:
+    from bnviz.presets import get_preset
+
+    if args.preset:
+        config = get_preset(args.preset).config
+    else:
+        path = Path(args.config)
+        if not path.is_file():
+            raise CliError(f"config file not found: {path}")
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read config file {path}: {exc}") from None
+        config = ExperimentConfig.from_json(text)
+    updates = dict(parse_assignment(item) for item in args.updates)
+    if args.epochs:
+        updates["training.epochs"] = args.epochs
+    return config.with_updates(updates) if updates else config
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    out = Path(args.out) if args.out else None
+    if out is not None and not out.parent.exists():
+        raise CliError(f"cannot write {out}: directory {out.parent} does not exist")
+
+    from bnviz.training import train
+
+    bar = None if args.quiet else ProgressBar(sys.stderr)
+    stop = threading.Event()
+    record = run_in_thread(lambda: train(config, sink=bar, stop_event=stop), stop)
+    if bar:
+        bar.close()
+
+    if out is not None:
+        out.write_text(json.dumps(record, separators=(",", ":")))
+    summary = record.get("summary") or {}
+    final = summary.get("final") or {}
+    status = record["status"]
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in final.items() if isinstance(v, float))
+    print(f"{status}: {shown or 'no metrics'} ({summary.get('wall_time_s', 0):.1f}s on {summary.get('device')})"
+          + (f" -> {out}" if out else ""))
+    if status == "failed":
+        print(f"bnviz: error: {summary.get('error')}", file=sys.stderr)
+        return 1
+    if status == "diverged":
+        print(f"bnviz: the loss became NaN/inf at {summary.get('diverged_at')}; lower the learning rate",
+              file=sys.stderr)
+        return 3
+    return 0 if status == "succeeded" else 130
+
+
+def run_in_thread(work, stop: threading.Event) -> Any:
+    """Run `work` in a thread so Ctrl-C can stop training cleanly between batches."""
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        result["value"] = work()
+
+    thread = threading.Thread(target=target, name="bnviz-train", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        try:
+            thread.join(0.2)
+        except KeyboardInterrupt:
+            print("\nbnviz: stopping after this batch...", file=sys.stderr)
+            stop.set()
+    return result["value"]
+
+
+class ProgressBar:
+    """A one-line terminal progress bar fed by training events."""
+
+    def __init__(self, stream, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.last: dict[str, Any] = {}
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if "progress" in event:
+            self.last.update(event["progress"])
+        if event["type"] == "epoch":
+            self.last["metrics"] = event["logs"]
+        if event["type"] in ("batch", "epoch"):
+            self.draw()
+
+    def draw(self) -> None:
+        p = self.last
+        filled = int(self.width * p.get("fraction", 0))
+        bar = "#" * filled + "-" * (self.width - filled)
+        eta = p.get("eta_s")
+        metrics = " ".join(f"{k}={v:.3f}" for k, v in (p.get("metrics") or {}).items()
+                           if isinstance(v, float) and k in ("loss", "accuracy", "val_accuracy"))
+        line = (f"\r[{bar}] epoch {p.get('epoch')}/{p.get('epochs')} batch {p.get('batch')}/{p.get('steps')}"
+                f" {p.get('samples_per_s', 0):.0f}/s" + (f" ETA {eta:.0f}s" if eta is not None else "")
+                + (f"  {metrics}" if metrics else ""))
+        self.stream.write(line.ljust(100))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.last:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,315 @@
+"""Experiment configuration: one validated, JSON-serializable object per experiment.
+
+Everything a run depends on lives here, so a config is the unit that gets stored,
+compared, de-duplicated and shared in a URL. Validation happens once, at the edge:
+nothing invalid ever reaches Keras.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Placement = Literal["none", "before", "after"]
+Normalization = Literal["batch", "layer"]
+Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "leaky_relu", "linear"]
+DatasetName = Literal[
+    "circles", "moons", "spirals", "blobs", "digits", "mnist", "fashion_mnist", "cifar10", "npz", "csv"
+]
+Family = Literal["mlp", "cnn", "mnist_cnn_a", "mnist_cnn_b", "cifar10_cnn"]
+Initializer = Literal[
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal", "lecun_uniform"
+]
+Optimizer = Literal["sgd", "momentum", "adam", "rmsprop"]
+Loss = Literal["auto", "binary_crossentropy", "sparse_categorical_crossentropy", "categorical_crossentropy"]
+Preprocessing = Literal["auto", "unit", "standardize", "raw"]
+Validation = Literal["test", "split", "none"]
+Augmentation = Literal["none", "shear_zoom_flip"]
+
+PLACEMENTS: tuple[str, ...] = Placement.__args__
+ACTIVATIONS: tuple[str, ...] = Activation.__args__
+DATASETS: tuple[str, ...] = DatasetName.__args__
+FAMILIES: tuple[str, ...] = Family.__args__
+OPTIMIZERS: tuple[str, ...] = Optimizer.__args__
+INITIALIZERS: tuple[str, ...] = Initializer.__args__
+
+TUTORIAL_FAMILIES = ("mnist_cnn_a", "mnist_cnn_b", "cifar10_cnn")
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "npz")
+
+
+class ConfigError(ValueError):
+    """A configuration was rejected; the message names the field, the value and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class NormConfig(_Strict):
+    """Where normalization goes and how it behaves."""
+
+    placement: Placement = Field("none", description="BN on every block: none, before or after the activation")
+    kind: Normalization = Field("batch", description="batch = BatchNormalization, layer = LayerNormalization")
+    momentum: float = Field(0.99, ge=0.0, le=1.0, description="weight of the old moving average")
+    epsilon: float = Field(1e-3, gt=0.0, le=1.0, description="added to the variance before the square root")
+    center: bool = Field(True, description="learn a shift beta")
+    scale: bool = Field(True, description="learn a scale gamma")
+    on_input: bool = Field(False, description="normalize the network input too")
+    per_layer: dict[int, Placement] = Field(
+        default_factory=dict, description="override the placement of block N (1-based)"
+    )
+
+    @field_validator("per_layer")
+    @classmethod
+    def _blocks_are_positive(cls, value: dict[int, str]) -> dict[int, str]:
+        bad = [k for k in value if k < 1 or k > 64]
+        if bad:
+            raise ValueError(f"block numbers must be between 1 and 64, got {bad[0]}")
+        return dict(sorted(value.items()))
+
+    def placement_for(self, block: int) -> str:
+        return self.per_layer.get(block, self.placement)
+
+    @property
+    def enabled(self) -> bool:
+        return self.on_input or self.placement != "none" or any(p != "none" for p in self.per_layer.values())
+
+
+class DatasetConfig(_Strict):
+    name: DatasetName = "circles"
+    n_train: int | None = Field(None, ge=1, le=1_000_000, description="training examples (None = dataset default)")
+    n_test: int | None = Field(None, ge=1, le=1_000_000, description="test examples (None = dataset default)")
+    noise: float = Field(0.1, ge=0.0, le=2.0, description="noise of the 2-D generators")
+    n_classes: int = Field(3, ge=2, le=10, description="classes of the blobs generator")
+    seed: int = Field(1, ge=0, le=2**31 - 1, description="seed of the data generator / split")
+    preprocessing: Preprocessing = "auto"
+    augmentation: Augmentation = "none"
+    path: str | None = Field(None, max_length=1024, description="file for npz/csv datasets")
+    label_column: str = Field("label", min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _path_matches_name(self) -> DatasetConfig:
+        if self.name in ("npz", "csv") and not self.path:
+            raise ValueError(f"dataset {self.name!r} needs a path to a .{self.name} file")
+        if self.name not in ("npz", "csv") and self.path:
+            raise ValueError(f"path is only used by the npz and csv datasets, not {self.name!r}")
+        return self
+
+
+class ModelConfig(_Strict):
+    family: Family = "mlp"
+    hidden: list[int] = Field(default_factory=lambda: [50], description="dense layer widths (MLP, CNN head)")
+    filters: list[int] = Field(default_factory=lambda: [32, 64], description="conv block widths (CNN)")
+    kernel_size: int = Field(3, ge=1, le=11)
+    activation: Activation = "relu"
+    norm: NormConfig = Field(default_factory=NormConfig)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    initializer: Initializer = "glorot_uniform"
+    weight_scale: float = Field(1.0, gt=0.0, le=1000.0, description="multiplies every initial kernel")
+
+    @field_validator("hidden", "filters")
+    @classmethod
+    def _widths(cls, value: list[int]) -> list[int]:
+        if len(value) > 32:
+            raise ValueError(f"at most 32 layers, got {len(value)}")
+        bad = [w for w in value if not 1 <= w <= 4096]
+        if bad:
+            raise ValueError(f"layer widths must be between 1 and 4096, got {bad[0]}")
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> ModelConfig:
+        if self.family == "mlp" and not self.hidden:
+            raise ValueError("an MLP needs at least one hidden layer")
+        if self.family == "cnn" and not self.filters:
+            raise ValueError("a CNN needs at least one conv block")
+        blocks = self.n_blocks
+        bad = [k for k in self.norm.per_layer if k > blocks]
+        if bad:
+            raise ValueError(f"norm.per_layer names block {bad[0]}, but this model has {blocks} blocks")
+        return self
+
+    @property
+    def n_blocks(self) -> int:
+        """Blocks whose BN placement can be chosen (linear layer + activation)."""
+        return {
+            "mlp": len(self.hidden),
+            "cnn": len(self.filters) + len(self.hidden),
+            "mnist_cnn_a": 3,
+            "mnist_cnn_b": 3,
+            "cifar10_cnn": 5,
+        }[self.family]
+
+
+class TrainingConfig(_Strict):
+    optimizer: Optimizer = "adam"
+    learning_rate: float = Field(0.001, gt=0.0, le=100.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="used by the momentum optimizer")
+    batch_size: int = Field(32, ge=1, le=65536)
+    epochs: int = Field(10, ge=1, le=10000)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    loss: Loss = "auto"
+    validation: Validation = Field("test", description="validate on the test set, a split of train, or not")
+    validation_split: float = Field(0.2, gt=0.0, lt=1.0)
+
+
+class InstrumentConfig(_Strict):
+    """How much the run records. None of it changes what the model learns."""
+
+    probe_size: int = Field(256, ge=8, le=4096, description="examples in the fixed probe batch")
+    log_every: int = Field(10, ge=1, le=100000, description="record training loss every N batches")
+    bins: int = Field(64, ge=8, le=256, description="histogram bins per position")
+    gradients: bool = True
+
+
+class ExperimentConfig(_Strict):
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    instrument: InstrumentConfig = Field(default_factory=InstrumentConfig)
+
+    @model_validator(mode="after")
+    def _model_fits_data(self) -> ExperimentConfig:
+        image_family = self.model.family != "mlp"
+        if image_family and self.dataset.name not in IMAGE_DATASETS:
+            raise ValueError(
+                f"model family {self.model.family!r} needs an image dataset "
+                f"({', '.join(IMAGE_DATASETS)}), not {self.dataset.name!r}; use the mlp family for it"
+            )
+        if self.dataset.augmentation != "none" and self.dataset.name not in IMAGE_DATASETS:
+            raise ValueError(f"augmentation only applies to image datasets, not {self.dataset.name!r}")
+        return self
+
+    # --- conversions -------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ExperimentConfig:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(describe_validation_error(exc)) from None
+
+    @classmethod
+    def from_json(cls, text: str) -> ExperimentConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        return cls.from_dict(data)
+
+    def with_updates(self, updates: dict[str, Any]) -> ExperimentConfig:
+        """A copy with dotted keys changed, e.g. {"training.epochs": 5}; validated."""
+        data = self.to_dict()
+        for dotted, value in updates.items():
+            _set_dotted(data, dotted, value)
+        return ExperimentConfig.from_dict(data)
+
+    def fingerprint(self) -> str:
+        """Stable hash of everything that determines the result: equal configs train identically."""
+        import hashlib
+
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    def encode(self) -> str:
+        return encode_config(self)
+
+    @classmethod
+    def decode(cls, token: str) -> ExperimentConfig:
+        return decode_config(token)
+
+
+# --- dotted keys (CLI --set, URL overrides) ------------------------------
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+            raise ConfigError(f"unknown setting {dotted!r}: {'.'.join(parts[: i + 1])!r} is not a section")
+        node = node[part]
+    leaf = parts[-1]
+    if not isinstance(node, dict) or (leaf not in node and parts[-2:-1] != ["per_layer"]):
+        allowed = ", ".join(sorted(node)) if isinstance(node, dict) else ""
+        raise ConfigError(f"unknown setting {dotted!r}; allowed here: {allowed}")
+    node[leaf] = value
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse a CLI `key=value`; the value is read as JSON when it can be (numbers, lists, true)."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One readable line per problem: field path, the bad value, what is allowed."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        if err["type"] == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            msg = f"must be one of {expected}"
+        value = err.get("input")
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        if err["type"] in ("missing",) or where == "config":
+            lines.append(f"{where}: {msg}")
+        else:
+            lines.append(f"{where}: {msg} (got {shown})")
+    return "; ".join(lines)
+
+
+# --- compact URL encoding --------------------------------------------------
+
+_PREFIX = "1"  # version of the encoding, so old links keep decoding
+MAX_TOKEN_LENGTH = 4000
+
+
+def encode_config(config: ExperimentConfig) -> str:
+    """Non-default fields as compact JSON, deflated, base64url without padding."""
+    payload = config.model_dump(mode="json", exclude_defaults=True)
+    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    packed = zlib.compress(raw, 9)
+    return _PREFIX + base64.urlsafe_b64encode(packed).decode().rstrip("=")
+
+
+def decode_config(token: str) -> ExperimentConfig:
+    """Exact inverse of encode_config; any malformed token raises ConfigError."""
+    if not isinstance(token, str) or not token:
+        raise ConfigError("the config link is empty")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ConfigError(f"the config link is too long ({len(token)} characters, at most {MAX_TOKEN_LENGTH})")
+    if token[0] != _PREFIX:
+        raise ConfigError("the config link is not a bnviz config (unknown version)")
+    body = token[1:]
+    try:
+        packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        raw = zlib.decompressobj().decompress(packed, 64_000)
+        data = json.loads(raw)
+    except (ValueError, zlib.error, UnicodeDecodeError):
+        raise ConfigError("the config link is damaged and cannot be read") from None
+    if not isinstance(data, dict):
+        raise ConfigError("the config link does not hold a config")
+    return ExperimentConfig.from_dict(data)

@@ -1,0 +1,54 @@
+"""TensorFlow start-up: quiet logs, GPU memory growth, thread pools sized for the machine."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+_lock = threading.Lock()
+_device: str | None = None
+
+
+def configure(threads: int | None = None) -> str:
+    """Set TensorFlow up once per process and say which device training will use.
+
+    `threads` (or env BNVIZ_TF_THREADS) caps TensorFlow's intra-op pool; the dashboard
+    leaves a core to the web server so pages stay responsive while a job trains.
+    """
+    global _device
+    with _lock:
+        if _device is not None:
+            return _device
+        import tensorflow as tf
+
+        threads = threads or _env_int("BNVIZ_TF_THREADS")
+        try:
+            if threads:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+        except RuntimeError:
+            pass  # TensorFlow was already initialised by someone else; keep its pools
+        gpus = tf.config.list_physical_devices("GPU")
+        for gpu in gpus:
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except RuntimeError:
+                pass
+        _device = f"GPU ({gpus[0].name.split(':', 1)[-1]})" if gpus else "CPU"
+        return _device
+
+
+def _env_int(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of threads, got {raw!r}") from None
+    if not 1 <= value <= 256:
+        raise ValueError(f"{name} must be between 1 and 256, got {value}")
+    return value

@@ -1,0 +1,122 @@
+"""Train one experiment: data -> model -> fit (instrumented) -> evaluate -> run record.
+
+This is the single training path. The CLI, the job service and the benchmarks all call
+`train()`, so what the dashboard shows is exactly what a script gets.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+from bnviz import device
+from bnviz.callback import InstrumentCallback, Sink, StopRun, emit
+from bnviz.config import ExperimentConfig
+from bnviz.datasets import Dataset, load_dataset
+from bnviz.record import RunRecorder
+
+PROBE_SEED = 20150211  # same probe examples for every run on a dataset, so runs compare
+
+
+def prepare_labels(y, loss: str, n_classes: int):
+    """Labels in the form the loss expects."""
+    import numpy as np
+
+    if loss == "binary_crossentropy":
+        return np.asarray(y, dtype="float32").reshape(-1, 1)
+    if loss == "categorical_crossentropy":
+        return np.eye(n_classes, dtype="float32")[np.asarray(y, dtype="int64")]
+    return np.asarray(y, dtype="int64")
+
+
+def probe_indices(n: int, size: int):
+    import numpy as np
+
+    rng = np.random.default_rng(PROBE_SEED)
+    return np.sort(rng.choice(n, size=min(size, n), replace=False))
+
+
+def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: threading.Event | None = None,
+          dataset: Dataset | None = None, run_id: str | None = None,
+          model_path: str | None = None) -> dict[str, Any]:
+    """Train `config` and return its run record; events also go to `sink` as they happen.
+
+    `stop_event` is checked after every batch: setting it ends the run as cancelled,
+    keeping everything recorded so far. With `model_path`, a finished model is saved there
+    as a `.keras` file.
+    """
+    device_name = device.configure()
+    import keras
+
+    from bnviz import models
+    from bnviz.probes import Prober
+
+    recorder = RunRecorder(config.to_dict(), run_id)
+
+    def publish(event: dict[str, Any]) -> None:
+        recorder(event)
+        emit(sink, event)
+
+    started = time.perf_counter()
+    status, error, callback = "succeeded", None, None
+    try:
+        # --- data --------------------------------------------------------------
+        data = dataset or load_dataset(config.dataset)
+        t = config.training
+        loss_name = models.resolve_loss(config, data.n_classes)
+        y_train = prepare_labels(data.y_train, loss_name, data.n_classes)
+        y_test = prepare_labels(data.y_test, loss_name, data.n_classes)
+
+        # --- model -------------------------------------------------------------
+        keras.utils.set_random_seed(t.seed)
+        model = models.build_model(config, data.input_shape, data.n_classes)
+        model.compile(optimizer=models.make_optimizer(config), loss=loss_name, metrics=["accuracy"])
+        publish({"type": "start", "device": device_name, "params": models.param_counts(model),
+                 "layers": models.layer_table(model)})
+
+        # --- fit, instrumented -------------------------------------------------------
+        n_fit = len(data.x_train)
+        fit_kwargs: dict[str, Any] = {}
+        if t.validation == "test":
+            fit_kwargs["validation_data"] = (data.x_test, y_test)
+        elif t.validation == "split":
+            fit_kwargs["validation_split"] = t.validation_split
+            n_fit = n_fit - int(n_fit * t.validation_split)
+        steps = math.ceil(n_fit / t.batch_size)
+        idx = probe_indices(n_fit, config.instrument.probe_size)
+        loss_fn = keras.losses.get(loss_name)
+        prober = Prober(model, data.x_train[idx], y_train[idx], loss_fn, config.instrument)
+        callback = InstrumentCallback(prober, publish, steps_per_epoch=steps, epochs=t.epochs,
+                                      batch_size=t.batch_size, log_every=config.instrument.log_every,
+                                      stop_event=stop_event)
+        try:
+            model.fit(data.x_train, y_train, batch_size=t.batch_size, epochs=t.epochs, shuffle=True,
+                      callbacks=[callback], verbose=0, **fit_kwargs)
+        except StopRun as stop:
+            status = stop.status
+
+        # --- evaluate ------------------------------------------------------------
+        final = {k: v[-1] for k, v in recorder.record["history"].items() if v}
+        if status == "succeeded":
+            test = model.evaluate(data.x_test, y_test, batch_size=max(t.batch_size, 256), verbose=0,
+                                  return_dict=True)
+            final.update({f"test_{k}": float(v) for k, v in test.items()})
+        if model_path and status in ("succeeded", "cancelled"):
+            model.save(model_path)
+    except StopRun as stop:  # stop requested before fit started
+        status = stop.status
+    except Exception as exc:
+        status, error = "failed", str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        final = {}
+    publish({"type": "end", "status": status, "summary": {
+        "final": final,
+        "wall_time_s": round(time.perf_counter() - started, 3),
+        "device": device_name,
+        "epochs_completed": callback.epochs_completed if callback else 0,
+        "diverged_at": callback.diverged_at if callback else None,
+        "error": error,
+    }})
+    return recorder.record
+

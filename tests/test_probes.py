@@ -1,0 +1,91 @@
+"""Probes see BN do its job, and leave the model exactly as they found it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bnviz.config import ExperimentConfig
+from bnviz.models import build_model
+from bnviz.probes import Prober
+
+
+def _model_and_batch(placement="before", activation="relu", hidden=(16, 16)):
+    import keras
+
+    config = ExperimentConfig.from_dict({"model": {"hidden": list(hidden), "activation": activation,
+                                                   "norm": {"placement": placement}}})
+    model = build_model(config, (3,), 2)
+    rng = np.random.default_rng(0)
+    # Inputs far from zero mean / unit variance, so un-normalized positions clearly are not.
+    x = (rng.normal(size=(128, 3)) * [3.0, 0.5, 2.0] + [4.0, -2.0, 1.0]).astype("float32")
+    y = (x[:, 0] > 4).astype("float32").reshape(-1, 1)
+    return model, Prober(model, x, y, keras.losses.get("binary_crossentropy"))
+
+
+def _pos(probe, layer, kind):
+    return next(p for p in probe["positions"] if p["layer"] == layer and p["kind"] == kind)
+
+
+@pytest.mark.parametrize("placement", ["before", "after"])
+def test_first_probe_bn_output_is_normalized_per_unit_and_its_input_is_not(placement):
+    _, prober = _model_and_batch(placement)
+    probe = prober.probe(0)
+    out = _pos(probe, "dense1_bn", "bn_output")["stats"]
+    inp = _pos(probe, "dense1_bn", "bn_input")["stats"]
+    assert out["unit_mean_abs"] < 1e-3
+    assert out["unit_std"] == pytest.approx(1.0, abs=0.02)
+    assert inp["unit_mean_abs"] > 0.3 or abs(inp["unit_std"] - 1) > 0.3
+
+
+def test_batch_statistics_match_a_hand_computed_normalization():
+    model, prober = _model_and_batch("before")
+    train_out, infer_out, _ = prober._run(prober.x, prober.y)
+    pre = model.get_layer("dense1")(prober.x).numpy()
+    by_hand = (pre - pre.mean(0)) / np.sqrt(pre.var(0) + 1e-3)
+    idx = next(p.tensor for p in prober.positions if p.layer == "dense1_bn" and p.kind == "bn_output")
+    np.testing.assert_allclose(train_out[idx].numpy(), by_hand, atol=1e-4)
+    # Moving statistics start at mean 0, variance 1: inference output is the input / sqrt(1 + eps).
+    np.testing.assert_allclose(infer_out[idx].numpy(), pre / np.sqrt(1 + 1e-3), rtol=1e-4, atol=1e-5)
+
+
+def test_probing_changes_no_weight_and_no_moving_statistic():
+    model, prober = _model_and_batch("after")
+    model.get_layer("dense1_bn").moving_mean.assign(np.full(16, 0.25, "float32"))
+    before = [v.numpy().copy() for v in model.variables]
+    for epoch in range(3):
+        prober.probe(epoch)
+    after = [v.numpy() for v in model.variables]
+    assert len(before) == len(after)
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_histograms_keep_their_edges_and_count_every_value():
+    model, prober = _model_and_batch("before")
+    first = prober.probe(0)
+    model.get_layer("dense1").kernel.assign(model.get_layer("dense1").kernel * 50)
+    later = prober.probe(1)
+    for a, b in zip(first["positions"], later["positions"]):
+        assert a["hist"]["edges"] == b["hist"]["edges"]
+    pos = _pos(later, "dense1_bn", "bn_input")
+    n = 128 * 16
+    assert sum(pos["hist"]["counts"]) + pos["hist"]["below"] + pos["hist"]["above"] == n
+    assert pos["hist"]["below"] + pos["hist"]["above"] > 0  # the scaled weights overflow the first range
+
+
+def test_relu_dead_units_sigmoid_saturation_gradients_and_bn_params():
+    model, prober = _model_and_batch("none", "relu")
+    model.get_layer("dense1").bias.assign(np.r_[np.full(4, -1000.0), np.zeros(12)].astype("float32"))
+    probe = prober.probe(0)
+    assert _pos(probe, "dense1_act", "activation")["stats"]["dead"] == pytest.approx(4 / 16)
+    assert set(probe["gradients"]) == {"dense1", "dense2", "output"}
+    assert all(g is not None and g >= 0 for g in probe["gradients"].values())
+
+    model, prober = _model_and_batch("after", "sigmoid")
+    model.get_layer("dense1").kernel.assign(model.get_layer("dense1").kernel * 1000)
+    probe = prober.probe(0)
+    assert _pos(probe, "dense1_act", "activation")["stats"]["saturated"] > 0.8
+    params = probe["bn_params"]["dense1_bn"]
+    assert params["gamma"]["mean"] == 1.0 and params["moving_variance"]["mean"] == 1.0
+    assert probe["probe_metrics"]["train_mode"]["accuracy"] is not None
