@@ -1,0 +1,68 @@
+"""Reading runs for the pages: a consistent snapshot, live or finished, plus display helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ui.service import manager
+
+
+@dataclass(frozen=True)
+class RunView:
+    record: dict[str, Any]
+    status: str
+    progress: dict[str, Any] | None
+    queue_position: int | None
+
+
+def read_run(run_id: str) -> RunView:
+    """A consistent snapshot of a run, cheap enough to call every second from many sessions."""
+    snap = manager().snapshot(run_id)
+    return RunView(snap.to_record(), snap.status, dict(snap.progress or {}), snap.position)
+
+
+def ordinal(n: int | None) -> str:
+    if not n:
+        return ""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def progress_text(p: dict[str, Any]) -> str:
+    if not p:
+        return "Starting…"
+    parts = [f"Epoch {p.get('epoch')}/{p.get('epochs')}", f"batch {p.get('batch')}/{p.get('steps')}"]
+    if p.get("samples_per_s"):
+        parts.append(f"{p['samples_per_s']:,.0f} samples/s")
+    if p.get("eta_s") is not None:
+        eta = float(p["eta_s"])
+        parts.append(f"ETA {eta:.0f} s" if eta < 120 else f"ETA {eta / 60:.1f} min")
+    return " · ".join(parts)
+
+
+def run_label(record: dict[str, Any]) -> str:
+    return (record.get("name") or record.get("id") or "run")[:60]
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value and key != "per_layer":
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per setting, one column per run, and whether the runs differ on it."""
+    columns: dict[str, dict[str, Any]] = {}
+    for i, record in enumerate(records):
+        label = f"{i + 1}. {run_label(record)}"
+        columns[label] = {k: str(v) for k, v in _flatten(record["config"]).items()}
+    table = pd.DataFrame(columns)
+    table["differs"] = table.nunique(axis=1, dropna=False) > 1
+    return table
