@@ -40,7 +40,8 @@ st.markdown(
     f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {config['dataset']['name']} · "
     f"{config['model']['family']} · {config['model']['activation']} · BN: **{placement}** · "
     f"{config['training']['optimizer']} lr {config['training']['learning_rate']:g} · "
-    f"batch {config['training']['batch_size']} · {config['training']['epochs']} epochs · seed {config['training']['seed']}"
+    f"batch {config['training']['batch_size']} · {config['training']['epochs']} epochs · "
+    f"seed {config['training']['seed']}"
 )
 
 if not common.presenting():
@@ -113,7 +114,8 @@ def inside() -> None:
     current = read_run(run_id).record
     epochs = figures.probe_epochs(current)
     if not epochs:
-        st.info("The first probe is taken before the first update; it appears in a moment.", icon=":material/hourglass_top:")
+        st.info("The first probe is taken before the first update; it appears in a moment.",
+                icon=":material/hourglass_top:")
         return
     blocks = [b for b in figures.position_blocks(current) if b > 0] or [0]
     chart, about = st.columns([3, 1])
