@@ -92,13 +92,17 @@ def curves() -> None:
         k1, k2, k3 = st.columns(3)
         block = k1.selectbox("Block", blocks, key="cmp_block", format_func=figures.block_label)
         kinds = sorted({k for r in records for k in figures.position_kinds(r, block)})
-        preferred = next((k for k in ("pre_activation", "bn_output", "activation") if k in kinds), kinds[0])
-        kind = k2.selectbox("Position", kinds, index=kinds.index(preferred), key="cmp_kind",
-                            format_func=figures.position_label)
-        last = max((figures.probe_epochs(r)[-1] for r in records if figures.probe_epochs(r)), default=0)
-        epoch = k3.number_input("Epoch", 0, max(last, 0), value=last, key="cmp_epoch")
-        st.plotly_chart(figures.compare_histograms(records, labels, block, int(epoch), kind=kind, height=height),
-                        key="cmp_hist", width="stretch")
+        if not kinds:
+            st.info("The runs have not recorded a probe yet; histograms appear once they start.",
+                    icon=":material/hourglass_top:")
+        else:
+            preferred = next((k for k in ("pre_activation", "bn_output", "activation") if k in kinds), kinds[0])
+            kind = k2.selectbox("Position", kinds, index=kinds.index(preferred), key="cmp_kind",
+                                format_func=figures.position_label)
+            last = max((figures.probe_epochs(r)[-1] for r in records if figures.probe_epochs(r)), default=0)
+            epoch = k3.number_input("Epoch", 0, max(last, 0), value=last, key="cmp_epoch")
+            st.plotly_chart(figures.compare_histograms(records, labels, block, int(epoch), kind=kind,
+                                                       height=height), key="cmp_hist", width="stretch")
 
     st.subheader("Final metrics")
     rows = []

@@ -206,7 +206,7 @@ with form:
 # --- the resulting configuration ------------------------------------------------
 config, error = collect_config()
 if config is not None:
-    st.query_params["cfg"] = config.encode()
+    st.session_state["_loaded_token"] = st.query_params["cfg"] = config.encode()  # not a new link to load
     st.query_params.pop("preset", None)
 
 

@@ -1,0 +1,52 @@
+"""A fast stand-in for bnviz.training.train with the same signature and events, for UI tests.
+
+Selected with BNVIZ_TRAINER=tests.fake_trainer:train. BNVIZ_FAKE_EPOCH_S sets how long an
+epoch takes, so live views can be watched.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from bnviz.callback import emit
+from bnviz.record import RunRecorder
+from tests.fakes import make_fake_record
+
+
+def train(config, *, sink=None, stop_event=None, dataset=None, run_id=None, model_path=None) -> dict[str, Any]:
+    epochs = config.training.epochs
+    fake = make_fake_record(blocks=len(config.model.hidden) if config.model.family == "mlp" else 2,
+                            epochs=epochs, activation=config.model.activation, seed=config.training.seed)
+    recorder = RunRecorder(config.to_dict(), run_id)
+    delay = float(os.environ.get("BNVIZ_FAKE_EPOCH_S", "0"))
+
+    def publish(event):
+        recorder(event)
+        emit(sink, event)
+
+    publish({"type": "start", "device": "CPU", "params": fake["summary"]["params"], "layers": []})
+    publish({"type": "probe", "probe": fake["probes"][0]})
+    status = "succeeded"
+    for epoch in range(1, epochs + 1):
+        for batch in (b for b in fake["batches"] if b["epoch"] == epoch):
+            if stop_event is not None and stop_event.is_set():
+                status = "cancelled"
+                break
+            time.sleep(delay / 4)
+            progress = {"epoch": epoch, "epochs": epochs, "batch": batch["batch"], "steps": 20,
+                        "fraction": batch["step"] / (20 * epochs), "samples_per_s": 1000.0, "eta_s": 1.0}
+            publish({"type": "batch", **batch, "progress": progress})
+        if status != "succeeded":
+            break
+        publish({"type": "epoch", "epoch": epoch,
+                 "logs": {k: v[epoch - 1] for k, v in fake["history"].items()}, "progress": progress})
+        publish({"type": "probe", "probe": fake["probes"][epoch]})
+    final = {k: v[-1] for k, v in recorder.record["history"].items() if v}
+    if status == "succeeded":
+        final["test_accuracy"] = final.get("val_accuracy")
+    publish({"type": "end", "status": status, "summary": {
+        "final": final, "wall_time_s": 0.1, "device": "CPU", "epochs_completed": len(recorder.record["history"].get(
+            "loss", [])), "diverged_at": None, "error": None}})
+    return recorder.record

@@ -1,0 +1,190 @@
+"""The dashboard, page by page, through Streamlit's AppTest (no browser)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bnviz.config import ExperimentConfig
+from bnviz.presets import PRESETS
+from tests.fake_trainer import train as fake_train
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def _fake_trainer(monkeypatch):
+    monkeypatch.setenv("BNVIZ_TRAINER", "tests.fake_trainer:train")
+
+
+def _app(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at
+
+
+def _stored_run(name="stored run", **updates) -> str:
+    """A finished run in this test's store, produced by the fake trainer's events."""
+    from bnviz.store import RunStore
+
+    config = PRESETS["seed001-circles-after-fast"].config.with_updates({"training.epochs": 3, **updates})
+    with RunStore() as store:
+        run_id = store.create_run(config, owner="test", name=name, status="queued")
+        fake_train(config, sink=lambda e: store.append_event(run_id, e), run_id=run_id)
+    return run_id
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def _charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def test_experiment_page_builds_a_config_and_puts_it_in_the_url():
+    at = _app()
+    at.run()
+    assert not at.exception
+    token = at.query_params["cfg"][0] if isinstance(at.query_params["cfg"], list) else at.query_params["cfg"]
+    assert ExperimentConfig.decode(token) == PRESETS["seed001-circles-after-fast"].config
+    assert any("Parameters" in m.label for m in at.metric)
+
+
+def test_a_shared_config_link_prefills_the_form():
+    config = PRESETS["seed001-circles-before"].config.with_updates({"training.learning_rate": 0.05})
+    at = _app(cfg=config.encode())
+    at.run()
+    assert at.radio(key="f:model.norm.placement").value == "before"
+    assert at.number_input(key="f:training.learning_rate").value == pytest.approx(0.05)
+
+
+def test_invalid_form_values_are_explained_not_raised():
+    at = _app()
+    at.run()
+    at.text_input(key="f:model.hidden").set_value("50, lots").run()
+    assert not at.exception
+    assert any("whole numbers" in e for e in _errors(at))
+
+
+def test_train_submits_a_job_and_opens_its_live_view():
+    at = _app()
+    at.run()
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception
+    run_id = at.query_params["run"]
+    run_id = run_id[0] if isinstance(run_id, list) else run_id
+    from ui.service import manager
+
+    manager().wait(run_id, timeout=30)
+    at.run()
+    assert not at.exception
+    assert any("succeeded" in m.value for m in at.markdown)
+    assert len(_charts(at)) >= 3  # loss, accuracy, and the before/after histogram
+
+
+def test_train_with_and_without_bn_opens_compare_with_both_runs():
+    at = _app()
+    at.run()
+    next(b for b in at.button if b.label == "Train with and without BN").click().run()
+    assert not at.exception
+    runs = at.query_params["runs"]
+    runs = runs[0] if isinstance(runs, list) else runs
+    assert len(runs.split(",")) == 2
+
+
+def test_run_page_renders_curves_and_histograms_of_a_stored_run():
+    run_id = _stored_run()
+    at = _app(run=run_id)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "stored run"
+    charts = _charts(at)
+    assert len(charts) >= 3
+    for view in ("animation", "percentiles", "gradients", "bn_params", "modes", "saturation"):
+        at.segmented_control(key="view").set_value(view).run()
+        assert not at.exception, view
+        assert _charts(at), view
+
+
+def test_compare_renders_two_runs_and_highlights_config_differences():
+    a = _stored_run("with BN")
+    b = _stored_run("without BN", **{"model.norm.placement": "none"})
+    at = _app(runs=f"{a},{b}")
+    at.switch_page("pages/compare.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert len(_charts(at)) >= 2
+    tables = at.dataframe
+    assert any("model.norm.placement" in str(t.value.index.tolist()) for t in tables if hasattr(t.value, "index"))
+
+
+def test_runs_page_lists_runs():
+    _stored_run("listed run")
+    at = _app()
+    at.switch_page("pages/runs.py")
+    at.run()
+    assert not at.exception
+    assert "listed run" in at.dataframe[0].value["name"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("params", "page", "message"),
+    [
+        ({"run": "../../etc/passwd"}, "pages/run.py", "does not point to a run"),
+        ({"run": "<script>alert(1)</script>"}, "pages/run.py", "does not point to a run"),
+        ({"run": "x" * 5000}, "pages/run.py", "does not point to a run"),
+        ({"run": "NEW_ID"}, "pages/run.py", "does not exist"),
+        ({"cfg": "garbage!!"}, "pages/experiment.py", "could not be opened"),
+        ({"cfg": "1' OR 1=1 --"}, "pages/experiment.py", "could not be opened"),
+        ({"preset": "<img src=x onerror=alert(1)>"}, "pages/experiment.py", "no preset called"),
+        ({"runs": "../x,;DROP TABLE runs"}, "pages/compare.py", "not valid"),
+    ],
+)
+def test_bad_links_get_a_friendly_message_and_a_way_back(params, page, message):
+    from bnviz.ids import new_run_id
+
+    at = _app(**{k: new_run_id() if v == "NEW_ID" else v for k, v in params.items()})
+    at.switch_page(page)
+    at.run()
+    assert not at.exception
+    assert any(message in e for e in _errors(at)), _errors(at)
+    assert at.get("page_link"), "a way back"
+
+
+def test_root_url_with_run_opens_the_live_view():
+    run_id = _stored_run("root link")
+    at = _app(run=run_id)
+    at.run()  # no switch_page: the root URL
+    assert at.title[0].value == "root link"
+
+
+def test_presenter_mode_hides_the_controls():
+    run_id = _stored_run("on the projector")
+    at = _app(run=run_id, present="1")
+    at.run()
+    assert not at.exception
+    assert not [b for b in at.button if b.label == "Cancel run"]
+    assert not at.get("expander")
+
+
+def test_the_live_view_follows_a_running_job(monkeypatch):
+    monkeypatch.setenv("BNVIZ_FAKE_EPOCH_S", "0.4")
+    at = _app()
+    at.run()
+    at.number_input(key="f:training.epochs").set_value(6).run()
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception
+    seen = []
+    for _ in range(20):
+        at.run()
+        seen.append(any(p for p in at.get("progress")))
+        if any("succeeded" in m.value for m in at.markdown):
+            break
+        time.sleep(0.3)
+    assert any(seen), "a progress bar while it trained"
+    assert not at.exception
