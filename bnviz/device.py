@@ -27,8 +27,8 @@ def configure(threads: int | None = None) -> str:
         threads = threads or _env_int("BNVIZ_TF_THREADS")
         try:
             if threads:
+                # Only the intra-op pool: an inter-op pool of 1 deadlocks fit()'s tf.data input pipeline.
                 tf.config.threading.set_intra_op_parallelism_threads(threads)
-                tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
         except RuntimeError:
             pass  # TensorFlow was already initialised by someone else; keep its pools
         gpus = tf.config.list_physical_devices("GPU")

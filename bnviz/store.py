@@ -1,0 +1,644 @@
+"""The run store: every run, durably, in one SQLite file under BNVIZ_HOME.
+
+Training events are written as they happen (one transaction per event), so a crash loses
+at most the event in flight and never leaves a half-written row. WAL mode lets any number
+of readers work while one run writes. Probes are the bulk of a run, so they are stored
+as zlib-compressed JSON.
+
+Crash recovery: each process that opens a store holds an exclusive lock on
+`locks/<token>.lock` for its lifetime and stamps the runs it trains with that token. The
+OS drops the lock when the process dies, even on `kill -9`, so on open a store can tell
+a run of a live process from an orphan, which it marks *interrupted*.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import queue
+import re
+import secrets
+import sqlite3
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from bnviz import probe_codec
+from bnviz.ids import is_run_id, new_run_id, validate_run_id
+from bnviz.record import FINISHED, FORMAT, STATES
+
+SCHEMA_VERSION = 1
+DB_NAME = "runs.db"
+ACTIVE = ("queued", "running")
+INTERRUPTED = "interrupted: the process running it stopped (crash or restart)"
+MAX_NAME = 200
+MAX_NOTES = 10_000
+MAX_OWNER = 200
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    summary_json TEXT,
+    final_json TEXT,
+    progress_json TEXT,
+    dataset TEXT, family TEXT, placement TEXT, activation TEXT,
+    epochs INTEGER,
+    device TEXT,
+    n_batches INTEGER NOT NULL DEFAULT 0,
+    n_epochs INTEGER NOT NULL DEFAULT 0,
+    n_probes INTEGER NOT NULL DEFAULT 0,
+    wall_time_s REAL,
+    pid INTEGER,
+    proc_token TEXT,
+    version INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    started REAL,
+    finished REAL
+);
+CREATE INDEX IF NOT EXISTS runs_fingerprint ON runs (fingerprint, status);
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
+CREATE TABLE IF NOT EXISTS batches (
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL, logs TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS probes (
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL, skeleton TEXT, data BLOB NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS probes_skeleton ON probes (skeleton);
+CREATE TABLE IF NOT EXISTS skeletons (hash TEXT PRIMARY KEY, data BLOB NOT NULL);
+"""
+
+_LIST_COLUMNS = ("id, name, notes, owner, status, fingerprint, dataset, family, placement, activation, "
+                 "epochs, n_epochs, final_json, wall_time_s, device, created, updated, version")
+
+_HEADER = ("id", "status", "config", "summary", "name", "notes", "owner", "created", "updated", "version",
+           "progress", "device", "n_batches", "n_epochs", "n_probes", "fingerprint")
+_HEADER_COLUMNS = ", ".join(c + "_json" if c in ("config", "summary", "progress") else c for c in _HEADER)
+
+
+class RunNotFound(LookupError):
+    """No run with this id in the store (never was, or deleted)."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run with id {run_id!r} in the store")
+        self.run_id = run_id
+
+
+class Cursor(NamedTuple):
+    """How much of a run a reader has seen: counts of batches, epochs and probes."""
+
+    batches: int = 0
+    epochs: int = 0
+    probes: int = 0
+
+
+def default_home() -> Path:
+    raw = os.environ.get("BNVIZ_HOME", "").strip()
+    return Path(raw).expanduser() if raw else Path.home() / ".bnviz"
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _text(value: str | None, limit: int, what: str) -> str:
+    value = "" if value is None else value
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text, got {type(value).__name__}")
+    if len(value) > limit:
+        raise ValueError(f"{what} is too long ({len(value)} characters, at most {limit})")
+    return value
+
+
+# --- process liveness --------------------------------------------------------------
+
+_TOKEN = secrets.token_hex(8)
+_TOKEN_RE = re.compile(r"[0-9a-f]{16}")
+_held_locks: dict[str, int] = {}
+_locks_guard = threading.Lock()
+
+
+def process_token() -> str:
+    """This process's token: stamped on the runs it trains, backed by a held lock file."""
+    return _TOKEN
+
+
+def _after_fork_in_child() -> None:
+    global _TOKEN
+    _TOKEN = secrets.token_hex(8)
+    for fd in _held_locks.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held_locks.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: liveness cannot be proven, so nothing is reclaimed
+    fcntl = None  # type: ignore[assignment]
+
+
+def _hold_process_lock(locks_dir: Path) -> None:
+    """Lock `locks/<token>.lock` for the rest of this process's life (before stamping any run)."""
+    if fcntl is None:
+        return
+    path = str(locks_dir / f"{_TOKEN}.lock")
+    with _locks_guard:
+        if path in _held_locks:
+            return
+        locks_dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks only while another process briefly tests it
+            try:  # that process may have judged the fresh file dead and removed it: then retry
+                if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        os.write(fd, str(os.getpid()).encode())
+        _held_locks[path] = fd
+
+
+@atexit.register
+def _release_process_locks() -> None:
+    """A clean exit removes our lock files; runs still marked active are then recovered on open."""
+    for path, fd in list(_held_locks.items()):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            os.close(fd)
+    _held_locks.clear()
+
+
+def _owner_alive(locks_dir: Path, token: str | None) -> bool:
+    """True while the process that stamped `token` lives (its lock cannot be taken)."""
+    if token == _TOKEN:
+        return True
+    if fcntl is None:
+        return True
+    if not token or not _TOKEN_RE.fullmatch(token):
+        return False
+    path = locks_dir / f"{token}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the lock if we got it
+    return False
+
+
+# --- the store -------------------------------------------------------------------------
+
+class RunStore:
+    """All runs of one BNVIZ_HOME. Thread-safe; several processes may share it."""
+
+    def __init__(self, path_or_home: str | os.PathLike[str] | None = None, *, recover: bool = True) -> None:
+        target = Path(path_or_home).expanduser() if path_or_home is not None else default_home()
+        if target.suffix in (".db", ".sqlite", ".sqlite3"):
+            self.home, self.db_path = target.parent, target
+        else:
+            self.home, self.db_path = target, target / DB_NAME
+        self.models_dir = self.home / "models"
+        self.locks_dir = self.home / "locks"
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.models_dir.mkdir(exist_ok=True, mode=0o700)
+        self._write_lock = threading.Lock()
+        self._templates: OrderedDict[str, probe_codec.Template] = OrderedDict()
+        self._templates_lock = threading.Lock()
+        self._writer = self._connect()
+        self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._closed = False
+        with self._write() as con:
+            if con.execute("PRAGMA user_version").fetchone()[0] > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.db_path} was written by a newer bnviz; upgrade to open it")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    con.execute(statement)
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if recover:
+            self.recover()
+
+    # --- connections ---------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash never loses a commit
+        return con
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; IMMEDIATE so concurrent writers queue instead of deadlocking."""
+        with self._write_lock:
+            con = self._writer
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same committed state."""
+        try:
+            con = self._readers.get_nowait()
+        except queue.Empty:
+            con = self._connect()
+        healthy = False
+        try:
+            con.execute("BEGIN")
+            yield con
+            healthy = True
+        finally:
+            try:
+                con.execute("COMMIT" if healthy else "ROLLBACK")
+            except sqlite3.Error:
+                healthy = False
+            if not healthy or self._closed or self._readers.qsize() >= 8:
+                con.close()
+            else:
+                self._readers.put(con)
+
+    def close(self) -> None:
+        self._closed = True
+        with self._write_lock:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._writer.close()
+        while True:
+            try:
+                self._readers.get_nowait().close()
+            except queue.Empty:
+                break
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing -----------------------------------------------------------------------
+    def create_run(self, config: Mapping[str, Any] | Any, owner: str = "", name: str = "",
+                   status: str = "queued", notes: str = "") -> str:
+        """Register a run before it trains; returns its new id."""
+        from bnviz.config import ExperimentConfig
+
+        cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
+        if status not in STATES:
+            raise ValueError(f"unknown run status {status!r}; one of {', '.join(STATES)}")
+        owner, name = _text(owner, MAX_OWNER, "owner"), _text(name, MAX_NAME, "name")
+        notes = _text(notes, MAX_NOTES, "notes")
+        data = cfg.to_dict()
+        run_id, now = new_run_id(), time.time()
+        _hold_process_lock(self.locks_dir)
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO runs (id, name, notes, owner, status, fingerprint, config_json, dataset, family,"
+                " placement, activation, epochs, pid, proc_token, created, updated, started)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, name, notes, owner, status, cfg.fingerprint(), _dumps(data), cfg.dataset.name,
+                 cfg.model.family, cfg.model.norm.placement, cfg.model.activation, cfg.training.epochs,
+                 os.getpid(), _TOKEN, now, now, now if status == "running" else None))
+        return run_id
+
+    def append_event(self, run_id: str, event: Mapping[str, Any]) -> None:
+        """Apply one training event durably (see record.apply_event for the meaning)."""
+        run_id = validate_run_id(run_id)
+        kind, now = event.get("type"), time.time()
+        if kind == "start":
+            _hold_process_lock(self.locks_dir)
+        if kind == "probe":  # the expensive part, done before taking the write lock
+            skeleton, packed = probe_codec.split(event["probe"])
+        with self._write() as con:
+            row = con.execute("SELECT summary_json, n_batches, n_epochs, n_probes FROM runs WHERE id=?",
+                              (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            summary = json.loads(row[0]) if row[0] and kind in ("start", "end") else None
+            sets: dict[str, Any] = {}
+            if kind == "start":
+                summary = {**(summary or {}), "device": event["device"], "params": event["params"],
+                           "layers": event["layers"]}
+                sets.update(status="running", started=now, device=event["device"],
+                            summary_json=_dumps(summary), pid=os.getpid(), proc_token=_TOKEN)
+            elif kind == "batch":
+                batch = {k: event[k] for k in ("epoch", "batch", "step", "loss", "accuracy")}
+                con.execute("INSERT INTO batches VALUES (?,?,?)", (run_id, row[1], _dumps(batch)))
+                sets["n_batches"] = row[1] + 1
+            elif kind == "epoch":
+                con.execute("INSERT INTO epochs VALUES (?,?,?,?)",
+                            (run_id, row[2], int(event["epoch"]), _dumps(event["logs"])))
+                sets["n_epochs"] = row[2] + 1
+            elif kind == "probe":
+                probe = event["probe"]
+                key = None
+                if skeleton is not None:
+                    key = probe_codec.skeleton_hash(skeleton)
+                    con.execute("INSERT OR IGNORE INTO skeletons VALUES (?,?)",
+                                (key, zlib.compress(skeleton.encode(), 9)))
+                con.execute("INSERT INTO probes VALUES (?,?,?,?,?)",
+                            (run_id, row[3], int(probe.get("epoch", row[3])), key, packed))
+                sets["n_probes"] = row[3] + 1
+            elif kind == "end":
+                if event["status"] not in STATES:
+                    raise ValueError(f"unknown run status {event['status']!r}")
+                summary = {**(summary or {}), **event["summary"]}
+                sets.update(status=event["status"], finished=now, summary_json=_dumps(summary),
+                            final_json=_dumps(summary.get("final") or {}),
+                            wall_time_s=summary.get("wall_time_s"))
+            if "progress" in event:
+                sets["progress_json"] = _dumps(event["progress"])
+            self._update(con, run_id, sets, now)
+
+    @staticmethod
+    def _update(con: sqlite3.Connection, run_id: str, sets: dict[str, Any], now: float) -> None:
+        sets = {**sets, "updated": now}
+        columns = ", ".join(f"{k}=?" for k in sets)  # keys are ours, never from outside
+        con.execute(f"UPDATE runs SET {columns}, version=version+1 WHERE id=?", (*sets.values(), run_id))
+
+    def set_status(self, run_id: str, status: str, *, error: str | None = None,
+                   summary: Mapping[str, Any] | None = None) -> None:
+        """Change a run's status; a finished status also completes its summary from what was recorded."""
+        run_id = validate_run_id(run_id)
+        if status not in STATES:
+            raise ValueError(f"unknown run status {status!r}; one of {', '.join(STATES)}")
+        with self._write() as con:
+            self._set_status(con, run_id, status, error=error, summary=summary)
+
+    def _set_status(self, con: sqlite3.Connection, run_id: str, status: str, *, error: str | None = None,
+                    summary: Mapping[str, Any] | None = None) -> None:
+        row = con.execute("SELECT summary_json, started, n_epochs, finished FROM runs WHERE id=?",
+                          (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        now = time.time()
+        sets: dict[str, Any] = {"status": status}
+        if status in FINISHED:
+            merged = {**(json.loads(row[0]) if row[0] else {}), **(summary or {})}
+            if error is not None:
+                merged["error"] = error
+            if row[1] is not None or merged:
+                merged.setdefault("final", self._last_epoch(con, run_id))
+                merged.setdefault("wall_time_s", round(now - row[1], 3) if row[1] else 0.0)
+                merged.setdefault("device", None)
+                merged.setdefault("epochs_completed", row[2])
+                merged.setdefault("diverged_at", None)
+                merged.setdefault("error", None)
+            if merged:
+                sets.update(summary_json=_dumps(merged), final_json=_dumps(merged.get("final") or {}),
+                            wall_time_s=merged.get("wall_time_s"))
+            sets["finished"] = row[3] or now
+        self._update(con, run_id, sets, now)
+
+    @staticmethod
+    def _last_epoch(con: sqlite3.Connection, run_id: str) -> dict[str, Any]:
+        history: dict[str, Any] = {}
+        for (logs,) in con.execute("SELECT logs FROM epochs WHERE run_id=? ORDER BY seq", (run_id,)):
+            history.update(json.loads(logs))
+        return history
+
+    def rename(self, run_id: str, name: str, notes: str | None = None) -> None:
+        run_id = validate_run_id(run_id)
+        sets: dict[str, Any] = {"name": _text(name, MAX_NAME, "name")}
+        if notes is not None:
+            sets["notes"] = _text(notes, MAX_NOTES, "notes")
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone() is None:
+                raise RunNotFound(run_id)
+            self._update(con, run_id, sets, time.time())
+
+    def delete(self, run_id: str) -> bool:
+        """Remove a run, its rows and its saved model; False if there was no such run."""
+        run_id = validate_run_id(run_id)
+        with self._write() as con:
+            gone = con.execute("DELETE FROM runs WHERE id=?", (run_id,)).rowcount
+            for table in ("batches", "epochs", "probes"):
+                con.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+            con.execute("DELETE FROM skeletons WHERE hash NOT IN"
+                        " (SELECT skeleton FROM probes WHERE skeleton IS NOT NULL)")
+        for path in (self._model_file(run_id), self.partial_model_path(run_id)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        return bool(gone)
+
+    # --- recovery ----------------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Mark queued/running runs whose process is gone as interrupted; returns their ids."""
+        with self._read() as con:
+            rows = con.execute("SELECT id, proc_token FROM runs WHERE status IN ('queued', 'running')")
+            rows = rows.fetchall()
+        dead = {token for _, token in rows if not _owner_alive(self.locks_dir, token)}
+        orphans = [run_id for run_id, token in rows if token in dead]
+        if orphans:
+            with self._write() as con:
+                for run_id in orphans:
+                    status = con.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+                    if status and status[0] in ACTIVE:
+                        self._set_status(con, run_id, "interrupted", error=INTERRUPTED)
+        self._sweep_lock_files()
+        self._sweep_partial_models()
+        return orphans
+
+    def _sweep_lock_files(self) -> None:
+        """Remove lock files of processes that are gone (after their runs were marked)."""
+        for path in self.locks_dir.glob("*.lock"):
+            token = path.name[: -len(".lock")]
+            if _TOKEN_RE.fullmatch(token) and not _owner_alive(self.locks_dir, token):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    def _sweep_partial_models(self) -> None:
+        """Delete model files whose save never completed (their run is no longer training)."""
+        for path in self.models_dir.glob(".partial-*.keras"):
+            run_id = path.name[len(".partial-"):-len(".keras")]
+            row = self._row(run_id, "status") if is_run_id(run_id) else None
+            if row is None or row[0] not in ACTIVE:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    # --- reading -----------------------------------------------------------------------
+    def _row(self, run_id: str, columns: str) -> tuple | None:
+        with self._read() as con:
+            return con.execute(f"SELECT {columns} FROM runs WHERE id=?", (run_id,)).fetchone()
+
+    def exists(self, run_id: str) -> bool:
+        return self._row(validate_run_id(run_id), "1") is not None
+
+    def status(self, run_id: str) -> str:
+        row = self._row(validate_run_id(run_id), "status")
+        if row is None:
+            raise RunNotFound(run_id)
+        return row[0]
+
+    def version(self, run_id: str) -> int | None:
+        """Bumped by every write to the run: a cheap "did anything change?" for caches."""
+        row = self._row(validate_run_id(run_id), "version")
+        return row[0] if row else None
+
+    def read_since(self, run_id: str, cursor: Cursor | None = None) -> dict[str, Any]:
+        """The run's header plus every batch, epoch and probe past `cursor`, in one consistent read."""
+        run_id = validate_run_id(run_id)
+        cursor = cursor or Cursor()
+        with self._read() as con:
+            row = con.execute(f"SELECT {_HEADER_COLUMNS} FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            batches = [json.loads(d) for (d,) in con.execute(
+                "SELECT data FROM batches WHERE run_id=? AND seq>=? ORDER BY seq", (run_id, cursor.batches))]
+            epochs = [json.loads(d) for (d,) in con.execute(
+                "SELECT logs FROM epochs WHERE run_id=? AND seq>=? ORDER BY seq", (run_id, cursor.epochs))]
+            blobs = con.execute("SELECT skeleton, data FROM probes WHERE run_id=? AND seq>=? ORDER BY seq",
+                                (run_id, cursor.probes)).fetchall()
+            probes = [probe_codec.join(None, data, self._template(con, key) if key else None)
+                      for key, data in blobs]
+        header = dict(zip(_HEADER, row))
+        header["config"] = json.loads(header["config"])
+        header["summary"] = json.loads(header["summary"]) if header["summary"] else None
+        header["progress"] = json.loads(header["progress"]) if header["progress"] else None
+        return {"run": header, "batches": batches, "epochs": epochs,
+                "probes": probes,
+                "cursor": Cursor(cursor.batches + len(batches), cursor.epochs + len(epochs),
+                                 cursor.probes + len(blobs))}
+
+    def _template(self, con: sqlite3.Connection, key: str) -> probe_codec.Template:
+        """Parsed skeletons, cached: every probe of a run (and of same-shaped runs) shares one."""
+        with self._templates_lock:
+            template = self._templates.get(key)
+            if template is not None:
+                self._templates.move_to_end(key)
+                return template
+        row = con.execute("SELECT data FROM skeletons WHERE hash=?", (key,)).fetchone()
+        if row is None:
+            raise sqlite3.DatabaseError(f"probe skeleton {key} is missing from the store")
+        template = probe_codec.Template(zlib.decompress(row[0]).decode())
+        with self._templates_lock:
+            self._templates[key] = template
+            while len(self._templates) > 64:
+                self._templates.popitem(last=False)
+        return template
+
+    def get_record(self, run_id: str) -> dict[str, Any]:
+        """The full run record (docs/run-record.md) plus name, notes, owner, created, updated."""
+        return record_from(self.read_since(run_id))
+
+    def list_runs(self, *, owner: str | None = None, status: str | None = None, limit: int | None = 500,
+                  offset: int = 0) -> list[dict[str, Any]]:
+        """One cheap row per run, newest first (no probes, no history)."""
+        where, args = [], []
+        if owner is not None:
+            where.append("owner=?")
+            args.append(owner)
+        if status is not None:
+            where.append("status=?")
+            args.append(status)
+        sql = f"SELECT {_LIST_COLUMNS} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, id LIMIT ? OFFSET ?"
+        with self._read() as con:
+            rows = con.execute(sql, (*args, -1 if limit is None else int(limit), int(offset))).fetchall()
+        out = []
+        for r in rows:
+            final = json.loads(r[12]) if r[12] else {}
+            out.append({
+                "id": r[0], "name": r[1], "notes": r[2], "owner": r[3], "status": r[4], "fingerprint": r[5],
+                "dataset": r[6], "family": r[7], "placement": r[8], "activation": r[9], "epochs": r[10],
+                "epochs_completed": r[11], "loss": final.get("loss"), "accuracy": final.get("accuracy"),
+                "val_accuracy": final.get("val_accuracy"), "test_accuracy": final.get("test_accuracy"),
+                "wall_time_s": r[13], "device": r[14], "created": iso(r[15]), "updated": iso(r[16]),
+                "version": r[17],
+            })
+        return out
+
+    def find_by_fingerprint(self, fingerprint: str, status: str = "succeeded") -> str | None:
+        """Newest run of this config fingerprint in this status, or None."""
+        if not isinstance(fingerprint, str) or not re.fullmatch(r"[0-9a-f]{8,64}", fingerprint):
+            raise ValueError("a config fingerprint is 8-64 lowercase hex digits")
+        with self._read() as con:
+            row = con.execute("SELECT id FROM runs WHERE fingerprint=? AND status=?"
+                              " ORDER BY created DESC LIMIT 1", (fingerprint, status)).fetchone()
+        return row[0] if row else None
+
+    def export_json(self, run_id: str) -> str:
+        return json.dumps(self.get_record(run_id), separators=(",", ":"))
+
+    def export_csv(self, run_id: str) -> str:
+        """Per-epoch metrics, one row per epoch (epoch is 1-based)."""
+        import pandas as pd
+
+        history = self.get_record(run_id)["history"]
+        n = max((len(v) for v in history.values()), default=0)
+        frame = pd.DataFrame({"epoch": range(1, n + 1),
+                              **{k: list(v) + [None] * (n - len(v)) for k, v in history.items()}})
+        return frame.to_csv(index=False)
+
+    # --- saved models ------------------------------------------------------------------
+    def _model_file(self, run_id: str) -> Path:
+        return self.models_dir / f"{run_id}.keras"
+
+    def model_path(self, run_id: str) -> Path | None:
+        """The saved `.keras` model of a run, if one was saved."""
+        path = self._model_file(validate_run_id(run_id))
+        return path if path.is_file() else None
+
+    def partial_model_path(self, run_id: str) -> Path:
+        """Where training writes the model; `commit_model` moves it into place atomically."""
+        return self.models_dir / f".partial-{validate_run_id(run_id)}.keras"
+
+    def commit_model(self, run_id: str) -> Path | None:
+        partial = self.partial_model_path(run_id)
+        if not partial.is_file():
+            return None
+        target = self._model_file(run_id)
+        os.replace(partial, target)
+        return target
+
+
+def record_from(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Assemble a run record from a `read_since` answer that started at the beginning."""
+    run = data["run"]
+    history: dict[str, list[Any]] = {}
+    for logs in data["epochs"]:
+        for name, value in logs.items():
+            history.setdefault(name, []).append(value)
+    return {
+        "format": FORMAT, "id": run["id"], "status": run["status"], "config": run["config"],
+        "history": history, "batches": list(data["batches"]), "probes": list(data["probes"]),
+        "summary": run["summary"],
+        "name": run["name"], "notes": run["notes"], "owner": run["owner"],
+        "created": iso(run["created"]), "updated": iso(run["updated"]),
+    }

@@ -1,0 +1,325 @@
+"""The run store: exact round trips, written as it trains, small, and sane after a kill -9."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bnviz import probe_codec
+from bnviz.cli import main
+from bnviz.config import ConfigError, ExperimentConfig
+from bnviz.store import RunNotFound, RunStore
+from tests.crash_worker import raw_digest
+from tests.fake_events import FakeTrainer, record_of, synthetic_events, synthetic_probe
+
+REPO = Path(__file__).resolve().parents[1]
+EXTRA = ("name", "notes", "owner", "created", "updated")
+
+
+def small_config(**updates) -> ExperimentConfig:
+    base = ExperimentConfig.from_dict({
+        "dataset": {"name": "circles", "n_train": 64, "n_test": 32},
+        "model": {"hidden": [8, 8], "norm": {"placement": "before"}},
+        "training": {"epochs": 3, "batch_size": 16},
+        "instrument": {"probe_size": 32, "log_every": 1},
+    })
+    return base.with_updates(updates) if updates else base
+
+
+def store_run(store: RunStore, events: list[dict], config: ExperimentConfig | None = None, **kw) -> str:
+    run_id = store.create_run((config or small_config()).to_dict(), **kw)
+    for event in events:
+        store.append_event(run_id, event)
+    return run_id
+
+
+def without_extras(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k not in EXTRA}
+
+
+@pytest.fixture
+def store():
+    with RunStore() as s:
+        yield s
+
+
+# --- round trips -------------------------------------------------------------------------
+
+def test_a_stored_run_reads_back_exactly_as_recorded(store):
+    events = list(synthetic_events(3, blocks=2, per_block=5, steps=8, log_every=2))
+    config = small_config()
+    run_id = store_run(store, events, config, owner="ana", name="first")
+    expected = record_of(events, config.to_dict(), run_id)
+    record = store.get_record(run_id)
+    assert json.dumps(without_extras(record)) == json.dumps(expected)  # same bytes, same key order
+    assert (record["name"], record["owner"], record["notes"]) == ("first", "ana", "")
+    assert record["created"].endswith("+00:00") and record["status"] == "succeeded"
+    assert json.loads(store.export_json(run_id)) == record
+
+
+def test_the_record_grows_event_by_event_and_other_connections_see_it(store, tmp_path):
+    events = list(synthetic_events(3, blocks=1, per_block=3, steps=4, log_every=1))
+    run_id = store.create_run(small_config().to_dict(), status="queued")
+    other = RunStore(store.home)  # as another process would
+    cut = next(i for i, e in enumerate(events) if e["type"] == "epoch" and e["epoch"] == 2)
+    for event in events[: cut + 1]:
+        store.append_event(run_id, event)
+    seen = other.get_record(run_id)
+    assert seen["status"] == "running"
+    assert len(seen["history"]["loss"]) == 2 and len(seen["probes"]) == 2  # mid-epoch: probe 2 not yet
+    assert other.read_since(run_id)["run"]["progress"]["epoch"] == 2
+    for event in events[cut + 1:]:
+        store.append_event(run_id, event)
+    assert other.get_record(run_id)["status"] == "succeeded"
+    other.close()
+
+
+def test_incremental_reads_add_up_to_the_whole_record(store):
+    events = list(synthetic_events(4, blocks=1, per_block=2, steps=4, log_every=1))
+    run_id = store.create_run(small_config().to_dict())
+    parts, cursor = [], None
+    for i, event in enumerate(events):
+        store.append_event(run_id, event)
+        if i % 5 == 0:
+            data = store.read_since(run_id, cursor)
+            parts.append(data)
+            cursor = data["cursor"]
+    parts.append(store.read_since(run_id, cursor))
+    whole = store.get_record(run_id)
+    assert [b for p in parts for b in p["batches"]] == whole["batches"]
+    assert [pr for p in parts for pr in p["probes"]] == whole["probes"]
+    assert len([e for p in parts for e in p["epochs"]]) == len(whole["history"]["loss"])
+
+
+def test_probe_codec_is_exact_for_awkward_values():
+    probe = synthetic_probe(3, blocks=2, per_block=2, bins=8, values=100)
+    probe["stats_extra"] = {"nan": float("nan"), "inf": float("-inf"), "none": None, "true": True,
+                            "big": 2**40, "neg": -7, "tiny": 1e-300, "one": 1.0, "text": "épsilon"}
+    skeleton, packed = probe_codec.split(probe)
+    assert skeleton is not None
+    assert json.dumps(probe_codec.join(skeleton, packed)) == json.dumps(probe)
+    huge = {"epoch": 1, "n": 2**80, "label": "a\x00b"}
+    skeleton, packed = probe_codec.split(huge)
+    assert skeleton is None and probe_codec.join(None, packed) == huge
+
+
+# --- listing, naming, deleting, exporting ------------------------------------------------
+
+def test_list_runs_is_one_cheap_row_per_run_newest_first(store):
+    a = store_run(store, list(synthetic_events(2, blocks=1, per_block=2, steps=2, log_every=1)),
+                  owner="ana", name="a")
+    b = store.create_run(small_config(**{"model.activation": "tanh"}).to_dict(), owner="bob", name="b")
+    rows = store.list_runs()
+    assert [r["id"] for r in rows] == [b, a]
+    row = rows[1]
+    assert row["status"] == "succeeded" and row["dataset"] == "circles" and row["family"] == "mlp"
+    assert row["placement"] == "before" and row["activation"] == "relu" and row["epochs"] == 3
+    assert row["epochs_completed"] == 2 and row["val_accuracy"] == pytest.approx(0.99)
+    assert row["wall_time_s"] == 12.5 and row["owner"] == "ana" and row["created"]
+    assert "probes" not in row and "history" not in row
+    assert rows[0]["activation"] == "tanh" and rows[0]["accuracy"] is None and rows[0]["status"] == "queued"
+    assert [r["id"] for r in store.list_runs(owner="bob")] == [b]
+    assert [r["id"] for r in store.list_runs(status="succeeded")] == [a]
+
+
+def test_rename_delete_fingerprint_and_model_file(store):
+    config = small_config()
+    run_id = store_run(store, list(synthetic_events(1, blocks=1, per_block=2, steps=2)), config)
+    assert store.find_by_fingerprint(config.fingerprint()) == run_id
+    assert store.find_by_fingerprint(small_config(**{"training.seed": 9}).fingerprint()) is None
+    store.rename(run_id, "baseline", notes="BN before ReLU")
+    record = store.get_record(run_id)
+    assert (record["name"], record["notes"]) == ("baseline", "BN before ReLU")
+    with pytest.raises(ValueError, match="too long"):
+        store.rename(run_id, "x" * 1000)
+
+    assert store.model_path(run_id) is None
+    store.partial_model_path(run_id).write_bytes(b"model")
+    assert store.commit_model(run_id) == store.models_dir / f"{run_id}.keras"
+    assert store.model_path(run_id).read_bytes() == b"model"
+
+    assert store.delete(run_id) is True
+    assert store.model_path(run_id) is None and store.list_runs() == []
+    with pytest.raises(RunNotFound):
+        store.get_record(run_id)
+    assert store.delete(run_id) is False
+    con = sqlite3.connect(store.db_path)
+    counts = [con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+              for t in ("batches", "epochs", "probes", "skeletons")]
+    con.close()
+    assert counts == [0, 0, 0, 0]  # nothing orphaned
+
+
+def test_export_csv_is_the_per_epoch_metrics_table(store):
+    run_id = store_run(store, list(synthetic_events(3, blocks=1, per_block=2, steps=2)))
+    frame = pd.read_csv(io.StringIO(store.export_csv(run_id)))
+    assert list(frame.columns) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert frame["epoch"].tolist() == [1, 2, 3]
+    assert frame["loss"].tolist() == pytest.approx(store.get_record(run_id)["history"]["loss"])
+
+
+def test_bad_input_is_refused(store):
+    with pytest.raises(ConfigError):
+        store.create_run({"model": {"hidden": [0]}})
+    with pytest.raises(ValueError, match="unknown run status"):
+        store.create_run(small_config().to_dict(), status="done")
+    run_id = store.create_run(small_config().to_dict())
+    with pytest.raises(ValueError, match="unknown run status"):
+        store.set_status(run_id, "exploded")
+    with pytest.raises(ValueError, match="fingerprint"):
+        store.find_by_fingerprint("' OR 1=1 --")
+
+
+# --- size ------------------------------------------------------------------------------
+
+def test_a_100_epoch_run_of_a_10_block_model_stays_around_1_mb(store):
+    """10 blocks x 7 positions x 64 bins per probe, 101 probes, 10 logged batches per epoch."""
+    def size() -> int:
+        store._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return sum(p.stat().st_size for p in store.home.glob("runs.db*"))
+
+    config = small_config(**{"model.hidden": [50] * 10, "training.epochs": 100})
+    before = size()
+    run_id = store_run(store, list(synthetic_events(100, blocks=10, per_block=7, bins=64)), config)
+    growth = size() - before
+    record = store.get_record(run_id)
+    assert len(record["probes"]) == 101 and len(record["probes"][50]["positions"]) == 72
+    raw = len(json.dumps(record["probes"]))
+    print(f"100-epoch run: {growth / 1e6:.2f} MB in the store ({raw / 1e6:.1f} MB of probe JSON)")
+    assert growth < 1.2e6
+
+
+# --- crash recovery ----------------------------------------------------------------------
+
+def _stamp(store: RunStore, run_id: str, token: str) -> None:
+    con = sqlite3.connect(store.db_path)
+    con.execute("UPDATE runs SET proc_token=?, status='running' WHERE id=?", (token, run_id))
+    con.commit()
+    con.close()
+
+
+def test_open_marks_runs_of_dead_processes_interrupted_but_not_live_ones(store):
+    events = list(synthetic_events(3, blocks=1, per_block=2, steps=2))
+    cut = next(i for i, e in enumerate(events) if e["type"] == "probe" and e["probe"]["epoch"] == 2)
+    dead, alive, mine = (store_run(store, events[: cut + 1]) for _ in range(3))
+    _stamp(store, dead, "0123456789abcdef")  # no lock file: its process is gone
+    _stamp(store, alive, "fedcba9876543210")
+    store.locks_dir.mkdir(exist_ok=True)
+    lock = os.open(store.locks_dir / "fedcba9876543210.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # another live process holds its lock
+    stale = store.locks_dir / "00000000000000aa.lock"
+    stale.write_text("1")
+    store.partial_model_path(dead).write_bytes(b"half a model")
+    try:
+        reopened = RunStore(store.home)
+        assert reopened.status(dead) == "interrupted"
+        assert reopened.status(alive) == "running" and reopened.status(mine) == "running"
+        record = reopened.get_record(dead)
+        assert len(record["history"]["loss"]) == 2 and len(record["probes"]) == 3
+        assert record["summary"]["epochs_completed"] == 2
+        assert record["summary"]["final"]["loss"] == record["history"]["loss"][-1]
+        assert "interrupted" in record["summary"]["error"]
+        assert not store.partial_model_path(dead).exists() and not stale.exists()
+    finally:
+        os.close(lock)
+    assert reopened.recover() == [alive]  # its process has now "died"
+    reopened.close()
+
+
+def test_kill_9_during_training_leaves_a_clean_store(tmp_path):
+    """A real server process is killed mid-run: finished runs intact, the live one interrupted."""
+    home, out = tmp_path / "killed-home", tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "BNVIZ_HOME": str(home), "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    log = (tmp_path / "worker.log").open("w")
+    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "crash_worker.py"), str(out)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        long_id = None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            if long_id is None and (out / "long.json").exists():
+                long_id = json.loads((out / "long.json").read_text())["id"]
+            if long_id is not None:
+                con = sqlite3.connect(f"file:{home / 'runs.db'}?mode=ro", uri=True)
+                row = con.execute("SELECT n_epochs FROM runs WHERE id=?", (long_id,)).fetchone()
+                con.close()
+                if row and row[0] >= 2:
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the worker did not reach epoch 2 of its long run")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        log.close()
+
+    short = json.loads((out / "short.json").read_text())
+    with RunStore(home) as store:
+        assert store.export_json(short["id"]) == short["record"]
+        assert raw_digest(store.db_path, short["id"]) == short["digest"]
+        record = store.get_record(long_id)
+        epochs = len(record["history"]["loss"])
+        assert record["status"] == "interrupted" and epochs >= 2
+        assert record["config"]["training"]["epochs"] == 5000
+        assert len(record["probes"]) in (epochs, epochs + 1)
+        assert record["summary"]["epochs_completed"] == epochs and "interrupted" in record["summary"]["error"]
+        assert all(len(v) == epochs for v in record["history"].values())
+        assert store.model_path(short["id"]) is not None
+        assert not list(store.models_dir.glob(".partial-*"))
+        assert {r["status"] for r in store.list_runs()} == {"succeeded", "interrupted"}
+        check = sqlite3.connect(store.db_path).execute("PRAGMA integrity_check").fetchone()[0]
+        assert check == "ok"
+
+
+# --- the CLI ----------------------------------------------------------------------------
+
+def test_cli_train_records_into_the_store_and_runs_commands_manage_it(tmp_path, capsys, monkeypatch):
+    config_file = tmp_path / "c.json"
+    config_file.write_text(small_config(**{"training.epochs": 2}).to_json())
+    out = tmp_path / "run.json"
+    args = ["train", "--config", str(config_file), "--quiet", "--name", "from cli", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    run_id = printed.split("run id: ")[1].split()[0]
+    assert json.loads(out.read_text())["id"] == run_id
+
+    assert main(["runs", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["id"], r["name"], r["owner"], r["status"]) for r in rows] == [(run_id, "from cli", "cli",
+                                                                               "succeeded")]
+    assert main(["runs", "list"]) == 0
+    assert run_id in capsys.readouterr().out
+    assert main(["runs", "show", run_id]) == 0
+    shown = capsys.readouterr().out
+    assert "succeeded" in shown and "from cli" in shown and ".keras" in shown
+
+    assert main(["runs", "export", run_id, "--format", "json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported == json.loads(out.read_text())
+    assert len(exported["history"]["loss"]) == 2 and len(exported["probes"]) == 3
+    csv_file = tmp_path / "m.csv"
+    assert main(["runs", "export", run_id, "--format", "csv", "--out", str(csv_file)]) == 0
+    assert pd.read_csv(csv_file)["epoch"].tolist() == [1, 2]
+
+    assert main(["runs", "delete", run_id]) == 0
+    assert main(["runs", "show", run_id]) == 2
+    assert "no run with id" in capsys.readouterr().err
+
+    monkeypatch.setattr("bnviz.training.train", FakeTrainer())  # the no-store path needs no real training
+    assert main(["train", "--config", str(config_file), "--quiet", "--no-store"]) == 0
+    assert "run id" not in capsys.readouterr().out
+    with RunStore() as store:
+        assert store.list_runs() == []
