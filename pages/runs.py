@@ -67,7 +67,7 @@ if len(picked) >= 2:
 
 run_id = picked[0]
 try:
-    record = store().get_record(run_id)
+    record = manager().snapshot(run_id).to_record()
 except RunNotFound:
     st.rerun()
 st.subheader(record.get("name") or run_id)
@@ -86,14 +86,14 @@ with a2.popover("Rename", icon=":material/edit:"), st.form(f"rename_{run_id}"):
             st.rerun()
 
 d1, d2, d3, d4 = st.columns(4)
-d1.download_button("Metrics (CSV)", store().export_csv(run_id), file_name=f"bnviz-{run_id}-metrics.csv",
+d1.download_button("Metrics (CSV)", lambda: store().export_csv(run_id), file_name=f"bnviz-{run_id}-metrics.csv",
                    mime="text/csv", icon=":material/table:")
-d2.download_button("Run record (JSON)", json.dumps(record), file_name=f"bnviz-{run_id}.json",
+d2.download_button("Run record (JSON)", lambda: json.dumps(record), file_name=f"bnviz-{run_id}.json",
                    mime="application/json", icon=":material/data_object:",
                    help="Everything: config, history, every probe's histograms and statistics.")
 model_file = store().model_path(run_id)
 if model_file is not None:
-    d3.download_button("Model (.keras)", model_file.read_bytes(), file_name=f"bnviz-{run_id}.keras",
+    d3.download_button("Model (.keras)", model_file.read_bytes, file_name=f"bnviz-{run_id}.keras",
                        mime="application/octet-stream", icon=":material/download:")
 else:
     d3.caption("No saved model (the run did not finish).")
