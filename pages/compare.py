@@ -85,8 +85,7 @@ def curves() -> None:
     with c1:
         metric = st.selectbox("Metric", metrics, index=metrics.index(default), key="cmp_metric",
                               format_func=figures.metric_label)
-        st.plotly_chart(figures.compare_curves(records, labels, metric=metric, height=height),
-                        key="cmp_curves", width="stretch")
+        common.chart(st, figures.compare_curves(records, labels, metric=metric, height=height), "cmp_curves")
     with c2:
         blocks = sorted({b for r in records for b in figures.position_blocks(r) if b > 0}) or [0]
         k1, k2, k3 = st.columns(3)
@@ -101,8 +100,8 @@ def curves() -> None:
                                 format_func=figures.position_label)
             last = max((figures.probe_epochs(r)[-1] for r in records if figures.probe_epochs(r)), default=0)
             epoch = k3.number_input("Epoch", 0, max(last, 0), value=last, key="cmp_epoch")
-            st.plotly_chart(figures.compare_histograms(records, labels, block, int(epoch), kind=kind,
-                                                       height=height), key="cmp_hist", width="stretch")
+            common.chart(st, figures.compare_histograms(records, labels, block, int(epoch), kind=kind,
+                                                       height=height), "cmp_hist")
 
     st.subheader("Final metrics")
     rows = []

@@ -253,7 +253,7 @@ with side:
     try:
         preview = _preview(config.dataset.model_dump_json())
         if preview is not None:
-            st.plotly_chart(preview, width="stretch", key="preview")
+            common.chart(st, preview, "preview")
     except DatasetError as exc:
         st.warning(str(exc), icon=":material/cloud_off:")
 

@@ -89,8 +89,8 @@ def curves() -> None:
             if isinstance(final.get(key), (int, float)):
                 col.metric(figures.metric_label(key), f"{final[key]:.4f}")
     c1, c2 = st.columns(2)
-    c1.plotly_chart(figures.loss_curves(current.record, "loss", height=height), key="loss", width="stretch")
-    c2.plotly_chart(figures.loss_curves(current.record, "accuracy", height=height), key="acc", width="stretch")
+    common.chart(c1, figures.loss_curves(current.record, "loss", height=height), "loss")
+    common.chart(c2, figures.loss_curves(current.record, "accuracy", height=height), "acc")
 
 
 st.fragment(run_every=1.0 if live else None)(curves)()
@@ -128,31 +128,29 @@ def inside() -> None:
             kinds = figures.position_kinds(current, block)
             if choice == "modes":
                 epoch = _epoch_slider(c2, epochs)
-                st.plotly_chart(figures.bn_mode_overlay(current, block, epoch, height=height), key="modes_fig",
-                                width="stretch")
-                st.plotly_chart(figures.train_vs_inference(current, height=height), key="tvi", width="stretch")
+                common.chart(st, figures.bn_mode_overlay(current, block, epoch, height=height), "modes_fig")
+                common.chart(st, figures.train_vs_inference(current, height=height), "tvi")
                 return
             default = [k for k in ("bn_input", "bn_output") if k in kinds] or kinds[:2]
             shown = st.multiselect("Positions", kinds, default=default, key=f"kinds_{block}",
                                    format_func=figures.position_label)
             if choice == "histograms":
                 epoch = _epoch_slider(c2, epochs)
-                st.plotly_chart(figures.histogram_overlay(current, block, epoch, kinds=tuple(shown), height=height),
-                                key="hist", width="stretch")
+                figure = figures.histogram_overlay(current, block, epoch, kinds=tuple(shown), height=height)
+                common.chart(st, figure, "hist")
             else:
-                st.plotly_chart(figures.histogram_animation(current, block, kinds=tuple(shown), height=height),
-                                key="anim", width="stretch")
+                common.chart(st, figures.histogram_animation(current, block, kinds=tuple(shown), height=height), "anim")
         elif choice == "percentiles":
             kind = st.radio("Position", ["pre_activation", "activation", "bn_output"], horizontal=True,
                             format_func=figures.position_label, key="pct_kind")
-            st.plotly_chart(figures.percentile_bands(current, kind=kind, height=height), key="pct", width="stretch")
+            common.chart(st, figures.percentile_bands(current, kind=kind, height=height), "pct")
         elif choice == "gradients":
-            st.plotly_chart(figures.gradient_norms_over_time(current, height=height), key="gradt", width="stretch")
-            st.plotly_chart(figures.gradient_norms(current, height=height), key="grad", width="stretch")
+            common.chart(st, figures.gradient_norms_over_time(current, height=height), "gradt")
+            common.chart(st, figures.gradient_norms(current, height=height), "grad")
         elif choice == "bn_params":
-            st.plotly_chart(figures.bn_parameters(current), key="bnp", width="stretch")
+            common.chart(st, figures.bn_parameters(current), "bnp")
         elif choice == "saturation":
-            st.plotly_chart(figures.saturation(current, height=height), key="sat", width="stretch")
+            common.chart(st, figures.saturation(current, height=height), "sat")
 
 
 def _epoch_slider(where, epochs: list[int]) -> int:

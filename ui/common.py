@@ -77,3 +77,9 @@ def copy_link(label: str, link: str) -> None:
 def apply_presenter_style() -> None:
     if presenting():
         st.html("<style>html, .stMarkdown, .stCaption {font-size: 1.2rem;} h1 {font-size: 3rem !important;}</style>")
+
+
+def chart(where, figure, key: str) -> None:
+    """Draw a bnviz figure as designed (its own template, so it matches the report's PNGs)."""
+    where.plotly_chart(figure, key=key, width="stretch", theme=None,
+                       config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
