@@ -295,8 +295,11 @@ class JobManager:
 
     # --- submitting and cancelling -------------------------------------------------
     def submit(self, config: ExperimentConfig | Mapping[str, Any], *, owner: str = "", name: str = "",
-               notes: str = "", fresh: bool = False) -> SubmitResult:
-        """Queue a run and return at once; an identical existing run is offered instead unless `fresh`."""
+               notes: str = "", fresh: bool = False, queue_limit: int | None = None) -> SubmitResult:
+        """Queue a run and return at once; an identical existing run is offered instead unless `fresh`.
+
+        `queue_limit` replaces the per-owner limit for this request (a gallery card queues all
+        its arms at once)."""
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
         fp = cfg.fingerprint()
         with self._lock:
@@ -311,7 +314,7 @@ class JobManager:
                     return SubmitResult(found, True, "succeeded")
             if len(self._running) >= self.max_jobs or self._queue:
                 waiting = sum(1 for j in self._queue if j.owner == owner)
-                if waiting >= self.max_queued_per_owner:
+                if waiting >= (queue_limit or self.max_queued_per_owner):
                     runs = "run" if waiting == 1 else "runs"
                     raise QueueFull(f"You already have {waiting} {runs} waiting; "
                                     "wait for one to start or cancel one")

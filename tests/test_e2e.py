@@ -1,0 +1,109 @@
+"""End to end in a real browser: train a fast preset, watch it live, open its link elsewhere.
+
+Needs Debian's Chromium (/usr/bin/chromium); Playwright drives it through executable_path
+(it cannot download its own browsers here). In CI a missing Chromium fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e_app import CHROMIUM_ARGS, chromium_path, curve_points, streamlit_server, wait_for_app
+
+pytestmark = pytest.mark.e2e
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "assets" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    if path is None:
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    """Keep README screenshots current when asked (BNVIZ_SCREENSHOTS=1)."""
+    if os.environ.get("BNVIZ_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False, type="png")
+
+
+def _click(page, text: str) -> None:
+    page.get_by_role("button", name=text, exact=True).click()
+
+
+def _wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
+    with streamlit_server(tmp_path / "home", env={"BNVIZ_MAX_JOBS": "1"}) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.goto(f"{url}/?preset=seed001-circles-after-fast")
+        wait_for_app(page)
+        page.get_by_text("Your model").wait_for(timeout=60_000)
+        _shot(page, "experiment")
+
+        _click(page, "Train")
+        page.wait_for_url("**?run=*", timeout=60_000)
+        run_id = page.url.split("run=")[1].split("&")[0]
+
+        # The live curve gains points while the run trains.
+        first = _wait_until(lambda: curve_points(page)["epochs"] >= 1 and curve_points(page), 120,
+                            "the first epoch on the live chart")
+        later = _wait_until(lambda: (p := curve_points(page))["epochs"] > first["epochs"] and p, 60,
+                            "more epochs on the live chart")
+        assert later["epochs"] > first["epochs"]
+        assert page.get_by_text("Epoch", exact=False).first.is_visible()
+        _shot(page, "run-live")
+
+        # A teammate opens the link in another browser context and sees the same run.
+        other = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        other.goto(f"{url}/?run={run_id}")
+        wait_for_app(other)
+        _wait_until(lambda: curve_points(other)["epochs"] >= 1, 60, "the shared run's chart")
+        assert other.get_by_role("heading", name="circles mlp after").is_visible()
+
+        # Both see it finish.
+        page.get_by_text("succeeded").first.wait_for(timeout=120_000)
+        other.get_by_text("succeeded").first.wait_for(timeout=60_000)
+        assert curve_points(other)["epochs"] == 30
+        _shot(page, "run-finished")
+
+        # The before/after BN histograms render for the finished run.
+        page.get_by_text("Before / after BN").first.wait_for()
+        assert page.locator(".js-plotly-plot").count() >= 3
+
+        # A bad link gets a friendly message, not a traceback.
+        other.goto(f"{url}/run?run=../../etc/passwd")
+        wait_for_app(other)
+        other.get_by_text("This link does not point to a run.").wait_for(timeout=30_000)
+        assert other.get_by_text("Traceback").count() == 0
+
+        # The other pages, for the README.
+        for path, name in (("runs", "runs"), (f"compare?runs={run_id}", "compare"), ("learn", "learn")):
+            page.goto(f"{url}/{path}")
+            wait_for_app(page)
+            page.wait_for_timeout(1500)
+            _shot(page, name)
+        context.close()
