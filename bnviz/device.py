@@ -24,7 +24,7 @@ def configure(threads: int | None = None) -> str:
             return _device
         import tensorflow as tf
 
-        threads = threads or _env_int("BNVIZ_TF_THREADS")
+        threads = threads or env_int("BNVIZ_TF_THREADS", high=256)
         try:
             if threads:
                 # Only the intra-op pool: an inter-op pool of 1 deadlocks fit()'s tf.data input pipeline.
@@ -41,14 +41,15 @@ def configure(threads: int | None = None) -> str:
         return _device
 
 
-def _env_int(name: str) -> int | None:
+def env_int(name: str, default: int | None = None, low: int = 1, high: int = 1024) -> int | None:
+    """A whole-number setting from the environment, or `default`; a bad value says what is allowed."""
     raw = os.environ.get(name, "").strip()
     if not raw:
-        return None
+        return default
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number of threads, got {raw!r}") from None
-    if not 1 <= value <= 256:
-        raise ValueError(f"{name} must be between 1 and 256, got {value}")
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
     return value

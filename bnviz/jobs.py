@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bnviz.config import ExperimentConfig
+from bnviz.device import env_int
 from bnviz.ids import validate_run_id
 from bnviz.record import FINISHED, FORMAT
 from bnviz.store import Cursor, RunNotFound, RunStore, iso
@@ -37,19 +38,6 @@ _KEEP_FINISHED = 500
 
 class QueueFull(RuntimeError):
     """An owner already has the maximum number of runs waiting; the message is for the user."""
-
-
-def env_int(name: str, default: int, low: int = 1, high: int = 1024) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-    return value
 
 
 # --- what readers get ----------------------------------------------------------------
@@ -274,12 +262,10 @@ class JobManager:
                  trainer: Trainer | None = None, *, max_queued_per_owner: int | None = None,
                  tf_threads: int | None = None, save_models: bool = True, cache_runs: int = 8,
                  cache_mb: int = 200) -> None:
-        from bnviz.device import _env_int
-
         self.store = store if store is not None else RunStore()
         self.max_jobs = max_jobs or env_int("BNVIZ_MAX_JOBS", 1, high=64)
         self.max_queued_per_owner = max_queued_per_owner or env_int("BNVIZ_MAX_QUEUED_PER_OWNER", 3)
-        self.tf_threads = tf_threads or _env_int("BNVIZ_TF_THREADS") or max(1, (os.cpu_count() or 2) - 1)
+        self.tf_threads = tf_threads or env_int("BNVIZ_TF_THREADS", high=256) or max(1, (os.cpu_count() or 2) - 1)
         self.save_models = save_models
         self._trainer = trainer
         self._lock = threading.Lock()
