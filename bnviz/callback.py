@@ -16,7 +16,7 @@ from bnviz.probes import Prober
 Sink = Callable[[dict[str, Any]], None] | queue.Queue
 
 
-class StopRun(Exception):  # noqa: N818 - a control-flow signal, not an error
+class StopRun(Exception):
     """Raised inside fit() to leave it at once (cancel or divergence)."""
 
     def __init__(self, status: str) -> None:

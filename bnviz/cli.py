@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bnviz", description="Batch normalization explorer engine")
+    parser = argparse.ArgumentParser(prog="python -m bnviz",
+                                     description="Batch normalization explorer engine")
     sub = parser.add_subparsers(metavar="COMMAND")
 
     p = sub.add_parser("presets", help="list the named presets")
@@ -49,8 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int, help="override training.epochs")
     p.add_argument("--out", metavar="RUN.json", help="write the run record here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--name", default="", help="a name for the run in the run store")
+    p.add_argument("--no-store", action="store_true",
+                   help="do not record the run in the run store (under BNVIZ_HOME)")
     p.set_defaults(handler=cmd_train)
     _add_store_commands(sub)
+    _add_reproduce_command(sub)
     return parser
 
 
@@ -71,6 +76,27 @@ def _add_store_commands(sub) -> None:
     except ImportError:
         return
     add_commands(sub)
+
+
+def _add_reproduce_command(sub) -> None:
+    """`reproduce`: run the experiment gallery headless and write a Markdown report (bnviz.reproduce)."""
+    p = sub.add_parser("reproduce", help="run the experiment gallery and write a reproduction report")
+    p.add_argument("--fast", action="store_true", help="the fast classroom variants (minutes instead of hours)")
+    p.add_argument("--out", metavar="DIR", default="reproduction-report",
+                   help="write DIR/report.md and its figures (default: reproduction-report)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="only these experiments (slugs; default: all)")
+    p.add_argument("--seeds", type=_positive_int, default=1, help="repeat every arm over N seeds (default 1)")
+    p.add_argument("--data-dir", metavar="DIR", help="use DIR as BNVIZ_DATA_DIR (local MNIST/CIFAR-10 files)")
+    p.add_argument("--fresh", action="store_true", help="train every arm even if an identical finished run exists")
+    p.add_argument("--format", dest="figure_format", choices=("auto", "png", "html"), default="auto",
+                   help="figures as PNG, HTML, or PNG falling back to HTML (default)")
+    p.set_defaults(handler=cmd_reproduce)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from bnviz.reproduce import cli_command
+
+    return cli_command(args)
 
 
 # --- commands ----------------------------------------------------------------------
@@ -118,7 +144,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     bar = None if args.quiet else ProgressBar(sys.stderr)
     stop = threading.Event()
-    record = run_in_thread(lambda: train(config, sink=bar, stop_event=stop), stop)
+    work = lambda: train(config, sink=bar, stop_event=stop)  # noqa: E731
+    if not getattr(args, "no_store", True):
+        from bnviz.store_cli import recorded_training
+
+        work = recorded_training(config, name=args.name, sink=bar, stop_event=stop)
+    record = run_in_thread(work, stop)
     if bar:
         bar.close()
 
@@ -128,8 +159,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     final = summary.get("final") or {}
     status = record["status"]
     shown = ", ".join(f"{k}={v:.4f}" for k, v in final.items() if isinstance(v, float))
-    print(f"{status}: {shown or 'no metrics'} ({summary.get('wall_time_s', 0):.1f}s on {summary.get('device')})"
+    print(f"{status}: {shown or 'no metrics'} "
+          f"({summary.get('wall_time_s', 0):.1f}s on {summary.get('device')})"
           + (f" -> {out}" if out else ""))
+    if record.get("id"):
+        print(f"run id: {record['id']}")
     if status == "failed":
         print(f"bnviz: error: {summary.get('error')}", file=sys.stderr)
         return 1

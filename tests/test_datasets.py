@@ -27,7 +27,7 @@ IDX_NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 CIFAR_BATCHES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
 
 
-class DownloadAttempted(AssertionError):  # noqa: N818
+class DownloadAttempted(AssertionError):
     pass
 
 
