@@ -1,10 +1,91 @@
 """Learn: ready-made experiments, each one click from the result it is about."""
 
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
-from bnviz.presets import PRESETS
+from bnviz.gallery import EXPERIMENTS
+from ui import common
+from ui.gallery import find_runs, launch, records_by_arm
 
+common.apply_presenter_style()
 st.title("Learn")
-st.caption("Each preset reproduces a well-known Keras tutorial. Open one in the Experiment page to run it.")
-for name, preset in PRESETS.items():
-    st.page_link("pages/experiment.py", label=f"{name} — {preset.description}", query_params={"preset": name})
+st.caption("Claims about batch normalization from the tutorials and the paper, each one click from the evidence. "
+           "Identical runs are shared: if anyone already ran an arm, its result shows up at once.")
+
+c1, c2 = st.columns([1, 1])
+fast = c1.toggle("Fast classroom variant", value=st.query_params.get("full") != "1",
+                 help="Small data and few epochs: each card's arms finish in about a minute on a laptop CPU. "
+                      "Off: the full-size experiment, as published.")
+seeds = c2.number_input("Seeds per arm", 1, 5, value=1,
+                        help="Repeat every arm with different seeds and show the mean with a band, "
+                             "so you can tell an effect from noise.")
+if fast:
+    st.query_params.pop("full", None)
+else:
+    st.query_params["full"] = "1"
+
+selected = st.query_params.get("exp")
+if selected and selected not in EXPERIMENTS:
+    common.friendly_error(f"There is no experiment called {selected[:60]!r}.",
+                          "Pick one of the cards below.")
+    selected = None
+
+
+def _card(slug: str) -> None:
+    exp = EXPERIMENTS[slug]
+    runs = find_runs(exp, fast, seeds)
+    done = sum(r.status in ("succeeded", "diverged", "failed") for r in runs)
+    with st.container(border=True):
+        st.markdown(f"#### {exp.title}")
+        st.markdown(f"**{exp.question}**")
+        st.caption(f"Claim: {exp.claim} — *{exp.source}*")
+        b1, b2 = st.columns([1, 1])
+        label = "Run it" if done < len(runs) else "Show the answer"
+        if b1.button(f"{label} ({len(runs)} runs)", key=f"run_{slug}", icon=":material/play_arrow:",
+                     type="primary" if slug == selected else "secondary", width="stretch"):
+            try:
+                launch(exp, runs, common.owner())
+            except ValueError as exc:
+                st.error(str(exc))
+            st.query_params["exp"] = slug
+            st.rerun()
+        b2.progress(done / len(runs), text=f"{done}/{len(runs)} finished")
+
+
+def _answer(slug: str, was_live: bool) -> None:
+    exp = EXPERIMENTS[slug]
+    runs = find_runs(exp, fast, seeds)
+    live = any(r.status in ("queued", "running") for r in runs)
+    records = records_by_arm(runs)
+    held, sentence = exp.verdict(records)
+    st.subheader(exp.title)
+    st.markdown(f"**{exp.question}** {exp.setup}")
+    if live:
+        st.info(f"{sum(r.status in ('queued', 'running') for r in runs)} of {len(runs)} runs are still training; "
+                "this answer updates by itself.", icon=":material/hourglass_top:")
+    icon = {True: ":material/check_circle:", False: ":material/cancel:", None: ":material/help:"}[held]
+    (st.success if held else st.warning if held is False else st.info)(sentence, icon=icon)
+    rows = exp.summarize(records)
+    st.dataframe(pd.DataFrame([{"arm": r.arm, "published": r.published, "ours": r.ours_text, "note": r.note}
+                               for r in rows]), hide_index=True, width="stretch")
+    for i, (_title, figure) in enumerate(exp.figures(records)):
+        common.chart(st, figure, f"gallery_{slug}_{i}")
+    ids = [r.run_id for r in runs if r.run_id]
+    if len(ids) >= 2:
+        st.page_link("pages/compare.py", label="Open these runs in Compare", icon=":material/compare_arrows:",
+                     query_params={"runs": ",".join(ids[:12])})
+    if was_live and not live:
+        st.rerun()  # all arms finished: redraw once without polling
+
+
+if selected:
+    polling = any(r.status in ("queued", "running") for r in find_runs(EXPERIMENTS[selected], fast, seeds))
+    st.fragment(run_every=2.0 if polling else None)(_answer)(selected, polling)
+    st.divider()
+
+columns = st.columns(2)
+for i, slug in enumerate(EXPERIMENTS):
+    with columns[i % 2]:
+        _card(slug)

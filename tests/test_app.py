@@ -188,3 +188,31 @@ def test_the_live_view_follows_a_running_job(monkeypatch):
         time.sleep(0.3)
     assert any(seen), "a progress bar while it trained"
     assert not at.exception
+
+
+def test_the_gallery_renders_every_card():
+    from bnviz.gallery import EXPERIMENTS
+
+    at = _app()
+    at.switch_page("pages/learn.py")
+    at.run()
+    assert not at.exception, at.exception
+    titles = [m.value for m in at.markdown if m.value.startswith("#### ")]
+    assert sorted(titles) == sorted(f"#### {e.title}" for e in EXPERIMENTS.values())
+
+
+def test_running_a_gallery_card_launches_its_arms_and_answers():
+    at = _app(exp="tutorial-circles")
+    at.switch_page("pages/learn.py")
+    at.run()
+    next(b for b in at.button if b.key == "run_tutorial-circles").click().run()
+    assert not at.exception, at.exception
+    from ui.service import manager
+
+    for job in manager().jobs():
+        manager().wait(job.run_id, timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    verdicts = [e.value for e in (*at.success, *at.warning, *at.info)]
+    assert any("Not judged" not in v for v in verdicts), verdicts
+    assert len(at.get("plotly_chart")) >= 1

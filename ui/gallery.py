@@ -1,0 +1,57 @@
+"""Gallery cards and their runs: which arm has which run, and launching the missing ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bnviz.gallery import Arm, Experiment
+from ui.service import manager
+
+# A run in one of these states answers its arm (training is deterministic: it would end the same way).
+RESULT_STATES = ("succeeded", "diverged")
+ACTIVE_STATES = ("running", "queued")
+
+
+@dataclass(frozen=True)
+class ArmRun:
+    arm: Arm
+    run_id: str | None
+    status: str  # a run state, or "missing"
+
+
+def find_runs(experiment: Experiment, fast: bool, seeds: int) -> list[ArmRun]:
+    """The newest run of each arm's exact config, preferring finished results."""
+    store = manager().store
+    found = []
+    for arm in experiment.arms(fast, seeds):
+        fingerprint = arm.config.fingerprint()
+        match = None
+        for status in (*RESULT_STATES, *ACTIVE_STATES):
+            run_id = store.find_by_fingerprint(fingerprint, status=status)
+            if run_id:
+                match = ArmRun(arm, run_id, status)
+                break
+        found.append(match or ArmRun(arm, None, "missing"))
+    return found
+
+
+def launch(experiment: Experiment, runs: list[ArmRun], owner: str) -> list[str]:
+    """Queue every arm that has no run yet (identical finished runs are reused)."""
+    missing = [r for r in runs if r.status == "missing"]
+    ids = []
+    for r in missing:
+        result = manager().submit(r.arm.config, owner=f"gallery:{experiment.slug}", queue_limit=len(runs) + 1,
+                                  name=f"{experiment.title} · {r.arm.key}",
+                                  notes=f"gallery card {experiment.slug}, launched by {owner}")
+        ids.append(result.run_id)
+    return ids
+
+
+def records_by_arm(runs: list[ArmRun]) -> dict[str, list[dict]]:
+    """label -> records of its seeds, for the experiment's summary, verdict and figures."""
+    out: dict[str, list[dict]] = {}
+    for r in runs:
+        out.setdefault(r.arm.label, [])
+        if r.run_id is not None:
+            out[r.arm.label].append(manager().snapshot(r.run_id).to_record())
+    return out
