@@ -100,8 +100,18 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         other.get_by_text("This link does not point to a run.").wait_for(timeout=30_000)
         assert other.get_by_text("Traceback").count() == 0
 
+        # A gallery card runs all its arms and answers its question.
+        page.goto(f"{url}/learn?exp=tutorial-circles")
+        wait_for_app(page)
+        page.get_by_role("button", name="Run it (3 runs)").first.click()
+        page.get_by_text("3/3 finished").first.wait_for(timeout=240_000)
+        page.get_by_text("Published").first.wait_for(timeout=30_000)  # the result table
+        assert page.locator(".js-plotly-plot").count() >= 1
+        page.wait_for_timeout(1500)
+        _shot(page, "learn")
+
         # The other pages, for the README.
-        for path, name in (("runs", "runs"), (f"compare?runs={run_id}", "compare"), ("learn", "learn")):
+        for path, name in (("runs", "runs"), (f"compare?runs={run_id}", "compare")):
             page.goto(f"{url}/{path}")
             wait_for_app(page)
             page.wait_for_timeout(1500)
