@@ -7,13 +7,42 @@ read snapshots from it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import sys
 
 import streamlit as st
 
 from bnviz.jobs import JobManager
 from bnviz.store import RunStore, default_home
+
+
+def _keep_keras_alive() -> None:
+    """Stop Streamlit from calling keras.backend.clear_session() after every script run.
+
+    Streamlit does that to free memory in apps that build a model per run. Here models train
+    in background threads for minutes: clearing the session (TensorFlow's kernel cache, a full
+    gc.collect) after every live-chart refresh made training ~30x slower. Matplotlib cleanup
+    is kept. If Streamlit renames this private hook, nothing is patched and training is slower.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    original = getattr(script_runner, "_clean_problem_modules", None)
+    if original is None or getattr(original, "_bnviz", False):
+        return
+
+    def clean_without_keras() -> None:  # the matplotlib half of Streamlit's hook
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            with contextlib.suppress(Exception):
+                pyplot.close("all")
+
+    clean_without_keras._bnviz = True
+    script_runner._clean_problem_modules = clean_without_keras
+
+
+_keep_keras_alive()
 
 
 @st.cache_resource(show_spinner=False)
