@@ -33,25 +33,30 @@ if selected and selected not in EXPERIMENTS:
     selected = None
 
 
+def _run_controls(slug: str, runs: list, key: str) -> None:
+    """The card's one button (launch the missing arms, then show the answer) and its progress."""
+    exp = EXPERIMENTS[slug]
+    done = sum(r.status in ("succeeded", "diverged", "failed") for r in runs)
+    b1, b2 = st.columns([1, 1])
+    label = "Run it" if done < len(runs) else "Show the answer"
+    if b1.button(f"{label} ({len(runs)} runs)", key=key, icon=":material/play_arrow:",
+                 type="primary" if slug == selected else "secondary", width="stretch"):
+        try:
+            launch(exp, runs, common.owner())
+        except ValueError as exc:  # the queue is full
+            st.session_state["gallery_error"] = str(exc)
+        st.query_params["exp"] = slug
+        st.rerun()
+    b2.progress(done / len(runs), text=f"{done}/{len(runs)} finished")
+
+
 def _card(slug: str) -> None:
     exp = EXPERIMENTS[slug]
-    runs = find_runs(exp, fast, seeds)
-    done = sum(r.status in ("succeeded", "diverged", "failed") for r in runs)
     with st.container(border=True):
         st.markdown(f"#### {exp.title}")
         st.markdown(f"**{exp.question}**")
         st.caption(f"Claim: {exp.claim} — *{exp.source}*")
-        b1, b2 = st.columns([1, 1])
-        label = "Run it" if done < len(runs) else "Show the answer"
-        if b1.button(f"{label} ({len(runs)} runs)", key=f"run_{slug}", icon=":material/play_arrow:",
-                     type="primary" if slug == selected else "secondary", width="stretch"):
-            try:
-                launch(exp, runs, common.owner())
-            except ValueError as exc:
-                st.error(str(exc))
-            st.query_params["exp"] = slug
-            st.rerun()
-        b2.progress(done / len(runs), text=f"{done}/{len(runs)} finished")
+        _run_controls(slug, find_runs(exp, fast, seeds), key=f"run_{slug}")
 
 
 def _answer(slug: str, was_live: bool) -> None:
@@ -62,6 +67,11 @@ def _answer(slug: str, was_live: bool) -> None:
     held, sentence = exp.verdict(records)
     st.subheader(exp.title)
     st.markdown(f"**{exp.question}** {exp.setup}")
+    st.caption(f"Claim: {exp.claim} — *{exp.source}*")
+    if "gallery_error" in st.session_state:
+        st.error(st.session_state.pop("gallery_error"), icon=":material/hourglass_top:")
+    if any(r.status == "missing" for r in runs):
+        _run_controls(slug, runs, key=f"answer_run_{slug}")
     if live:
         st.info(f"{sum(r.status in ('queued', 'running') for r in runs)} of {len(runs)} runs are still training; "
                 "this answer updates by itself.", icon=":material/hourglass_top:")
@@ -80,12 +90,18 @@ def _answer(slug: str, was_live: bool) -> None:
         st.rerun()  # all arms finished: redraw once without polling
 
 
+def _grid() -> None:
+    columns = st.columns(2)
+    for i, slug in enumerate(EXPERIMENTS):
+        with columns[i % 2]:
+            _card(slug)
+
+
 if selected:
+    st.page_link("pages/learn.py", label="All experiments", icon=":material/arrow_back:")
     polling = any(r.status in ("queued", "running") for r in find_runs(EXPERIMENTS[selected], fast, seeds))
     st.fragment(run_every=2.0 if polling else None)(_answer)(selected, polling)
-    st.divider()
-
-columns = st.columns(2)
-for i, slug in enumerate(EXPERIMENTS):
-    with columns[i % 2]:
-        _card(slug)
+    with st.expander("Other experiments", icon=":material/school:"):
+        _grid()
+else:
+    _grid()

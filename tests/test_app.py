@@ -205,7 +205,7 @@ def test_running_a_gallery_card_launches_its_arms_and_answers():
     at = _app(exp="tutorial-circles")
     at.switch_page("pages/learn.py")
     at.run()
-    next(b for b in at.button if b.key == "run_tutorial-circles").click().run()
+    next(b for b in at.button if b.key == "answer_run_tutorial-circles").click().run()
     assert not at.exception, at.exception
     from ui.service import manager
 

@@ -37,8 +37,12 @@ def browser():
 def _shot(page, name: str) -> None:
     """Keep README screenshots current when asked (BNVIZ_SCREENSHOTS=1)."""
     if os.environ.get("BNVIZ_SCREENSHOTS"):
+        from PIL import Image
+
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False, type="png")
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=False, type="png")
+        Image.open(path).convert("RGB").quantize(colors=128).save(path, optimize=True)  # ~30 KB each
 
 
 def _click(page, text: str) -> None:
@@ -104,9 +108,11 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         page.goto(f"{url}/learn?exp=tutorial-circles")
         wait_for_app(page)
         page.get_by_role("button", name="Run it (3 runs)").first.click()
-        page.get_by_text("3/3 finished").first.wait_for(timeout=240_000)
-        page.get_by_text("Published").first.wait_for(timeout=30_000)  # the result table
+        page.get_by_text("Open these runs in Compare").first.wait_for(timeout=60_000)
+        _wait_until(lambda: page.get_by_text("still training").count() == 0, 240, "all three arms to finish")
+        page.get_by_text("Claim", exact=False).first.wait_for()
         assert page.locator(".js-plotly-plot").count() >= 1
+        page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
         page.wait_for_timeout(1500)
         _shot(page, "learn")
 
