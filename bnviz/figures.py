@@ -391,7 +391,14 @@ def compare_curves(
         return empty_figure(title, f"no run has {metric} yet", uirevision=uirevision, height=height)
     if metric.endswith("accuracy"):
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
-    return _style(fig, title, "epoch", name, uirevision=uirevision, height=height)
+    return _legend_below(_style(fig, title, "epoch", name, uirevision=uirevision, height=height))
+
+
+def _legend_below(fig: go.Figure) -> go.Figure:
+    """Run names are long: a legend under the plot keeps them off the title and the data."""
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0},
+                      margin={"t": 60, "b": 110})
+    return fig
 
 
 # --------------------------------------------------------------------------- multi-seed bands
@@ -637,7 +644,7 @@ def compare_histograms(
             fig.add_trace(bar)
     if not fig.data:
         return empty_figure(title, "no run has this position yet", uirevision=uirevision, height=height)
-    return _hist_layout(fig, title, "density", uirevision, height)
+    return _legend_below(_hist_layout(fig, title, "density", uirevision, height))
 
 
 # --------------------------------------------------------------------------- over-time views

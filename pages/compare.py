@@ -9,7 +9,7 @@ from bnviz import figures
 from bnviz.ids import is_run_id
 from bnviz.store import RunNotFound
 from ui import common
-from ui.live import config_table, read_run, run_label
+from ui.live import config_table, read_run, short_labels
 from ui.service import store
 
 common.apply_presenter_style()
@@ -73,7 +73,7 @@ live = any(v.status in common.LIVE_STATES for v in initial)
 def curves() -> None:
     views = _views()
     records = [v.record for v in views]
-    labels = [run_label(v.record) for v in views]
+    labels = short_labels([v.record for v in views])
     states = ", ".join(f"{label}: {v.status}" for label, v in zip(labels, views) if v.status in common.LIVE_STATES)
     if states:
         st.caption(f"Still training: {states}. Curves update by themselves.")

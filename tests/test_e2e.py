@@ -7,6 +7,7 @@ Needs Debian's Chromium (/usr/bin/chromium); Playwright drives it through execut
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         page.goto(f"{url}/?preset=seed001-circles-after-fast")
         wait_for_app(page)
         page.get_by_text("Your model").wait_for(timeout=60_000)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # the data preview
         _shot(page, "experiment")
 
         _click(page, "Train")
@@ -116,10 +118,17 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         page.wait_for_timeout(1500)
         _shot(page, "learn")
 
-        # The other pages, for the README.
-        for path, name in (("runs", "runs"), (f"compare?runs={run_id}", "compare")):
-            page.goto(f"{url}/{path}")
-            wait_for_app(page)
-            page.wait_for_timeout(1500)
-            _shot(page, name)
+        # Its arms side by side in Compare.
+        page.get_by_text("Open these runs in Compare").first.click()
+        page.wait_for_url("**/compare?runs=*", timeout=30_000)
+        wait_for_app(page)
+        _wait_until(lambda: page.locator(".js-plotly-plot").count() >= 2, 60, "the comparison charts")
+        assert len(page.url.split("runs=")[1].split("%2C")) == 3
+        page.wait_for_timeout(1000)
+        _shot(page, "compare")
+
+        page.goto(f"{url}/runs")
+        wait_for_app(page)
+        page.get_by_text(re.compile(r"\d+ of 3 runs")).first.wait_for(timeout=30_000)  # the card reused one
+        _shot(page, "runs")
         context.close()

@@ -47,6 +47,16 @@ def run_label(record: dict[str, Any]) -> str:
     return (record.get("name") or record.get("id") or "run")[:60]
 
 
+def short_labels(records: list[dict[str, Any]]) -> list[str]:
+    """Run names without the words they all share ("Circles MLP · no BN" -> "no BN"), for legends."""
+    parts = [run_label(r).split(" · ") for r in records]
+    common = 0
+    while len(parts) > 1 and all(len(p) > common + 1 for p in parts) and len({p[common] for p in parts}) == 1:
+        common += 1
+    labels = [" · ".join(p[common:])[:48] for p in parts]
+    return labels if len(set(labels)) == len(labels) else [run_label(r) for r in records]
+
+
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in data.items():
