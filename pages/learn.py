@@ -82,6 +82,9 @@ def _answer(slug: str, was_live: bool) -> None:
                                for r in rows]), hide_index=True, width="stretch")
     for i, (_title, figure) in enumerate(exp.figures(records)):
         common.chart(st, figure, f"gallery_{slug}_{i}")
+    with st.expander("Share this experiment", icon=":material/share:"):
+        common.copy_link("Everyone who opens this link sees this card's runs and answer:",
+                         common.share_link("learn", exp=slug, full="" if fast else "1"))
     ids = [r.run_id for r in runs if r.run_id]
     if len(ids) >= 2:
         st.page_link("pages/compare.py", label="Open these runs in Compare", icon=":material/compare_arrows:",
