@@ -27,6 +27,7 @@ from bnviz.models import blocks
 SATURATING = {"sigmoid": (0.01, 0.99), "tanh": (-0.99, 0.99)}
 DEAD_PRONE = {"relu"}
 _MAX_PERCENTILE_SAMPLES = 200_000
+MAX_ROWS = 8192  # feature-map positions kept per tensor: 256 images x 26 x 26 would be 173,056
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Prober:
         positions.insert(0, Position("input", 0, "input", tensor_of("input", model.inputs[0])))
         positions.append(Position("output", -1, "output", out))
         self._output_index = out
+        self._infer_needed = sorted({p.tensor for p in positions if p.inference} | {out})
         return positions, tensors
 
     # --- the two passes ----------------------------------------------------------
@@ -126,14 +128,15 @@ class Prober:
             train_out, _ = self.probe_model.stateless_call(trainable, non_trainable, x, training=True)
             loss = tf.reduce_mean(self.loss_fn(y, train_out[self._output_index]))
         grads = tape.gradient(loss, trainable) if self.settings.gradients else []
-        infer_out = self.probe_model(x, training=False)
-        return train_out, infer_out, grads
+        infer_all = self.probe_model(x, training=False)
+        infer_out = [_rows(infer_all[i]) for i in self._infer_needed]
+        return [_rows(t) for t in train_out], infer_out, grads
 
     def probe(self, epoch: int) -> dict:
         """Record every position at this point of training; the model is not modified."""
         train_out, infer_out, grads = self._run(self.x, self.y)
         train_np = [t.numpy() for t in train_out]
-        infer_np = [t.numpy() for t in infer_out]
+        infer_np = dict(zip(self._infer_needed, (t.numpy() for t in infer_out)))
 
         positions = []
         for pos in self.positions:
@@ -233,6 +236,22 @@ class Prober:
             predicted = probs.argmax(axis=-1)
             truth = y.argmax(axis=-1) if y.ndim == 2 and y.shape[-1] == probs.shape[-1] else y.reshape(-1)
         return {"loss": _round(loss), "accuracy": _round((predicted == truth).mean())}
+
+
+def _rows(t):
+    """Feature maps as (positions, channels), keeping a fixed, evenly spread subset of positions.
+
+    Statistics of a conv layer's channels don't need every pixel of every probe image, and
+    copying them all out of TensorFlow would double a small CNN's epoch time. Dense outputs
+    (one row per example) are returned whole."""
+    if t.shape.rank is None or t.shape.rank <= 2:
+        return t
+    flat = tf.reshape(t, [-1, t.shape[-1]])
+    rows = flat.shape[0]
+    if rows is None or rows <= MAX_ROWS:
+        return flat
+    keep = np.sort(np.random.default_rng(0).choice(rows, MAX_ROWS, replace=False))
+    return tf.gather(flat, tf.constant(keep))
 
 
 def histogram_range(flat: np.ndarray, pos: Position, bins: int) -> tuple[float, float, int]:

@@ -84,7 +84,7 @@ def test_the_raw_pixel_mnist_tutorial_trains_on_the_real_digits(mnist_dir, monke
     assert record["summary"]["params"]["total"] == 1_200_650
     assert record["summary"]["final"]["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
     bn = next(p for p in record["probes"][0]["positions"] if p["layer"] == "conv2_bn" and p["kind"] == "bn_output")
-    assert bn["stats"]["unit_mean_abs"] < 1e-2
+    assert bn["stats"]["unit_mean_abs"] < 0.05  # per-channel means of 8,192 sampled positions
 
 
 @pytest.mark.parametrize("placement", ["none", "after", "before"])
