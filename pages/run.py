@@ -61,6 +61,13 @@ if not common.presenting():
         common.copy_link("Anyone with this link sees this run, live while it trains:", common.share_link(run=run_id))
 
 
+def draw(where, key: str, view, build, *args, **kwargs) -> None:
+    """A figure of this run, built once per run version for all viewers (see common.shared_figure)."""
+    options = (args, tuple(sorted(kwargs.items())))
+    figure = common.shared_figure(build.__name__, view.version, options, lambda: build(view.record, *args, **kwargs))
+    common.chart(where, figure, key)
+
+
 # --- live part: progress and curves ------------------------------------------------
 def curves() -> None:
     current = read_run(run_id)
@@ -89,8 +96,8 @@ def curves() -> None:
             if isinstance(final.get(key), (int, float)):
                 col.metric(figures.metric_label(key), f"{final[key]:.4f}")
     c1, c2 = st.columns(2)
-    common.chart(c1, figures.loss_curves(current.record, "loss", height=height), "loss")
-    common.chart(c2, figures.loss_curves(current.record, "accuracy", height=height), "acc")
+    draw(c1, "loss", current, figures.loss_curves, "loss", height=height)
+    draw(c2, "acc", current, figures.loss_curves, "accuracy", height=height)
 
 
 st.fragment(run_every=1.0 if live else None)(curves)()
@@ -111,7 +118,8 @@ choice = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, defaul
 
 
 def inside() -> None:
-    current = read_run(run_id).record
+    now = read_run(run_id)
+    current = now.record
     epochs = figures.probe_epochs(current)
     if not epochs:
         st.info("The first probe is taken before the first update; it appears in a moment.",
@@ -128,29 +136,28 @@ def inside() -> None:
             kinds = figures.position_kinds(current, block)
             if choice == "modes":
                 epoch = _epoch_slider(c2, epochs)
-                common.chart(st, figures.bn_mode_overlay(current, block, epoch, height=height), "modes_fig")
-                common.chart(st, figures.train_vs_inference(current, height=height), "tvi")
+                draw(st, "modes_fig", now, figures.bn_mode_overlay, block, epoch, height=height)
+                draw(st, "tvi", now, figures.train_vs_inference, height=height)
                 return
             default = [k for k in ("bn_input", "bn_output") if k in kinds] or kinds[:2]
             shown = st.multiselect("Positions", kinds, default=default, key=f"kinds_{block}",
                                    format_func=figures.position_label)
             if choice == "histograms":
                 epoch = _epoch_slider(c2, epochs)
-                figure = figures.histogram_overlay(current, block, epoch, kinds=tuple(shown), height=height)
-                common.chart(st, figure, "hist")
+                draw(st, "hist", now, figures.histogram_overlay, block, epoch, kinds=tuple(shown), height=height)
             else:
-                common.chart(st, figures.histogram_animation(current, block, kinds=tuple(shown), height=height), "anim")
+                draw(st, "anim", now, figures.histogram_animation, block, kinds=tuple(shown), height=height)
         elif choice == "percentiles":
             kind = st.radio("Position", ["pre_activation", "activation", "bn_output"], horizontal=True,
                             format_func=figures.position_label, key="pct_kind")
-            common.chart(st, figures.percentile_bands(current, kind=kind, height=height), "pct")
+            draw(st, "pct", now, figures.percentile_bands, kind=kind, height=height)
         elif choice == "gradients":
-            common.chart(st, figures.gradient_norms_over_time(current, height=height), "gradt")
-            common.chart(st, figures.gradient_norms(current, height=height), "grad")
+            draw(st, "gradt", now, figures.gradient_norms_over_time, height=height)
+            draw(st, "grad", now, figures.gradient_norms, height=height)
         elif choice == "bn_params":
-            common.chart(st, figures.bn_parameters(current), "bnp")
+            draw(st, "bnp", now, figures.bn_parameters)
         elif choice == "saturation":
-            common.chart(st, figures.saturation(current, height=height), "sat")
+            draw(st, "sat", now, figures.saturation, height=height)
 
 
 def _epoch_slider(where, epochs: list[int]) -> int:

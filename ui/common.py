@@ -79,6 +79,15 @@ def apply_presenter_style() -> None:
         st.html("<style>html, .stMarkdown, .stCaption {font-size: 1.2rem;} h1 {font-size: 3rem !important;}</style>")
 
 
+@st.cache_resource(max_entries=512, show_spinner=False)
+def shared_figure(name: str, version: tuple, options: tuple, _build):
+    """Build a figure once per run version and options, for every session that shows it.
+
+    A classroom watching one run would otherwise rebuild the same Plotly figures (30-160 ms
+    of GIL each) once per student per second, starving the training thread."""
+    return _build()
+
+
 def chart(where, figure, key: str) -> None:
     """Draw a bnviz figure as designed (its own template, so it matches the report's PNGs)."""
     where.plotly_chart(figure, key=key, width="stretch", theme=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +17,19 @@ class RunView:
     status: str
     progress: dict[str, Any] | None
     queue_position: int | None
+    version: tuple = ()  # changes whenever the run gains data: the key of its cached figures
 
 
 def read_run(run_id: str) -> RunView:
     """A consistent snapshot of a run, cheap enough to call every second from many sessions."""
     snap = manager().snapshot(run_id)
-    return RunView(snap.to_record(), snap.status, dict(snap.progress or {}), snap.position)
+    cursor = tuple(snap.cursor)
+    if snap.status in ("queued", "running"):
+        # Batches arrive several times a second: viewers polling within the same second share one
+        # build of each figure; a finished epoch or probe is shown at once.
+        cursor = (cursor[1], cursor[2], int(time.time()))
+    return RunView(snap.to_record(), snap.status, dict(snap.progress or {}), snap.position,
+                   (run_id, snap.status, cursor, snap.name))
 
 
 def ordinal(n: int | None) -> str:
