@@ -93,7 +93,7 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _num(value: Any) -> float | None:
+def finite(value: Any) -> float | None:
     """A finite float or None: JSON nulls, NaN and inf all become gaps in a line."""
     try:
         out = float(value)
@@ -101,6 +101,8 @@ def _num(value: Any) -> float | None:
         return None
     return out if math.isfinite(out) else None
 
+
+_num = finite
 
 def _nums(values: Iterable[Any] | None) -> list[float | None]:
     return [_num(v) for v in (values or [])]

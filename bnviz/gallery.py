@@ -103,12 +103,7 @@ def as_lists(records_by_arm: Mapping[str, Any] | None) -> dict[str, list[Record]
     return out
 
 
-def _num(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
+_num = bnfig.finite  # a finite float or None
 
 
 def _summary(record: Record | None) -> Mapping[str, Any]:
