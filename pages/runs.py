@@ -99,14 +99,11 @@ else:
     d3.caption("No saved model (the run did not finish).")
 
 live = record["status"] in common.LIVE_STATES
-with d4.popover("Delete", icon=":material/delete:", disabled=False):
+with d4.popover("Delete", icon=":material/delete:"):
     st.write(f"Delete **{len(picked)}** run(s)? This cannot be undone.")
     if live:
         st.caption("Running or queued runs are cancelled first.")
     if st.button("Delete for good", type="primary"):
         for rid in picked:
-            job = manager().job(rid)
-            if job is not None and job.state in common.LIVE_STATES:
-                manager().cancel(rid)
-            store().delete(rid)
+            manager().delete(rid)  # cancels a queued or running job first, and drops it from the cache
         st.rerun()
