@@ -230,6 +230,19 @@ class ExperimentConfig(_Strict):
 
 # --- dotted keys (CLI --set, URL overrides) ------------------------------
 
+def flat_settings(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A config dict as {"model.norm.placement": "after", ...}, the keys `with_updates` takes.
+
+    `per_layer` stays one value (a dict of block -> placement)."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "per_layer":
+            flat.update(flat_settings(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     node: Any = data

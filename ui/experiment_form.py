@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from bnviz.config import ConfigError, ExperimentConfig
+from bnviz.config import ConfigError, ExperimentConfig, flat_settings
 
 FAMILY_TITLES = {
     "mlp": "MLP (dense blocks)",
@@ -23,20 +23,9 @@ PLACEMENT_HELP = {"none": "none", "before": "before the activation", "after": "a
 _LISTS = ("model.hidden", "model.filters")
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and key != "per_layer":
-            flat.update(_flatten(value, path + "."))
-        else:
-            flat[path] = value
-    return flat
-
-
 def load_config_into_widgets(config: ExperimentConfig) -> None:
     """Make every widget show `config` (called before the widgets are drawn)."""
-    for path, value in _flatten(config.to_dict()).items():
+    for path, value in flat_settings(config.to_dict()).items():
         if path == "model.norm.per_layer":
             for key in [k for k in st.session_state if str(k).startswith("f:per_layer.")]:
                 del st.session_state[key]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from bnviz.config import flat_settings
 from ui.service import manager
 
 
@@ -65,22 +66,12 @@ def short_labels(records: list[dict[str, Any]]) -> list[str]:
     return labels if len(set(labels)) == len(labels) else [run_label(r) for r in records]
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and value and key != "per_layer":
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def config_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per setting, one column per run, and whether the runs differ on it."""
     columns: dict[str, dict[str, Any]] = {}
     for i, record in enumerate(records):
         label = f"{i + 1}. {run_label(record)}"
-        columns[label] = {k: str(v) for k, v in _flatten(record["config"]).items()}
+        columns[label] = {k: str(v) for k, v in flat_settings(record["config"]).items()}
     table = pd.DataFrame(columns)
     table["differs"] = table.nunique(axis=1, dropna=False) > 1
     return table
