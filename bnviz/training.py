@@ -105,8 +105,6 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
             final.update({f"test_{k}": float(v) for k, v in test.items()})
         if model_path and status in ("succeeded", "cancelled"):
             model.save(model_path)
-    except StopRun as stop:  # stop requested before fit started
-        status = stop.status
     except Exception as exc:
         status, error = "failed", str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         final = {}
