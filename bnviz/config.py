@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bnviz.errors import UserError
+
 Placement = Literal["none", "before", "after"]
 Normalization = Literal["batch", "layer"]
 Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "leaky_relu", "linear"]
@@ -41,7 +43,7 @@ TUTORIAL_FAMILIES = ("mnist_cnn_a", "mnist_cnn_b", "cifar10_cnn")
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "npz")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration was rejected; the message names the field, the value and what is allowed."""
 
 

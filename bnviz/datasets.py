@@ -27,6 +27,7 @@ from typing import IO, Any, ClassVar
 import numpy as np
 
 from bnviz.config import DatasetConfig
+from bnviz.errors import UserError
 
 __all__ = [
     "DATASET_INFO",
@@ -44,7 +45,7 @@ ENV_DATA_DIR = "BNVIZ_DATA_DIR"
 ENV_OFFLINE = "BNVIZ_OFFLINE"
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset could not be loaded; the one-line message says what is wrong and what to do."""
 
 

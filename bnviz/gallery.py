@@ -31,6 +31,7 @@ from plotly.subplots import make_subplots
 
 from bnviz import figures as bnfig
 from bnviz.config import ConfigError, ExperimentConfig
+from bnviz.errors import UserError
 from bnviz.presets import PRESETS
 
 Record = Mapping[str, Any]
@@ -44,7 +45,7 @@ SKIPPED = "skipped"
 LAG = 0.02  # probe accuracy with batch statistics this much above moving statistics = inference lags
 
 
-class UnknownExperiment(ValueError):
+class UnknownExperiment(UserError):
     """No card with this slug; the message lists the valid slugs."""
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 import secrets
 
+from bnviz.errors import UserError
+
 RUN_ID_BYTES = 16  # 128 random bits: unguessable
 RUN_ID_LENGTH = 22  # len(secrets.token_urlsafe(16))
 _RUN_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{{RUN_ID_LENGTH - 1}}}")
 
 
-class InvalidRunId(ValueError):
+class InvalidRunId(UserError):
     """An id from outside is not a bnviz run id; the message says why in one line."""
 
 

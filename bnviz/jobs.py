@@ -24,20 +24,17 @@ from typing import Any
 
 from bnviz.config import ExperimentConfig
 from bnviz.device import env_int
+from bnviz.errors import QueueFull
 from bnviz.ids import validate_run_id
-from bnviz.record import FINISHED, FORMAT
+from bnviz.record import FORMAT
+from bnviz.states import ACTIVE, FINISHED
 from bnviz.store import Cursor, RunNotFound, RunStore, iso
 
 log = logging.getLogger(__name__)
 
 Trainer = Callable[..., dict[str, Any]]
-ACTIVE = ("queued", "running")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _KEEP_FINISHED = 500
-
-
-class QueueFull(RuntimeError):
-    """An owner already has the maximum number of runs waiting; the message is for the user."""
 
 
 # --- what readers get ----------------------------------------------------------------

@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from bnviz.states import FINISHED, STATES  # noqa: F401  (re-exported for older imports)
+
 FORMAT = "bnviz.run/1"
-STATES = ("queued", "running", "succeeded", "failed", "cancelled", "diverged", "interrupted")
-FINISHED = ("succeeded", "failed", "cancelled", "diverged", "interrupted")
 
 
 def empty_record(config: dict[str, Any], run_id: str | None = None, status: str = "queued") -> dict[str, Any]:

@@ -32,11 +32,11 @@ from typing import Any, NamedTuple
 
 from bnviz import probe_codec
 from bnviz.ids import is_run_id, new_run_id, validate_run_id
-from bnviz.record import FINISHED, FORMAT, STATES
+from bnviz.record import FORMAT
+from bnviz.states import ACTIVE, FINISHED, STATES
 
 SCHEMA_VERSION = 1
 DB_NAME = "runs.db"
-ACTIVE = ("queued", "running")
 INTERRUPTED = "interrupted: the process running it stopped (crash or restart)"
 MAX_NAME = 200
 MAX_NOTES = 10_000

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bnviz.config import ExperimentConfig
+from bnviz.states import is_active
 from bnviz.store import RunNotFound, RunStore
 
 CLI_OWNER = "cli"
@@ -159,7 +160,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_delete(args: argparse.Namespace) -> int:
     with RunStore() as store:
         status = store.status(args.run_id)
-        if status in ("queued", "running") and not args.force:
+        if is_active(status) and not args.force:
             raise _UserError(f"run {args.run_id} is {status}; cancel it first or pass --force")
         store.delete(args.run_id)
     print(f"deleted {args.run_id}")

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from bnviz.gallery import EXPERIMENTS
+from bnviz.states import is_active
 from ui import common
 from ui.gallery import find_runs, launch, records_by_arm
 
@@ -62,7 +63,7 @@ def _card(slug: str) -> None:
 def _answer(slug: str, was_live: bool) -> None:
     exp = EXPERIMENTS[slug]
     runs = find_runs(exp, fast, seeds)
-    live = any(r.status in ("queued", "running") for r in runs)
+    live = any(is_active(r.status) for r in runs)
     records = records_by_arm(runs)
     held, sentence = exp.verdict(records)
     st.subheader(exp.title)
@@ -73,7 +74,7 @@ def _answer(slug: str, was_live: bool) -> None:
     if any(r.status == "missing" for r in runs):
         _run_controls(slug, runs, key=f"answer_run_{slug}")
     if live:
-        st.info(f"{sum(r.status in ('queued', 'running') for r in runs)} of {len(runs)} runs are still training; "
+        st.info(f"{sum(is_active(r.status) for r in runs)} of {len(runs)} runs are still training; "
                 "this answer updates by itself.", icon=":material/hourglass_top:")
     icon = {True: ":material/check_circle:", False: ":material/cancel:", None: ":material/help:"}[held]
     (st.success if held else st.warning if held is False else st.info)(sentence, icon=icon)
@@ -102,7 +103,7 @@ def _grid() -> None:
 
 if selected:
     st.page_link("pages/learn.py", label="All experiments", icon=":material/arrow_back:")
-    polling = any(r.status in ("queued", "running") for r in find_runs(EXPERIMENTS[selected], fast, seeds))
+    polling = any(is_active(r.status) for r in find_runs(EXPERIMENTS[selected], fast, seeds))
     st.fragment(run_every=2.0 if polling else None)(_answer)(selected, polling)
     with st.expander("Other experiments", icon=":material/school:"):
         _grid()

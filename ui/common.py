@@ -8,13 +8,14 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from bnviz.ids import InvalidRunId, validate_run_id
+from bnviz.states import ACTIVE
 
 STATE_ICONS = {
     "queued": ":material/schedule:", "running": ":material/autorenew:", "succeeded": ":material/check_circle:",
     "failed": ":material/error:", "cancelled": ":material/cancel:", "diverged": ":material/trending_up:",
     "interrupted": ":material/power_off:",
 }
-LIVE_STATES = ("queued", "running")
+LIVE_STATES = ACTIVE
 
 
 def owner() -> str:

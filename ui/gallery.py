@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bnviz.gallery import Arm, Experiment
+from bnviz.states import RESULTS, RunState
 from ui.service import manager
 
 # A run in one of these states answers its arm (training is deterministic: it would end the same way).
-RESULT_STATES = ("succeeded", "diverged")
-ACTIVE_STATES = ("running", "queued")
+RESULT_STATES = tuple(RESULTS)
+ACTIVE_STATES = (RunState.RUNNING, RunState.QUEUED)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from bnviz.config import flat_settings
+from bnviz.states import is_active
 from ui.service import manager
 
 
@@ -25,7 +26,7 @@ def read_run(run_id: str) -> RunView:
     """A consistent snapshot of a run, cheap enough to call every second from many sessions."""
     snap = manager().snapshot(run_id)
     cursor = tuple(snap.cursor)
-    if snap.status in ("queued", "running"):
+    if is_active(snap.status):
         # Batches arrive several times a second: viewers polling within the same second share one
         # build of each figure; a finished epoch or probe is shown at once.
         cursor = (cursor[1], cursor[2], int(time.time()))

@@ -1,0 +1,38 @@
+"""Run states: the one vocabulary of where a run is in its life.
+
+A run is *queued*, then *running*, then ends in one of the finished states. Every module
+(store, jobs, workers, pages, CLI) uses these names; they are also the `status` field of
+the run record (docs/run-record.md), so they are strings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DIVERGED = "diverged"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def active(self) -> bool:
+        return self in ACTIVE
+
+    @property
+    def finished(self) -> bool:
+        return self not in ACTIVE
+
+
+STATES: tuple[RunState, ...] = tuple(RunState)
+ACTIVE: frozenset[RunState] = frozenset({RunState.QUEUED, RunState.RUNNING})
+FINISHED: frozenset[RunState] = frozenset(s for s in RunState if s not in ACTIVE)
+RESULTS: frozenset[RunState] = frozenset({RunState.SUCCEEDED, RunState.DIVERGED})  # runs whose outcome is a finding
+
+
+def is_active(status: str | None) -> bool:
+    return status in ACTIVE
