@@ -213,9 +213,9 @@ if config is not None:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _summary(config_json: str) -> dict:
-    from bnviz.describe import model_summary
+    from bnviz.describe import model_summary_isolated
 
-    return model_summary(ExperimentConfig.from_json(config_json))
+    return model_summary_isolated(ExperimentConfig.from_json(config_json))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
