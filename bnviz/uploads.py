@@ -174,7 +174,8 @@ def _limit(n: int | None, have: int, key: str, split: str) -> tuple[int, str | N
         return have, None
     if n <= have:
         return n, None
-    return have, f"{key}={n:,} is more than the {have:,} {split} examples in the file: using all {have:,}"
+    return have, (f"{split.capitalize()} examples ({key}) is {n:,}, more than the {have:,} in the file: "
+                  f"using all {have:,}")
 
 
 def _stratified(path: str, kind: str, y: np.ndarray, names: tuple[str, ...],

@@ -195,7 +195,7 @@ def test_npz_round_trip_tabular(tmp_path: Path) -> None:
     np.testing.assert_array_equal(first.y_train, arrays["y_train"][:5])
     clamped = load_dataset(cfg(name="npz", path=str(path), n_train=31))  # a limit, not a demand
     assert len(clamped.y_train) == 30 and clamped.split == "test split given in the file"
-    assert clamped.notes == ("n_train=31 is more than the 30 training examples in the file: using all 30",)
+    assert clamped.notes == ("Training examples (n_train) is 31, more than the 30 in the file: using all 30",)
 
 
 def test_npz_round_trip_grey_images(tmp_path: Path) -> None:

@@ -117,8 +117,8 @@ def test_counts_larger_than_the_file_use_all_of_it_and_say_so(tmp_path: Path) ->
     path = _npz(tmp_path, x=x, y=y)
     data = _load(path, n_train=500, n_test=500)  # the circles preset's counts
     assert (len(data.y_train), len(data.y_test)) == (40, 10)
-    assert data.notes == ("n_train=500 is more than the 40 training examples in the file: using all 40",
-                          "n_test=500 is more than the 10 test examples in the file: using all 10")
+    assert data.notes == ("Training examples (n_train) is 500, more than the 40 in the file: using all 40",
+                          "Test examples (n_test) is 500, more than the 10 in the file: using all 10")
     assert inspect_upload(path, "npz", n_train=500, n_test=500).notes == data.notes
     smaller = inspect_upload(path, "npz", n_train=12, n_test=4)  # counts that fit are limits
     assert (smaller.n_train, smaller.n_test, smaller.notes) == (12, 4, ())
@@ -214,8 +214,8 @@ def test_experiment_page_shows_an_uploaded_files_summary_and_a_bad_files_error()
     assert "Read 2 numeric feature columns and the label column 'species'. Split 80/20 stratified, seed" in captions
     # the preset's counts (500/500) are limits here, said out loud; they do not block the file
     assert [i.value for i in at.info] == [
-        "n_train=500 is more than the 32 training examples in the file: using all 32",
-        "n_test=500 is more than the 8 test examples in the file: using all 8"]
+        "- Training examples (n_train) is 500, more than the 32 in the file: using all 32\n"
+        "- Test examples (n_test) is 500, more than the 8 in the file: using all 8"]
     tables = [t.value for t in at.dataframe]
     assert tables[0].to_dict("records") == [{"class": "setosa", "train": 24, "test": 6},
                                             {"class": "virginica", "train": 8, "test": 2}]
@@ -238,4 +238,4 @@ def test_a_run_records_what_it_trained_on(tmp_path: Path, tiny) -> None:
     assert record["summary"]["data"] == {
         "n_train": 48, "n_test": 12, "class_names": ["0", "1"],
         "split": "split 80/20 stratified, seed 1 (the file has no test split)",
-        "notes": ["n_train=500 is more than the 48 training examples in the file: using all 48"]}
+        "notes": ["Training examples (n_train) is 500, more than the 48 in the file: using all 48"]}

@@ -47,9 +47,8 @@ def show_upload_summary(path: str, kind: str) -> bool:
         return False
     st.success(f"**{shown}**: {summary.headline()}", icon=":material/check_circle:")
     st.caption(f"Read {summary.layout}. {summary.split[0].upper()}{summary.split[1:]}.")
-    for note in summary.notes:
-        st.info(note, icon=":material/info:")
-    left, right = st.columns([2, 3])
-    left.dataframe(summary.class_table(), hide_index=True, width="stretch")
-    right.dataframe(list(summary.preview), hide_index=True, width="stretch")
+    if summary.notes:
+        st.info("\n".join(f"- {note}" for note in summary.notes), icon=":material/info:")
+    st.dataframe(summary.class_table(), hide_index=True, width="content")
+    st.dataframe(list(summary.preview), hide_index=True, width="stretch")
     return True
