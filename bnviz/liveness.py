@@ -27,11 +27,6 @@ except ImportError:  # pragma: no cover - Windows: liveness cannot be proven, so
     fcntl = None  # type: ignore[assignment]
 
 
-def token() -> str:
-    """This process's token."""
-    return _TOKEN
-
-
 def _after_fork_in_child() -> None:
     global _TOKEN
     _TOKEN = secrets.token_hex(8)
