@@ -5,8 +5,9 @@ training) goes in, a `go.Figure` comes out. Nothing here trains, reads files or 
 Streamlit, so the same figures serve the live dashboard and the static Markdown report.
 
 Conventions shared by all figures:
-* one palette (`PALETTE`): "before BN" is always blue, "after BN" always orange, so a
-  reader learns the colors once; compared runs take `PALETTE["runs"]` in order;
+* one palette (`PALETTE`), one meaning per color on every page: "before BN" is always blue,
+  "after BN" always orange, training curves dark grey, validation teal; compared runs take
+  `PALETTE["runs"]` in order, which uses none of those colors;
 * histograms are precomputed in the record and drawn as bars, never re-binned;
 * missing data never raises: the figure carries a centered "No data yet" note instead;
 * `uirevision` is a stable string so Streamlit keeps the user's zoom across reruns.
@@ -36,15 +37,15 @@ PALETTE: dict[str, Any] = {
     "activation": "#E45756",
     "output": "#9D755D",
     # training curves
-    "train": "#4C78A8",
-    "validation": "#F58518",
-    "test": "#54A24B",
+    "train": "#3C3C3C",
+    "validation": "#17A2B8",
+    "test": "#7F3C8D",
     "gradient": "#72B7B2",
     "diverged": "#D62728",
     # distinct colors for runs, blocks, layers and classes (cycled)
     "runs": (
-        "#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2",
-        "#B279A2", "#EECA3B", "#FF9DA6", "#9D755D", "#2F2F2F",
+        "#7B3294", "#1B9E77", "#E7298A", "#A6761D", "#66A61E",
+        "#E6AB02", "#B2182B", "#808000", "#8C510A", "#C51B7D",
     ),
 }
 

@@ -7,10 +7,11 @@ import streamlit as st
 
 from bnviz.gallery import EXPERIMENTS
 from bnviz.states import is_active
-from ui import common
+from ui import access, common, routes
 from ui.gallery import find_runs, launch, records_by_arm
 
 common.apply_presenter_style()
+who = access.actor()
 st.title("Learn")
 st.caption("Claims about batch normalization from the tutorials and the paper, each one click from the evidence. "
            "Identical runs are shared: if anyone already ran an arm, its result shows up at once.")
@@ -43,7 +44,7 @@ def _run_controls(slug: str, runs: list, key: str) -> None:
     if b1.button(f"{label} ({len(runs)} runs)", key=key, icon=":material/play_arrow:",
                  type="primary" if slug == selected else "secondary", width="stretch"):
         try:
-            launch(exp, runs, common.owner())
+            launch(exp, runs, who.owner)
         except ValueError as exc:  # the queue is full
             st.session_state["gallery_error"] = str(exc)
         st.query_params["exp"] = slug
@@ -79,17 +80,17 @@ def _answer(slug: str, was_live: bool) -> None:
     icon = {True: ":material/check_circle:", False: ":material/cancel:", None: ":material/help:"}[held]
     (st.success if held else st.warning if held is False else st.info)(sentence, icon=icon)
     rows = exp.summarize(records)
-    st.dataframe(pd.DataFrame([{"arm": r.arm, "published": r.published, "ours": r.ours_text, "note": r.note}
-                               for r in rows]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{"arm": r.arm, "published": "—" if r.published is None else f"{r.published:.3f}",
+                                "ours": r.ours_text, "note": r.note} for r in rows]),
+                 hide_index=True, width="stretch")
     for i, (_title, figure) in enumerate(exp.figures(records)):
         common.chart(st, figure, f"gallery_{slug}_{i}")
     with st.expander("Share this experiment", icon=":material/share:"):
         common.copy_link("Everyone who opens this link sees this card's runs and answer:",
-                         common.share_link("learn", exp=slug, full="" if fast else "1"))
+                         routes.url("learn", exp=slug, full="" if fast else "1"))
     ids = [r.run_id for r in runs if r.run_id]
     if len(ids) >= 2:
-        st.page_link("pages/compare.py", label="Open these runs in Compare", icon=":material/compare_arrows:",
-                     query_params={"runs": ",".join(ids[:12])})
+        routes.page_link("compare", "Open these runs in Compare", runs=",".join(ids[:12]))
     if was_live and not live:
         st.rerun()  # all arms finished: redraw once without polling
 
@@ -102,7 +103,7 @@ def _grid() -> None:
 
 
 if selected:
-    st.page_link("pages/learn.py", label="All experiments", icon=":material/arrow_back:")
+    routes.page_link("learn", "All experiments", icon=":material/arrow_back:")
     polling = any(is_active(r.status) for r in find_runs(EXPERIMENTS[selected], fast, seeds))
     st.fragment(run_every=2.0 if polling else None)(_answer)(selected, polling)
     with st.expander("Other experiments", icon=":material/school:"):
