@@ -77,7 +77,7 @@ def run_picker(requested: list[str]) -> list[str]:
     else:
         chosen = st.multiselect(
             "Runs", options, key="cmp_runs", max_selections=MAX_RUNS,
-            format_func=lambda r: f"{names.get(r) or 'run'} · {r}",
+            format_func=lambda r: f"{names[r] or 'run'} · {r}",
             placeholder="Pick two or more runs", help="The link in the address bar always holds this selection.")
     st.query_params["runs"] = ",".join(chosen)
     st.session_state["_cmp_from_url"] = list(chosen)

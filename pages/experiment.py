@@ -43,7 +43,7 @@ PRESET_ORDER = [n for g in GROUPS for n, p in PRESETS.items() if p.group == g]
 
 def page() -> None:
     if "run" in st.query_params:  # the root URL with ?run=<id> is a run's link
-        routes.switch("run", run=st.query_params.get("run", ""), present=st.query_params.get("present", ""))
+        routes.switch("run", run=st.query_params.get("run"), present=st.query_params.get("present"))
     who = access.actor()
     st.title("Experiment")
     st.caption("Pick a dataset, a model and where batch normalization goes, then train it on the server.")
@@ -100,7 +100,7 @@ def preset_picker() -> None:
     chosen = st.session_state.get("preset")
     if chosen in PRESETS:
         current, _ = collect_config()
-        if current is not None and current != PRESETS[chosen].config:
+        if current != PRESETS[chosen].config:  # changed, or no longer valid: not the preset any more
             st.session_state["preset"] = None
     c1, c2 = st.columns([3, 2], gap="large")
     c1.selectbox(

@@ -60,8 +60,9 @@ def page_link(name: str, label: str | None = None, *, where=st, icon: str | None
                     query_params={k: v for k, v in params.items() if v} or None)
 
 
-def switch(name: str, **params: str) -> None:
-    st.switch_page(ROUTES[name].file, query_params={k: v for k, v in params.items() if v} or None)
+def switch(name: str, **params: str | None) -> None:
+    """Open a page; parameters given as None are left out, empty ones are kept (`?run=`)."""
+    st.switch_page(ROUTES[name].file, query_params={k: v for k, v in params.items() if v is not None} or None)
 
 
 def base_url(current: str | None = None) -> str:
