@@ -48,9 +48,9 @@ def page() -> None:
     st.title("Experiment")
     st.caption("Pick a dataset, a model and where batch normalization goes, then train it on the server.")
     load_start(st.query_params.get("cfg"), st.query_params.get("preset"))
-    preset_picker()
     form, side = st.columns([3, 2], gap="large")
     with form:
+        preset_picker()
         form_tabs()
     config, error = collect_config()
     if config is not None:
@@ -102,8 +102,7 @@ def preset_picker() -> None:
         current, _ = collect_config()
         if current != PRESETS[chosen].config:  # changed, or no longer valid: not the preset any more
             st.session_state["preset"] = None
-    c1, c2 = st.columns([3, 2], gap="large")
-    c1.selectbox(
+    st.selectbox(
         "Start from a preset", options=PRESET_ORDER, key="preset", on_change=_apply_preset,
         format_func=lambda n: f"{PRESETS[n].group} · {PRESETS[n].title}", index=None,
         placeholder="custom settings",
@@ -111,14 +110,14 @@ def preset_picker() -> None:
              "the original paper's experiments. Choosing one fills in every field below.")
     name = st.session_state.get("preset")
     if name in PRESETS:
-        c1.caption(PRESETS[name].description)
+        st.caption(PRESETS[name].description)
     else:
-        c1.caption("Your own settings (they no longer match a preset).")
-    with c2:
-        if st.session_state.get("_first_screen"):
-            st.info("New here? **Learn** has ready-made experiments, each one click from its answer.",
-                    icon=":material/school:")
-            routes.page_link("learn", "Open the Learn gallery")
+        st.caption("Your own settings (they no longer match a preset).")
+    if st.session_state.get("_first_screen"):
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.markdown(":material/school: New here? **Learn** has ready-made experiments, each one click "
+                        "from its answer.")
+            routes.page_link("learn", "Open Learn")
 
 
 def form_tabs() -> None:
@@ -346,12 +345,12 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
                    "so normally the finished run is shown instead).")
     if config is None:
         return
-    common.copy_link("Link to this experiment (opens this form, filled in):",
-                     routes.url("experiment", cfg=config.encode()))
     _model_summary(config)
     if preview is not None:
         st.subheader("Your data")
         common.chart(st, preview, "preview")
+    common.copy_link("Link to this experiment (opens this form, filled in):",
+                     routes.url("experiment", cfg=config.encode()))
 
 
 def _model_summary(config: ExperimentConfig) -> None:

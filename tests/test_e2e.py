@@ -132,3 +132,119 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         page.get_by_text(re.compile(r"\d+ of 3 runs")).first.wait_for(timeout=30_000)  # the card reused one
         _shot(page, "runs")
         context.close()
+
+
+def _run_link_from_page(page) -> str:
+    page.get_by_text("Share this run").first.click()
+    return page.locator("[data-testid='stCode'] code").last.inner_text().strip()
+
+
+def _select_first_table_row(page) -> None:
+    """Tick the first row's checkbox in the Runs table (a canvas grid: click where it is drawn)."""
+    grid = page.locator("[data-testid='stDataFrame']").first
+    grid.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)  # the grid draws its canvas after the element appears
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+
+
+PROJECTOR_FONTS_JS = """
+() => Array.from(document.querySelectorAll('.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, '
+                                           + '.js-plotly-plot .legendtext'))
+        .map(t => parseFloat(getComputedStyle(t).fontSize))
+"""
+PLOTS_IN_VIEW_JS = """
+() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
+  const r = p.getBoundingClientRect();
+  return {top: r.top, bottom: r.bottom, title: String((p.layout && p.layout.title && p.layout.title.text) || '')};
+})
+"""
+
+
+def test_owners_links_admin_key_and_projector(browser, tmp_path):
+    """Issue 11 in a browser: the first screen, the experiment link, who may cancel/delete a run
+    (surviving a reload), the admin key, and presenter mode at 1920x1080."""
+    from bnviz.presets import PRESETS
+
+    long_run = PRESETS["seed001-circles-after-fast"].config.with_updates({"training.epochs": 2000})
+    with streamlit_server(tmp_path / "home", env={"BNVIZ_MAX_JOBS": "1", "BNVIZ_ADMIN_KEY": "teacher-key"}) as url:
+        owner_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = owner_ctx.new_page()
+        page.goto(f"{url}/?cfg={long_run.encode()}")
+        wait_for_app(page)
+        train = page.get_by_role("button", name="Train", exact=True)
+        train.wait_for(timeout=60_000)
+        page.get_by_text("Your model").wait_for(timeout=60_000)
+        assert train.bounding_box()["y"] + train.bounding_box()["height"] <= 1000, "Train is above the fold"
+        pair = page.get_by_role("button", name="Train with and without BN")
+        assert pair.evaluate("b => { const p = b.querySelector('p') || b; return p.scrollWidth <= p.clientWidth; }")
+
+        # The experiment's link opens the form itself, not "Page not found".
+        link = page.locator("[data-testid='stCode'] code").filter(has_text="cfg=").first.inner_text().strip()
+        assert link.startswith(f"{url}/?cfg="), link
+        check = owner_ctx.new_page()
+        check.goto(link)
+        wait_for_app(check)
+        check.get_by_role("heading", name="Experiment").wait_for(timeout=30_000)
+        assert check.get_by_text("Page not found").count() == 0
+        check.close()
+
+        _click(page, "Train")
+        page.wait_for_url("**/run?run=*", timeout=60_000)
+        run_id = page.url.split("run=")[1].split("&")[0]
+        page.get_by_role("button", name="Cancel run").wait_for(timeout=60_000)
+        page.reload()  # ownership is kept by the browser, not the session
+        wait_for_app(page)
+        page.get_by_role("button", name="Cancel run").wait_for(timeout=60_000)
+        share = _run_link_from_page(page)
+        assert share == f"{url}/run?run={run_id}", share
+
+        # Someone else with the share link: the run, live, read-only.
+        other_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        other = other_ctx.new_page()
+        other.goto(share)
+        wait_for_app(other)
+        _wait_until(lambda: curve_points(other)["epochs"] >= 1, 120, "the shared run's chart")
+        other.get_by_text("read-only", exact=False).first.wait_for(timeout=30_000)
+        assert other.get_by_role("button", name="Cancel run").count() == 0
+        assert other.get_by_role("button", name="Delete").count() == 0
+
+        # Their attempt through the Runs page is refused: no Rename, no Delete for this run.
+        other.goto(f"{url}/runs")
+        wait_for_app(other)
+        other.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+        _select_first_table_row(other)
+        other.get_by_text("someone else's", exact=False).first.wait_for(timeout=30_000)
+        assert other.get_by_role("button", name="Delete").count() == 0
+        assert other.get_by_role("button", name="Rename").count() == 0
+
+        # With the teacher's key the same browser may act on every run, and keeps that after a reload.
+        other.get_by_text("Teacher access").first.click()
+        other.locator("input[aria-label='Admin key']").fill("teacher-key")
+        other.get_by_role("button", name="Unlock").click()
+        wait_for_app(other)
+        other.reload()
+        wait_for_app(other)
+        other.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+        _select_first_table_row(other)
+        other.get_by_role("button", name="Delete").first.wait_for(timeout=30_000)
+        other.goto(share)
+        wait_for_app(other)
+        other.get_by_role("button", name="Cancel run").click()
+        other.get_by_text("cancelled").first.wait_for(timeout=60_000)
+
+        # Presenter mode on a projector: curves and histograms on one screen, chart text >= 18 px.
+        projector = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+        projector.goto(f"{url}/run?run={run_id}&present=1")
+        wait_for_app(projector)
+        _wait_until(lambda: projector.locator(".js-plotly-plot").count() >= 3, 60, "three charts")
+        projector.wait_for_timeout(1500)
+        sizes = projector.evaluate(PROJECTOR_FONTS_JS)
+        assert sizes and min(sizes) >= 18, sorted(sizes)[:5]
+        plots = projector.evaluate(PLOTS_IN_VIEW_JS)
+        assert any(p["title"].startswith("Loss") for p in plots)
+        assert any(p["title"].startswith("Distributions") for p in plots)
+        assert all(p["top"] >= 0 and p["bottom"] <= 1080 for p in plots), plots
+        _shot(projector, "run-presenter")
+        owner_ctx.close()
+        other_ctx.close()

@@ -25,7 +25,7 @@ def presenting() -> bool:
 
 
 def chart_height(normal: int = 420) -> int:
-    return 540 if presenting() else normal
+    return 600 if presenting() else normal
 
 
 def friendly_error(title: str, detail: str | None = None) -> None:
@@ -61,15 +61,17 @@ def apply_presenter_style() -> None:
     if presenting():
         st.html("<style>html, .stMarkdown, .stCaption {font-size: 1.25rem;} "
                 "h1 {font-size: 2.2rem !important; padding-top: 0 !important;} "
-                "[data-testid='stMainBlockContainer'] {padding-top: 1.5rem !important;}</style>")
+                "[data-testid='stMainBlockContainer'] {padding-top: 3.5rem !important;}</style>")
 
 
 def projector_sized(figure: go.Figure, size: int = PROJECTOR_FONT_PX) -> go.Figure:
     """A copy of `figure` whose every text (ticks, legend, axis and subplot titles) is at least
     `size` px, readable from the back of a classroom."""
     fig = go.Figure(figure)
-    fig.update_layout(font={"size": size}, title_font_size=size + 6, legend_font_size=size,
-                      hoverlabel_font_size=size, margin={"l": 80, "r": 20, "t": 120, "b": 80})
+    fig.update_layout(font={"size": size}, title_font_size=size + 6, hoverlabel_font_size=size,
+                      legend={"font": {"size": size}, "orientation": "h", "yanchor": "top", "y": -0.2,
+                              "xanchor": "left", "x": 0.0},  # below the plot, clear of the title
+                      margin={"l": 80, "r": 20, "t": 60, "b": 150})
     fig.update_xaxes(tickfont_size=size, title_font_size=size)
     fig.update_yaxes(tickfont_size=size, title_font_size=size)
     fig.update_annotations(font_size=size)
