@@ -169,6 +169,10 @@ def final_metrics(views: list[RunView], labels: list[str]) -> None:
                      **{k: final.get(k) for k in ("accuracy", "val_accuracy", "test_accuracy", "loss", "val_loss")},
                      "epochs": len(view.record["history"].get("loss", [])), "time (s)": summary.get("wall_time_s")})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    same = [label for view, label in zip(views, labels) if readings.same_validation_and_test(view.record)]
+    if same:
+        st.caption(f"{', '.join(same)}: validated on the test set, so validation and test accuracy are the same "
+                   "split (and the same number).")
 
 
 def configurations(views: list[RunView]) -> None:

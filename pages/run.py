@@ -72,13 +72,13 @@ def _header(view: RunView) -> None:
 def show_run(view: RunView, who: access.Actor) -> None:
     run_id = view.record["id"]
     _header(view)
+    mine = who.can_change(view.record.get("owner"))
+    if not mine:
+        st.caption(access.READ_ONLY)
     a1, a2, a3, a4 = st.columns(4)
-    if who.can_change(view.record.get("owner")):
-        if is_active(view.status) and a1.button("Cancel run", icon=":material/stop_circle:", type="secondary"):
-            manager().cancel(run_id)
-            st.rerun()
-    else:
-        a1.caption(access.READ_ONLY)
+    if mine and is_active(view.status) and a1.button("Cancel run", icon=":material/stop_circle:", type="secondary"):
+        manager().cancel(run_id)
+        st.rerun()
     routes.page_link("compare", "Compare with…", where=a2, runs=run_id)
     routes.page_link("experiment", "Edit a copy", where=a3, icon=":material/edit:",
                      cfg=ExperimentConfig.from_dict(view.record["config"]).encode())
