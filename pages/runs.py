@@ -28,7 +28,7 @@ def page() -> None:
         return
     picked = run_table(rows, who)
     if picked:
-        actions(picked, who)
+        actions(picked, who, {row["id"]: row.get("owner") for row in rows})
 
 
 def run_table(rows: list[dict], who: access.Actor) -> list[str]:
@@ -72,7 +72,7 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
     return [frame.iloc[i]["id"] for i in selection.selection.rows if i < len(frame)]
 
 
-def actions(picked: list[str], who: access.Actor) -> None:
+def actions(picked: list[str], who: access.Actor, owners: dict[str, str | None]) -> None:
     if len(picked) >= 2:
         routes.page_link("compare", f"Compare the {len(picked)} selected runs", runs=",".join(picked[:12]))
     run_id = picked[0]
@@ -81,7 +81,7 @@ def actions(picked: list[str], who: access.Actor) -> None:
     except RunNotFound:
         st.rerun()
     st.subheader(record.get("name") or run_id)
-    allowed = [r for r in picked if who.can_change(_owner(r))]
+    allowed = [r for r in picked if who.can_change(owners.get(r))]
     a1, a2, a3 = st.columns([1, 1, 2])
     routes.page_link("run", "Open", where=a1, run=run_id)
     if who.can_change(record.get("owner")):
@@ -91,13 +91,6 @@ def actions(picked: list[str], who: access.Actor) -> None:
         delete(a3, allowed, len(picked))
     if len(allowed) < len(picked):
         st.caption(f"{len(picked) - len(allowed)} of the selected runs are someone else's: {access.READ_ONLY}")
-
-
-def _owner(run_id: str) -> str | None:
-    try:
-        return manager().snapshot(run_id).owner
-    except RunNotFound:
-        return None
 
 
 def rename(where, run_id: str, record: dict) -> None:

@@ -97,6 +97,35 @@ def test_defect3_a_second_browser_sees_a_run_read_only_and_an_admin_key_unlocks_
     assert info.state == "cancelled"
 
 
+def _popovers(at) -> list[str]:
+    return [p.proto.popover.label for p in at.get("popover")]
+
+
+def test_defect3_the_runs_page_offers_rename_and_delete_only_on_your_own_runs(monkeypatch):
+    from bnviz import access
+
+    monkeypatch.setenv("BNVIZ_ADMIN_KEY", "teacher-secret")
+    at = open_app("runs")
+    at.run()
+    me = access.browser_owner(at.session_state["_owner_secret"])
+    theirs = stored_run("someone else's run", owner="web-someone")
+    at.session_state["table"] = {"selection": {"rows": [0], "columns": []}}  # the newest row: theirs
+    at.run()
+    assert not at.exception, at.exception
+    assert _popovers(at) == [] and "someone else's" in page_texts(at)
+    mine = stored_run("my run", owner=me)
+    at.session_state["table"] = {"selection": {"rows": [0, 1], "columns": []}}  # mine (newest) and theirs
+    at.run()
+    assert _popovers(at) == ["Rename", "Delete"]
+    assert "Delete **1** run(s) (1 selected runs are not yours and stay)" in page_texts(at)
+    next(t for t in at.text_input if t.label == "Admin key").set_value("teacher-secret")
+    next(b for b in at.button if b.label == "Unlock").click().run()
+    at.session_state["table"] = {"selection": {"rows": [1], "columns": []}}
+    at.run()
+    assert _popovers(at) == ["Rename", "Delete"], "the admin key unlocks someone else's run"
+    assert mine != theirs
+
+
 def test_defect3_access_rules():
     from bnviz import access
 
