@@ -55,6 +55,8 @@ class InstrumentCallback(keras.callbacks.Callback):
         self.epochs_completed = 0
         self._epoch_start = 0.0
         self._rate = 0.0
+        self._fit_start: float | None = None  # first batch of the run: the ETA's clock
+        self._eta: float | None = None
 
     # --- lifecycle -----------------------------------------------------------------
     def on_train_begin(self, logs=None) -> None:
@@ -63,6 +65,10 @@ class InstrumentCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self.epoch = epoch + 1
         self._epoch_start = time.perf_counter()
+
+    def on_train_batch_begin(self, batch: int, logs=None) -> None:
+        if self._fit_start is None:
+            self._fit_start = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         self.global_step += 1
@@ -100,7 +106,6 @@ class InstrumentCallback(keras.callbacks.Callback):
     def progress(self, batch: int) -> dict[str, Any]:
         done = (self.epoch - 1) * self.steps + batch
         remaining = self.epochs * self.steps - done
-        per_step = self.batch_size / self._rate if self._rate > 0 else None
         return {
             "epoch": self.epoch,
             "epochs": self.epochs,
@@ -108,8 +113,18 @@ class InstrumentCallback(keras.callbacks.Callback):
             "steps": self.steps,
             "fraction": round(done / (self.epochs * self.steps), 4),
             "samples_per_s": round(self._rate, 1),
-            "eta_s": round(remaining * per_step, 1) if per_step else None,
+            "eta_s": self._smoothed_eta(done, remaining),
         }
+
+    def _smoothed_eta(self, done: int, remaining: int) -> float | None:
+        """Seconds left from the whole run's pace so far (probes and validation included),
+        smoothed so it counts down steadily instead of jumping with each epoch's first batches."""
+        if self._fit_start is None or done <= 0:
+            return None
+        raw = (time.perf_counter() - self._fit_start) / done * remaining
+        self._eta = raw if self._eta is None else 0.7 * self._eta + 0.3 * raw
+        self._eta = min(self._eta, raw * 2 + 1) if remaining else 0.0
+        return round(self._eta, 1)
 
 
 def _to_float(value: Any) -> float | None:

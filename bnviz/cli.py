@@ -235,19 +235,24 @@ def run_in_thread(work, stop: threading.Event) -> Any:
 
 
 class ProgressBar:
-    """A one-line terminal progress bar fed by training events."""
+    """A one-line terminal progress bar fed by training events.
+
+    On a terminal it redraws one line; into a log (stderr not a terminal) it writes one plain
+    line per epoch, with no carriage returns."""
 
     def __init__(self, stream, width: int = 30) -> None:
         self.stream = stream
         self.width = width
         self.last: dict[str, Any] = {}
+        isatty = getattr(stream, "isatty", None)
+        self.terminal = bool(isatty and isatty())
 
     def __call__(self, event: dict[str, Any]) -> None:
         if "progress" in event:
             self.last.update(event["progress"])
         if event["type"] == "epoch":
             self.last["metrics"] = event["logs"]
-        if event["type"] in ("batch", "epoch"):
+        if event["type"] == "epoch" or (event["type"] == "batch" and self.terminal):
             self.draw()
 
     def draw(self) -> None:
@@ -257,13 +262,13 @@ class ProgressBar:
         eta = p.get("eta_s")
         metrics = " ".join(f"{k}={v:.3f}" for k, v in (p.get("metrics") or {}).items()
                            if isinstance(v, float) and k in ("loss", "accuracy", "val_accuracy"))
-        line = (f"\r[{bar}] epoch {p.get('epoch')}/{p.get('epochs')} batch {p.get('batch')}/{p.get('steps')}"
+        line = (f"[{bar}] epoch {p.get('epoch')}/{p.get('epochs')} batch {p.get('batch')}/{p.get('steps')}"
                 f" {p.get('samples_per_s', 0):.0f}/s" + (f" ETA {eta:.0f}s" if eta is not None else "")
                 + (f"  {metrics}" if metrics else ""))
-        self.stream.write(line.ljust(100))
+        self.stream.write("\r" + line.ljust(100) if self.terminal else line + "\n")
         self.stream.flush()
 
     def close(self) -> None:
-        if self.last:
+        if self.last and self.terminal:
             self.stream.write("\n")
             self.stream.flush()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -274,6 +275,46 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key, value
 
 
+_RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def allowed_range(loc: Sequence[Any] | str) -> str | None:
+    """The allowed range of a numeric setting, e.g. "1 to 10000" for ("training", "epochs")."""
+    parts = loc.split(".") if isinstance(loc, str) else list(loc)
+    model: Any = ExperimentConfig
+    info = None
+    for part in parts:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        info = fields[part]
+        model = info.annotation
+    if info is None:
+        return None
+    low = high = None
+    low_open = high_open = False
+    for rule in info.metadata:
+        if getattr(rule, "ge", None) is not None:
+            low = rule.ge
+        if getattr(rule, "gt", None) is not None:
+            low, low_open = rule.gt, True
+        if getattr(rule, "le", None) is not None:
+            high = rule.le
+        if getattr(rule, "lt", None) is not None:
+            high, high_open = rule.lt, True
+    if low is None and high is None:
+        return None
+
+    def n(v: Any) -> str:
+        return f"{v:,}" if isinstance(v, int) else f"{v:g}"
+
+    if high is None:
+        return f"{'above' if low_open else 'from'} {n(low)}"
+    if low is None:
+        return f"{'below' if high_open else 'up to'} {n(high)}"
+    return f"{'above ' if low_open else ''}{n(low)} to {n(high)}" + (f" (not {n(high)} itself)" if high_open else "")
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """One readable line per problem: field path, the bad value, what is allowed."""
     lines = []
@@ -286,6 +327,9 @@ def describe_validation_error(exc: ValidationError) -> str:
             expected = err.get("ctx", {}).get("expected", "")
             msg = f"must be one of {expected}"
         value = err.get("input")
+        allowed = allowed_range(err["loc"]) if err["type"] in _RANGE_ERRORS else None
+        if allowed:
+            msg = f"allowed {allowed}"
         shown = repr(value)
         if len(shown) > 60:
             shown = shown[:57] + "..."
@@ -312,6 +356,12 @@ def encode_config(config: ExperimentConfig) -> str:
 
 def decode_config(token: str) -> ExperimentConfig:
     """Exact inverse of encode_config; any malformed token raises ConfigError."""
+    return ExperimentConfig.from_dict(decode_config_data(token))
+
+
+def decode_config_data(token: str) -> dict[str, Any]:
+    """The settings a config link carries, not yet validated (a form can show bad values and
+    say what is wrong with them); a token that cannot be read at all raises ConfigError."""
     if not isinstance(token, str) or not token:
         raise ConfigError("the config link is empty")
     if len(token) > MAX_TOKEN_LENGTH:
@@ -327,4 +377,4 @@ def decode_config(token: str) -> ExperimentConfig:
         raise ConfigError("the config link is damaged and cannot be read") from None
     if not isinstance(data, dict):
         raise ConfigError("the config link does not hold a config")
-    return ExperimentConfig.from_dict(data)
+    return data

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import threading
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Without an NVIDIA driver TensorFlow's CUDA probe logs "failed call to cuInit: ... (303)" as an
+# error on every start: on such machines C++ errors are silenced (warnings already are).
+_NO_GPU_DRIVER = not os.path.exists("/proc/driver/nvidia")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if _NO_GPU_DRIVER else "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 _lock = threading.Lock()

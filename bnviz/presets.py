@@ -1,7 +1,10 @@
-"""Named experiments: the four Keras tutorials, exactly, plus a fast classroom variant of each.
+"""Named experiments: the four Keras tutorials and Ioffe & Szegedy's Figure 1, exactly, plus a
+fast classroom variant of each.
 
 `NAME-fast` variants keep the architecture and optimizer and shrink data and epochs so a
-run finishes in well under a minute on a 2-core CPU.
+run finishes in well under a minute on a 2-core CPU. Each preset has a human title and a
+group (Tutorials, Papers) for menus; its description is written from its config, so it
+always says what the preset really does.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bnviz.config import ConfigError, ExperimentConfig
+
+GROUPS = ("Tutorials", "Papers")
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,25 @@ class Preset:
     config: ExperimentConfig
     published: dict[str, float]  # the source's reported numbers, for the reproduction report
     source: str
+    title: str = ""  # what a menu shows, e.g. "Circles tutorial · BN after ReLU"
+    group: str = "Tutorials"
+
+
+_OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD + momentum", "adam": "Adam", "rmsprop": "RMSprop"}
+_PLACEMENTS = {"none": "no BN", "before": "BN before the activation", "after": "BN after the activation"}
+
+
+def describe(config: ExperimentConfig) -> str:
+    """One line from the config itself: data, model, BN, optimizer, batch, epochs."""
+    d, m, t = config.dataset, config.model, config.training
+    data = f"{d.n_train:,} {d.name} examples" if d.n_train else f"{d.name} (all)"
+    width = f"{m.family} {'-'.join(str(h) for h in m.hidden)}" if m.family in ("mlp", "cnn") else m.family
+    optimizer = _OPTIMIZERS.get(t.optimizer, t.optimizer)
+    if t.optimizer == "momentum":
+        optimizer += f" {t.momentum:g}"
+    bn = _PLACEMENTS[m.norm.placement] + (f" (BN momentum {m.norm.momentum:g})" if m.norm.enabled else "")
+    return (f"{data}; {width}, {m.activation}; {bn}; {optimizer}, lr {t.learning_rate:g}, "
+            f"batch {t.batch_size}, {t.epochs} epochs")
 
 
 def _circles(placement: str) -> ExperimentConfig:
@@ -58,34 +82,50 @@ def _cifar(activation: str, bn: bool) -> ExperimentConfig:
     })
 
 
-_CIRCLES = "MLP on two circles, Dense(50, relu) -> Dense(1, sigmoid), SGD+momentum, 100 epochs"
-_MNIST_A = "MNIST CNN 32-64 conv, Dense(256), Adam, batch 250, 25 epochs"
-_MNIST_B = "MNIST CNN on 8,000 raw-pixel digits, Dense(128), RMSprop, batch 16, 30 epochs"
-_CIFAR = "CIFAR-10 CNN 32-32-64-64, Dense(128), RMSprop, augmentation, 10 epochs"
+def _ioffe_fig1(bn: bool) -> ExperimentConfig:
+    """Ioffe & Szegedy 2015, Fig. 1: MNIST, 3 x 100 sigmoid units, batch 60, plain SGD;
+    50 epochs of 60,000 digits = the paper's 50,000 steps."""
+    return ExperimentConfig.from_dict({
+        "dataset": {"name": "mnist", "preprocessing": "unit"},
+        "model": {"family": "mlp", "hidden": [100, 100, 100], "activation": "sigmoid",
+                  "norm": {"placement": "before" if bn else "none"}},
+        "training": {"optimizer": "sgd", "learning_rate": 1.0, "batch_size": 60, "epochs": 50, "seed": 0},
+    })
+
+
+def _preset(name: str, title: str, extra: str, config: ExperimentConfig, published: dict[str, float],
+            source: str, group: str = "Tutorials") -> Preset:
+    description = describe(config) + (f"; {extra}" if extra else "")
+    return Preset(name, description, config, published, source, title=title, group=group)
+
 
 _FULL: list[Preset] = [
-    Preset("seed001-circles-none", f"{_CIRCLES}; no BN", _circles("none"),
-           {"test_accuracy": 0.846}, "circles tutorial"),
-    Preset("seed001-circles-after", f"{_CIRCLES}; BN after the ReLU", _circles("after"),
-           {"test_accuracy": 0.848}, "circles tutorial"),
-    Preset("seed001-circles-before", f"{_CIRCLES}; BN between Dense and ReLU", _circles("before"),
-           {"test_accuracy": 0.830}, "circles tutorial"),
-    Preset("seed000-mnist-none", f"{_MNIST_A}; no BN", _mnist_a(False),
-           {"test_accuracy": 0.97}, "MNIST CNN tutorial A"),
-    Preset("seed000-mnist-bn", f"{_MNIST_A}; BN after every conv, pool and dense", _mnist_a(True),
-           {"test_accuracy": 0.992}, "MNIST CNN tutorial A"),
-    Preset("seed002-mnist-none", f"{_MNIST_B}; no BN", _mnist_b(False),
-           {"test_accuracy": 0.91}, "MNIST CNN tutorial B"),
-    Preset("seed002-mnist-bn", f"{_MNIST_B}; BN after conv2 and the dense dropout", _mnist_b(True),
-           {"test_accuracy": 0.975}, "MNIST CNN tutorial B"),
-    Preset("seed003-cifar10-sigmoid", f"{_CIFAR}; sigmoid, no BN", _cifar("sigmoid", False),
-           {}, "CIFAR-10 sigmoid tutorial"),
-    Preset("seed003-cifar10-sigmoid-bn", f"{_CIFAR}; sigmoid with BN", _cifar("sigmoid", True),
-           {}, "CIFAR-10 sigmoid tutorial"),
-    Preset("seed003-cifar10-relu", f"{_CIFAR}; ReLU, no BN", _cifar("relu", False),
-           {}, "CIFAR-10 sigmoid tutorial"),
-    Preset("seed003-cifar10-relu-bn", f"{_CIFAR}; ReLU with BN", _cifar("relu", True),
-           {}, "CIFAR-10 sigmoid tutorial"),
+    _preset("seed001-circles-none", "Circles tutorial · no BN", "", _circles("none"),
+            {"test_accuracy": 0.846}, "circles tutorial"),
+    _preset("seed001-circles-after", "Circles tutorial · BN after ReLU", "", _circles("after"),
+            {"test_accuracy": 0.848}, "circles tutorial"),
+    _preset("seed001-circles-before", "Circles tutorial · BN before ReLU", "BN between Dense and ReLU",
+            _circles("before"), {"test_accuracy": 0.830}, "circles tutorial"),
+    _preset("seed000-mnist-none", "Digits CNN (Adam) · no BN", "", _mnist_a(False),
+            {"test_accuracy": 0.97}, "MNIST CNN tutorial A"),
+    _preset("seed000-mnist-bn", "Digits CNN (Adam) · with BN", "BN after every conv, pool and dense",
+            _mnist_a(True), {"test_accuracy": 0.992}, "MNIST CNN tutorial A"),
+    _preset("seed002-mnist-none", "Digits CNN on raw pixels · no BN", "", _mnist_b(False),
+            {"test_accuracy": 0.91}, "MNIST CNN tutorial B"),
+    _preset("seed002-mnist-bn", "Digits CNN on raw pixels · with BN", "BN after conv2 and the dense dropout",
+            _mnist_b(True), {"test_accuracy": 0.975}, "MNIST CNN tutorial B"),
+    _preset("seed003-cifar10-sigmoid", "CIFAR-10 CNN · sigmoid, no BN", "augmentation",
+            _cifar("sigmoid", False), {}, "CIFAR-10 sigmoid tutorial"),
+    _preset("seed003-cifar10-sigmoid-bn", "CIFAR-10 CNN · sigmoid with BN", "augmentation",
+            _cifar("sigmoid", True), {}, "CIFAR-10 sigmoid tutorial"),
+    _preset("seed003-cifar10-relu", "CIFAR-10 CNN · ReLU, no BN", "augmentation", _cifar("relu", False),
+            {}, "CIFAR-10 sigmoid tutorial"),
+    _preset("seed003-cifar10-relu-bn", "CIFAR-10 CNN · ReLU with BN", "augmentation", _cifar("relu", True),
+            {}, "CIFAR-10 sigmoid tutorial"),
+    _preset("ioffe2015-fig1-none", "Ioffe & Szegedy Fig. 1 · no BN", "the paper's MNIST network",
+            _ioffe_fig1(False), {}, "Ioffe & Szegedy 2015, Figure 1", group="Papers"),
+    _preset("ioffe2015-fig1-bn", "Ioffe & Szegedy Fig. 1 · BN before sigmoid", "the paper's MNIST network",
+            _ioffe_fig1(True), {}, "Ioffe & Szegedy 2015, Figure 1", group="Papers"),
 ]
 
 # Smaller data and fewer epochs, same architecture: well under a minute on 2 CPU cores.
@@ -97,14 +137,15 @@ _FAST_CHANGES: dict[str, dict] = {
                 "model.norm.momentum": 0.9},
     "seed002": {"dataset.n_train": 1000, "dataset.n_test": 200, "training.epochs": 3},
     "seed003": {"dataset.n_train": 1000, "dataset.n_test": 200, "training.epochs": 2},
+    "ioffe2015": {"dataset.n_train": 8000, "training.epochs": 5},
 }
 
 
 def _fast(preset: Preset) -> Preset:
-    changes = _FAST_CHANGES[preset.name.split("-")[0]]
-    summary = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in changes.items())
-    return Preset(f"{preset.name}-fast", f"{preset.description} (classroom: {summary})",
-                  preset.config.with_updates(changes), {}, preset.source)
+    config = preset.config.with_updates(_FAST_CHANGES[preset.name.split("-")[0]])
+    extra = preset.description[len(describe(preset.config)):].lstrip("; ")
+    return _preset(f"{preset.name}-fast", f"{preset.title} · fast", f"classroom size{'; ' + extra if extra else ''}",
+                   config, {}, preset.source, group=preset.group)
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in _FULL}

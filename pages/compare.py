@@ -1,63 +1,92 @@
-"""Compare: two or more runs side by side: curves, the same layer's histograms, config differences."""
+"""Compare: two or more runs side by side: curves, the same layer's histograms, config differences.
+
+The runs are the ids in `?runs=`; names are only labels (two runs may share one). The page
+opens on the metric and the network position where the runs differ most.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from bnviz import figures
+from bnviz import figures, readings
 from bnviz.ids import is_run_id
+from bnviz.states import is_active
 from bnviz.store import RunNotFound
-from ui import common
-from ui.live import config_table, read_run, short_labels
+from ui import common, routes
+from ui.live import RunView, config_table, read_run, short_labels
 from ui.service import store
 
-common.apply_presenter_style()
-st.title("Compare runs")
-
-# --- which runs: the URL carries them, the picker edits them --------------------------
-requested = [r for r in st.query_params.get("runs", "").split(",") if r][:12]
-bad = [r for r in requested if not is_run_id(r)]
-if bad:
-    common.friendly_error("Some run ids in this link are not valid.",
-                          f"Ignored {len(bad)} of {len(requested)}; the others are shown below.")
-requested = [r for r in requested if is_run_id(r)]
-
-listing = store().list_runs(limit=300)
-known = {row["id"]: row for row in listing}
-missing = [r for r in requested if r not in known]
-if missing:
-    st.warning(f"{len(missing)} run(s) from this link no longer exist and were dropped.", icon=":material/link_off:")
-requested = [r for r in requested if r in known]
-
-if "cmp_runs" not in st.session_state or st.session_state.get("_cmp_from_url") != requested:
-    st.session_state["cmp_runs"] = requested
-    st.session_state["_cmp_from_url"] = requested
-
-if not common.presenting():
-    chosen = st.multiselect(
-        "Runs", list(known), key="cmp_runs", max_selections=12,
-        format_func=lambda r: f"{known[r]['name'] or r} · {known[r]['status']}",
-        placeholder="Pick two or more runs", help="The link in the address bar always holds this selection.")
-else:
-    chosen = st.session_state["cmp_runs"]
-st.query_params["runs"] = ",".join(chosen)
-st.session_state["_cmp_from_url"] = list(chosen)
-
-if len(chosen) < 2:
-    st.info("Pick at least two runs to compare. **Train with and without BN** on the Experiment page "
-            "makes a pair in one click.", icon=":material/compare_arrows:")
-    st.stop()
-
-if not common.presenting():
-    with st.expander("Share this comparison", icon=":material/share:"):
-        common.copy_link("Anyone with this link sees these runs side by side:",
-                         common.share_link("compare", runs=",".join(chosen)))
+MAX_RUNS = 12
 
 
-def _views():
+def page() -> None:
+    common.apply_presenter_style()
+    st.title("Compare runs")
+    requested = requested_runs(st.query_params.get("runs", ""))
+    chosen = run_picker(requested)
+    if len(chosen) < 2:
+        st.info("Pick at least two runs to compare. **Train with and without BN** on the Experiment page "
+                "makes a pair in one click.", icon=":material/compare_arrows:")
+        return
+    if not common.presenting():
+        with st.expander("Share this comparison", icon=":material/share:"):
+            common.copy_link("Anyone with this link sees these runs side by side:",
+                             routes.url("compare", runs=",".join(chosen)))
+    views = read_views(chosen)
+    live = any(is_active(v.status) for v in views)
+    st.fragment(run_every=1.5 if live else None)(comparison)(tuple(chosen), live)
+    configurations(views)
+
+
+def requested_runs(param: str) -> list[str]:
+    """The run ids of a `?runs=` link that are valid and still exist, in the link's order."""
+    requested = [r for r in param.split(",") if r][:MAX_RUNS]
+    bad = [r for r in requested if not is_run_id(r)]
+    if bad:
+        common.friendly_error("Some run ids in this link are not valid.",
+                              f"Ignored {len(bad)} of {len(requested)}; the others are shown below.")
+    valid = [r for r in dict.fromkeys(requested) if is_run_id(r)]
+    existing = []
+    for run_id in valid:
+        try:
+            read_run(run_id)
+        except RunNotFound:
+            continue
+        existing.append(run_id)
+    if len(existing) < len(valid):
+        st.warning(f"{len(valid) - len(existing)} run(s) from this link no longer exist and were dropped.",
+                   icon=":material/link_off:")
+    return existing
+
+
+def run_picker(requested: list[str]) -> list[str]:
+    """The runs to compare, by id. The chips' labels hold the id, so two runs with one name (or a
+    run whose state changes) can never be mistaken for each other; states are shown below."""
+    listing = store().list_runs(limit=300)
+    names = {row["id"]: row.get("name") or "" for row in listing}
+    for run_id in requested:
+        if run_id not in names:
+            names[run_id] = read_run(run_id).record.get("name") or ""
+    if st.session_state.get("_cmp_from_url") != requested:
+        st.session_state["cmp_runs"] = requested
+        st.session_state["_cmp_from_url"] = requested
+    options = list(dict.fromkeys([*requested, *names]))
+    if common.presenting():
+        chosen = list(st.session_state["cmp_runs"])
+    else:
+        chosen = st.multiselect(
+            "Runs", options, key="cmp_runs", max_selections=MAX_RUNS,
+            format_func=lambda r: f"{names[r] or 'run'} · {r}",
+            placeholder="Pick two or more runs", help="The link in the address bar always holds this selection.")
+    st.query_params["runs"] = ",".join(chosen)
+    st.session_state["_cmp_from_url"] = list(chosen)
+    return list(chosen)
+
+
+def read_views(run_ids) -> list[RunView]:
     views = []
-    for run_id in chosen:
+    for run_id in run_ids:
         try:
             views.append(read_run(run_id))
         except RunNotFound:
@@ -65,65 +94,98 @@ def _views():
     return views
 
 
-height = common.chart_height()
-initial = _views()
-live = any(v.status in common.LIVE_STATES for v in initial)
-
-
-def curves() -> None:
-    views = _views()
-    records = [v.record for v in views]
+def unique_labels(views: list[RunView]) -> list[str]:
+    """Legend labels: the names without their shared words, with the id where names repeat."""
     labels = short_labels([v.record for v in views])
-    states = ", ".join(f"{label}: {v.status}" for label, v in zip(labels, views) if v.status in common.LIVE_STATES)
-    if states:
-        st.caption(f"Still training: {states}. Curves update by themselves.")
-    elif live:
-        st.rerun()
+    if len(set(labels)) < len(labels):
+        labels = [f"{label} ({v.record['id'][:6]})" for label, v in zip(labels, views)]
+    return labels
+
+
+def comparison(run_ids: tuple[str, ...], was_live: bool) -> None:
+    views = read_views(run_ids)
+    records = [v.record for v in views]
+    labels = unique_labels(views)
+    live = any(is_active(v.status) for v in views)
+    if was_live and not live:
+        st.rerun()  # all finished: redraw once without polling
+    run_states(views, labels)
+    height = common.chart_height()
     metrics = sorted({m for r in records for m in r["history"]}) or ["val_accuracy"]
-    default = "val_accuracy" if "val_accuracy" in metrics else metrics[0]
+    default = readings.most_different_metric(records, metrics) or (
+        "val_accuracy" if "val_accuracy" in metrics else metrics[0])
     c1, c2 = st.columns(2)
     with c1:
         metric = st.selectbox("Metric", metrics, index=metrics.index(default), key="cmp_metric",
-                              format_func=figures.metric_label)
+                              format_func=figures.metric_label,
+                              help="Opens on the metric whose final values differ most between the runs.")
         common.chart(st, figures.compare_curves(records, labels, metric=metric, height=height), "cmp_curves")
     with c2:
-        blocks = sorted({b for r in records for b in figures.position_blocks(r) if b > 0}) or [0]
-        k1, k2, k3 = st.columns(3)
-        block = k1.selectbox("Block", blocks, key="cmp_block", format_func=figures.block_label)
-        kinds = sorted({k for r in records for k in figures.position_kinds(r, block)})
-        if not kinds:
-            st.info("The runs have not recorded a probe yet; histograms appear once they start.",
-                    icon=":material/hourglass_top:")
-        else:
-            preferred = next((k for k in ("pre_activation", "bn_output", "activation") if k in kinds), kinds[0])
-            kind = k2.selectbox("Position", kinds, index=kinds.index(preferred), key="cmp_kind",
-                                format_func=figures.position_label)
-            last = max((figures.probe_epochs(r)[-1] for r in records if figures.probe_epochs(r)), default=0)
-            epoch = k3.number_input("Epoch", 0, max(last, 0), value=last, key="cmp_epoch")
-            common.chart(st, figures.compare_histograms(records, labels, block, int(epoch), kind=kind,
-                                                       height=height), "cmp_hist")
+        histograms(records, labels, height)
+    final_metrics(views, labels)
 
+
+def run_states(views: list[RunView], labels: list[str]) -> None:
+    """One line per run: its label, id and state, updated while any of them trains."""
+    parts = []
+    for view, label in zip(views, labels):
+        done = len(view.record["history"].get("loss", []))
+        total = view.record["config"]["training"]["epochs"]
+        parts.append(f"{common.STATE_ICONS.get(view.status, '')} **{label}** · {view.status} · "
+                     f"{done}/{total} epochs · `{view.record['id']}`")
+    st.markdown("  \n".join(parts))
+    if any(is_active(v.status) for v in views):
+        st.caption("Still training: curves update by themselves.")
+
+
+def histograms(records: list[dict], labels: list[str], height: int) -> None:
+    blocks = sorted({b for r in records for b in figures.position_blocks(r) if b > 0}) or [0]
+    k1, k2, k3 = st.columns(3)
+    block = k1.selectbox("Block", blocks, key="cmp_block", format_func=figures.block_label)
+    kinds = sorted({k for r in records for k in figures.position_kinds(r, block)})
+    if not kinds:
+        st.info("The runs have not recorded a probe yet; histograms appear once they start.",
+                icon=":material/hourglass_top:")
+        return
+    preferred = readings.most_different_position(records, block, kinds) or kinds[0]
+    kind = k2.selectbox("Position", kinds, index=kinds.index(preferred), key=f"cmp_kind_{block}",
+                        format_func=figures.position_label,
+                        help="Opens on the position whose distributions differ most between the runs.")
+    last = max((figures.probe_epochs(r)[-1] for r in records if figures.probe_epochs(r)), default=0)
+    choice = k3.selectbox("Epoch", ["latest", *range(last + 1)], key="cmp_epoch",
+                          format_func=lambda e: f"latest ({last})" if e == "latest" else str(e))
+    epoch = last if choice == "latest" else int(choice)
+    common.chart(st, figures.compare_histograms(records, labels, block, epoch, kind=kind, height=height),
+                 "cmp_hist")
+
+
+def final_metrics(views: list[RunView], labels: list[str]) -> None:
     st.subheader("Final metrics")
     rows = []
     for view, label in zip(views, labels):
-        final = (view.record.get("summary") or {}).get("final") or {}
-        rows.append({"run": label, "status": view.status,
+        summary = view.record.get("summary") or {}
+        final = summary.get("final") or {}
+        rows.append({"run": label, "id": view.record["id"], "status": view.status,
                      **{k: final.get(k) for k in ("accuracy", "val_accuracy", "test_accuracy", "loss", "val_loss")},
-                     "epochs": len(view.record["history"].get("loss", [])),
-                     "time (s)": (view.record.get("summary") or {}).get("wall_time_s")})
+                     "epochs": len(view.record["history"].get("loss", [])), "time (s)": summary.get("wall_time_s")})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    same = [label for view, label in zip(views, labels) if readings.same_validation_and_test(view.record)]
+    if same:
+        st.caption(f"{', '.join(same)}: validated on the test set, so validation and test accuracy are the same "
+                   "split (and the same number).")
 
 
-st.fragment(run_every=1.5 if live else None)(curves)()
+def configurations(views: list[RunView]) -> None:
+    st.subheader("Configurations")
+    table = config_table([v.record for v in views])
+    if st.toggle("Only the settings that differ", value=True):
+        table = table[table["differs"]]
+    shown = table.drop(columns="differs")
+    st.dataframe(
+        shown.style.apply(lambda row: ["background-color: #FFF1E0" if table.loc[row.name, "differs"] else ""]
+                          * len(row), axis=1),
+        width="stretch",
+    )
 
-st.subheader("Configurations")
-table = config_table([v.record for v in initial])
-only_diff = st.toggle("Only the settings that differ", value=True)
-if only_diff:
-    table = table[table["differs"]]
-shown = table.drop(columns="differs")
-st.dataframe(
-    shown.style.apply(lambda row: ["background-color: #FFF1E0" if table.loc[row.name, "differs"] else ""] * len(row),
-                      axis=1),
-    width="stretch",
-)
+
+page()

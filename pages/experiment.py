@@ -1,4 +1,9 @@
-"""Experiment: build a configuration (or start from a tutorial preset), preview it, train it."""
+"""Experiment: build a configuration (or start from a preset), preview it, train it.
+
+The form's widgets hold any value the user types; the configuration is validated as a whole
+and Train stays off, with a message naming the field and its allowed range, while anything is
+invalid (a typed value or one from a `?cfg=` link). Nothing is silently replaced.
+"""
 
 from __future__ import annotations
 
@@ -12,66 +17,109 @@ from bnviz.config import (
     OPTIMIZERS,
     ConfigError,
     ExperimentConfig,
-    decode_config,
+    decode_config_data,
 )
 from bnviz.datasets import DATASET_INFO, DatasetError, load_dataset
-from bnviz.presets import PRESETS
+from bnviz.presets import GROUPS, PRESETS
 from bnviz.store import default_home
-from ui import common
+from ui import access, common, routes
 from ui.experiment_form import (
     FAMILY_TITLES,
     PLACEMENT_HELP,
+    WEIGHT_SCALES,
     collect_config,
     load_config_into_widgets,
+    load_settings_into_widgets,
     with_bn,
     without_bn,
 )
 from ui.service import manager
 from ui.upload_view import UPLOAD_HELP, save_upload, show_upload_summary
 
-st.title("Experiment")
-st.caption("Pick a dataset, a model and where batch normalization goes, then train it on the server.")
+DEFAULT_PRESET = "seed001-circles-after-fast"
+PRESET_ORDER = [n for g in GROUPS for n, p in PRESETS.items() if p.group == g]
+
+
+def page() -> None:
+    if "run" in st.query_params:  # the root URL with ?run=<id> is a run's link
+        routes.switch("run", run=st.query_params.get("run"), present=st.query_params.get("present"))
+    who = access.actor()
+    st.title("Experiment")
+    st.caption("Pick a dataset, a model and where batch normalization goes, then train it on the server.")
+    load_start(st.query_params.get("cfg"), st.query_params.get("preset"))
+    form, side = st.columns([3, 2], gap="large")
+    with form:
+        preset_picker()
+        form_tabs()
+    config, error = collect_config()
+    if config is not None:
+        st.session_state["_loaded_token"] = st.query_params["cfg"] = config.encode()  # not a new link to load
+        st.query_params.pop("preset", None)
+    with side:
+        train_panel(config, error, who)
+
 
 # --- where the form starts: a shared link, a preset, or the defaults -------------
-token = st.query_params.get("cfg")
-preset_param = st.query_params.get("preset")
-if token and st.session_state.get("_loaded_token") != token:
-    st.session_state["_loaded_token"] = token
-    try:
-        load_config_into_widgets(decode_config(token))
-    except ConfigError as exc:
-        common.friendly_error("This link's experiment could not be opened.", f"{exc}. The form shows the defaults.")
-        load_config_into_widgets(ExperimentConfig())
-elif preset_param and st.session_state.get("_loaded_preset") != preset_param:
-    st.session_state["_loaded_preset"] = preset_param
-    if preset_param in PRESETS:
-        st.session_state["preset"] = preset_param
-        load_config_into_widgets(PRESETS[preset_param].config)
-    else:
-        common.friendly_error(f"There is no preset called {preset_param[:60]!r}.",
-                              "Pick one from the list below; the Learn page explains each of them.")
-elif "f:dataset.name" not in st.session_state:
-    load_config_into_widgets(PRESETS["seed001-circles-after-fast"].config)
-    st.session_state["preset"] = "seed001-circles-after-fast"
+
+def load_start(token: str | None, preset: str | None) -> None:
+    if token and st.session_state.get("_loaded_token") != token:
+        st.session_state["_loaded_token"] = token
+        try:
+            data = decode_config_data(token)
+        except ConfigError as exc:
+            common.friendly_error("This link's experiment could not be opened.",
+                                  f"{exc}. The form shows the defaults.")
+            load_config_into_widgets(ExperimentConfig())
+            return
+        st.session_state["_link_problems"] = load_settings_into_widgets(data)
+        st.session_state["preset"] = None
+    elif preset and st.session_state.get("_loaded_preset") != preset:
+        st.session_state["_loaded_preset"] = preset
+        if preset in PRESETS:
+            st.session_state["preset"] = preset
+            load_config_into_widgets(PRESETS[preset].config)
+        else:
+            common.friendly_error(f"There is no preset called {preset[:60]!r}.",
+                                  "Pick one from the list below; the Learn page explains each of them.")
+    elif "f:dataset.name" not in st.session_state:
+        load_config_into_widgets(PRESETS[DEFAULT_PRESET].config)
+        st.session_state["preset"] = DEFAULT_PRESET
+        st.session_state["_first_screen"] = True
 
 
 def _apply_preset() -> None:
     name = st.session_state.get("preset")
     if name in PRESETS:
         load_config_into_widgets(PRESETS[name].config)
+        st.session_state.pop("_link_problems", None)
 
 
-st.selectbox(
-    "Start from a preset", options=list(PRESETS), key="preset", on_change=_apply_preset,
-    format_func=lambda n: f"{n} — {PRESETS[n].description}", index=None, placeholder="(your own settings)",
-    help="The four Keras tutorials, exactly, and a fast classroom variant of each (`-fast`). "
-         "Choosing one fills in every field below; change anything afterwards.",
-)
+def preset_picker() -> None:
+    """The preset box names a preset only while the form still matches it; otherwise "custom"."""
+    chosen = st.session_state.get("preset")
+    if chosen in PRESETS:
+        current, _ = collect_config()
+        if current != PRESETS[chosen].config:  # changed, or no longer valid: not the preset any more
+            st.session_state["preset"] = None
+    st.selectbox(
+        "Start from a preset", options=PRESET_ORDER, key="preset", on_change=_apply_preset,
+        format_func=lambda n: f"{PRESETS[n].group} · {PRESETS[n].title}", index=None,
+        placeholder="custom settings",
+        help="Tutorials: the four Keras tutorials, exactly, and a fast classroom size of each. Papers: "
+             "the original paper's experiments. Choosing one fills in every field below.")
+    name = st.session_state.get("preset")
+    if name in PRESETS:
+        st.caption(PRESETS[name].description)
+    else:
+        st.caption("Your own settings (they no longer match a preset).")
+    if st.session_state.get("_first_screen"):
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.markdown(":material/school: New here? **Learn** has ready-made experiments, each one click "
+                        "from its answer.")
+            routes.page_link("learn", "Open Learn")
 
-form, side = st.columns([3, 2], gap="large")
 
-# --- the form -----------------------------------------------------------------
-with form:
+def form_tabs() -> None:
     tab_data, tab_model, tab_norm, tab_train, tab_probe = st.tabs(
         ["Data", "Model", "Normalization", "Training", "Recording"])
 
@@ -94,11 +142,11 @@ with form:
             if st.session_state.get("f:dataset.path"):
                 show_upload_summary(st.session_state["f:dataset.path"], name)
         c1, c2 = st.columns(2)
-        c1.number_input("Training examples", min_value=1, step=100, key="f:dataset.n_train",
+        c1.number_input("Training examples", step=100, key="f:dataset.n_train",
                         placeholder=f"all ({DATASET_INFO[name].n_train or 'from the file'})",
                         help="The first N training examples. Empty = the dataset's whole training split. "
                              "Your own file: at most N; a larger N uses all of it (a note says so).")
-        c2.number_input("Test examples", min_value=1, step=100, key="f:dataset.n_test",
+        c2.number_input("Test examples", step=100, key="f:dataset.n_test",
                         placeholder=f"all ({DATASET_INFO[name].n_test or 'from the file'})",
                         help="The first N test examples. Empty = the whole test split. "
                              "Your own file: at most N; a larger N uses all of it (a note says so).")
@@ -111,7 +159,7 @@ with form:
         c1.selectbox("Preprocessing", ["auto", "unit", "standardize", "raw"], key="f:dataset.preprocessing",
                      help="auto scales images to [0, 1]. raw keeps 0-255 pixels as one tutorial does: "
                           "without BN the first layers then see huge inputs; BN rescales them.")
-        c2.number_input("Data seed", min_value=0, step=1, key="f:dataset.seed",
+        c2.number_input("Data seed", step=1, key="f:dataset.seed",
                         help="Seed of the data generator and split.")
         if DATASET_INFO[name].kind == "image":
             st.selectbox("Augmentation", ["none", "shear_zoom_flip"], key="f:dataset.augmentation",
@@ -138,7 +186,7 @@ with form:
         c1, c2 = st.columns(2)
         c1.slider("Dropout", 0.0, 0.9, step=0.05, key="f:model.dropout",
                   help="Dropout after each dense block (MLP/CNN). Its noise interacts with BN's batch statistics.")
-        c2.select_slider("Initial weight scale", [0.01, 0.1, 0.5, 1.0, 2.0, 10.0], key="f:model.weight_scale",
+        c2.select_slider("Initial weight scale", WEIGHT_SCALES, key="f:model.weight_scale",
                          help="Multiplies every initial kernel. BN output is invariant to this scale; "
                               "without BN a bad scale can stall or explode training.")
 
@@ -153,15 +201,16 @@ with form:
                       "the batch: a contrast for small batches.")
         c2.toggle("Normalize the input too", key="f:model.norm.on_input",
                   help="A BN layer right after the input: standardizes raw features or pixels on the fly.")
-        st.slider("Momentum", 0.0, 1.0, step=0.01, key="f:model.norm.momentum",
-                  help="How much the moving mean/variance keep of their old value each batch. High (0.99) = slow "
-                       "to follow the data: early in training, inference-mode outputs lag the batch statistics.")
-        c1, c2, c3 = st.columns(3)
-        c1.number_input("Epsilon", min_value=1e-9, max_value=1.0, format="%.0e", key="f:model.norm.epsilon",
+        c1, c2, c3, c4 = st.columns(4)
+        c1.number_input("BN momentum (moving statistics)", step=0.001, format="%.4g", key="f:model.norm.momentum",
+                        help="How much BN's moving mean/variance keep of their old value each batch (0 to 1). "
+                             "High (0.99, 0.999) = slow to follow the data: early in training, inference-mode "
+                             "outputs lag the batch statistics. Not the optimizer's momentum.")
+        c2.number_input("Epsilon", format="%.0e", key="f:model.norm.epsilon",
                         help="Added to the variance before the square root, so tiny variances don't blow up.")
-        c2.toggle("Center (β)", key="f:model.norm.center",
+        c3.toggle("Center (β)", key="f:model.norm.center",
                   help="Learn a shift β after normalizing. Off: outputs stay at mean 0.")
-        c3.toggle("Scale (γ)", key="f:model.norm.scale",
+        c4.toggle("Scale (γ)", key="f:model.norm.scale",
                   help="Learn a scale γ after normalizing. Off: outputs stay at std 1.")
         with st.expander("Per-layer placement"):
             n_blocks = st.session_state.get("_n_blocks", 0)
@@ -173,17 +222,21 @@ with form:
 
     with tab_train:
         c1, c2 = st.columns(2)
-        c1.selectbox("Optimizer", OPTIMIZERS, key="f:training.optimizer",
-                     help="momentum = SGD with momentum. BN lets plain SGD use much larger learning rates.")
-        c2.number_input("Learning rate", min_value=1e-6, max_value=100.0, format="%.4g", key="f:training.learning_rate",
+        c1.selectbox("Optimizer", OPTIMIZERS, key="f:training.optimizer", format_func=common.OPTIMIZER_TITLES.get,
+                     help="SGD + momentum: plain SGD with a velocity term. BN lets plain SGD use much larger "
+                          "learning rates.")
+        c2.number_input("Learning rate", format="%.4g", key="f:training.learning_rate",
                         help="Try raising it tenfold with and without BN: the network without BN diverges first.")
         if st.session_state["f:training.optimizer"] == "momentum":
-            st.slider("SGD momentum", 0.0, 0.99, step=0.01, key="f:training.momentum")
+            st.slider("SGD momentum (optimizer)", 0.0, 0.99, step=0.01, key="f:training.momentum",
+                      help="The optimizer's velocity: how much of the last update carries into the next. "
+                           "Not BN's momentum.")
         c1, c2, c3 = st.columns(3)
-        c1.number_input("Batch size", min_value=1, max_value=65536, step=1, key="f:training.batch_size",
-                        help="BN estimates mean and variance from each batch: tiny batches give noisy estimates.")
-        c2.number_input("Epochs", min_value=1, max_value=10000, step=1, key="f:training.epochs")
-        c3.number_input("Seed", min_value=0, step=1, key="f:training.seed",
+        c1.number_input("Batch size", step=1, key="f:training.batch_size",
+                        help="1 to 65,536. BN estimates mean and variance from each batch: tiny batches give "
+                             "noisy estimates.")
+        c2.number_input("Epochs", step=1, key="f:training.epochs", help="1 to 10,000.")
+        c3.number_input("Seed", step=1, key="f:training.seed",
                         help="Same config and seed = the same run, so identical requests reuse a finished run.")
         st.radio("Validate on", ["test", "split", "none"], key="f:training.validation", horizontal=True,
                  format_func={"test": "the test set", "split": "a split of the training set",
@@ -194,20 +247,15 @@ with form:
     with tab_probe:
         st.caption("What the run records. None of it changes what the model learns.")
         c1, c2 = st.columns(2)
-        c1.number_input("Probe batch size", min_value=8, max_value=4096, key="f:instrument.probe_size",
-                        help="Histograms and statistics come from this fixed batch, after every epoch.")
-        c2.number_input("Log every N batches", min_value=1, key="f:instrument.log_every",
+        c1.number_input("Probe batch size", step=8, key="f:instrument.probe_size",
+                        help="8 to 4,096. Histograms and statistics come from this fixed batch, after every epoch.")
+        c2.number_input("Log every N batches", step=1, key="f:instrument.log_every",
                         help="Training loss inside each epoch, for live curves of long epochs.")
         c1.slider("Histogram bins", 8, 256, key="f:instrument.bins")
         c2.toggle("Gradient norms", key="f:instrument.gradients")
 
+
 # --- the resulting configuration ------------------------------------------------
-config, error = collect_config()
-if config is not None:
-    st.session_state["_loaded_token"] = st.query_params["cfg"] = config.encode()  # not a new link to load
-    st.query_params.pop("preset", None)
-
-
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _summary(config_json: str) -> dict:
@@ -230,37 +278,86 @@ def _preview(dataset_json: str):
     return None
 
 
-def _submit(configs: list[ExperimentConfig], names: list[str]) -> list[str] | None:
+def _submit(configs: list[ExperimentConfig], names: list[str], owner: str) -> list[str] | None:
     ids = []
     for config, name in zip(configs, names):
         try:
-            result = manager().submit(config, owner=common.owner(), name=name, fresh=st.session_state.get("fresh"))
-        except ValueError as exc:  # the queue limit, a bad config
-            st.error(str(exc), icon=":material/hourglass_top:")
+            result = manager().submit(config, owner=owner, name=name, fresh=bool(st.session_state.get("fresh")))
+        except ValueError as exc:  # a UserError: the per-person queue limit, a bad config
+            st.error(f"{exc}.", icon=":material/hourglass_top:")
+            routes.page_link("runs", "See your runs (cancel one to free a place)")
             return None
         ids.append(result.run_id)
     return ids
 
 
-with side:
-    if error:
-        st.error(error, icon=":material/rule:")
-        st.stop()
-
-    st.subheader("Your data")
+def _data_preview(config: ExperimentConfig):
+    """The data preview figure, or the loader's message when this server cannot load the data."""
     try:
-        preview = _preview(config.dataset.model_dump_json())
-        if preview is not None:
-            common.chart(st, preview, "preview")
+        return _preview(config.dataset.model_dump_json()), None
     except DatasetError as exc:
-        st.warning(str(exc), icon=":material/cloud_off:")
+        return None, str(exc)
 
+
+def _missing_data_message(config: ExperimentConfig, detail: str) -> None:
+    title = DATASET_INFO[config.dataset.name].title
+    st.warning(f"**This server has no copy of {title}.** Pick another dataset (Circles, Moons or Digits "
+               "train in seconds), or ask whoever runs this server to add it.", icon=":material/cloud_off:")
+    with st.expander("Details for whoever runs the server"):
+        st.caption(detail)
+
+
+def train_panel(config: ExperimentConfig | None, error: str | None, who: access.Actor) -> None:
+    """Train first (above the fold), then what will be trained: the model and the data."""
+    st.subheader("Train it")
+    problems = st.session_state.get("_link_problems") or []
+    if problems:
+        st.error("**This link's experiment has settings the form cannot show:**\n\n"
+                 + "\n\n".join(f"- {p}" for p in problems)
+                 + "\n\nThose fields show their defaults instead. Check them before training.",
+                 icon=":material/rule:")
+        if st.button("Train with the form's values", key="accept_link_defaults"):
+            st.session_state.pop("_link_problems", None)
+            st.rerun()
+    if error:
+        st.error(f"**Fix this before training:**\n\n{error}", icon=":material/rule:")
+    preview, data_problem = _data_preview(config) if config is not None else (None, None)
+    if data_problem:
+        _missing_data_message(config, data_problem)
+    label = ("no BN" if config is None or not config.model.norm.enabled else config.model.norm.placement)
+    default_name = f"{config.dataset.name} {config.model.family} {label}" if config is not None else ""
+    name = st.text_input("Run name", value=default_name, max_chars=120)
+    blocked = config is None or bool(problems) or data_problem is not None
+    if st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch", disabled=blocked):
+        ids = _submit([config], [name], who.owner)
+        if ids:
+            routes.switch("run", run=ids[0])
+    if st.button("Train with and without BN", icon=":material/compare_arrows:", width="stretch", disabled=blocked,
+                 help="Two runs, identical except for normalization: the comparison every tutorial makes."):
+        ids = _submit([with_bn(config), without_bn(config)], [f"{name} · with BN", f"{name} · without BN"],
+                      who.owner)
+        if ids:
+            routes.switch("compare", runs=",".join(ids))
+    st.toggle("Fresh run", key="fresh",
+              help="Train again even if an identical finished run exists (training is deterministic, "
+                   "so normally the finished run is shown instead).")
+    if config is None:
+        return
+    _model_summary(config)
+    if preview is not None:
+        st.subheader("Your data")
+        common.chart(st, preview, "preview")
+    common.copy_link("Link to this experiment (opens this form, filled in):",
+                     routes.url("experiment", cfg=config.encode()))
+
+
+def _model_summary(config: ExperimentConfig) -> None:
     st.subheader("Your model")
     try:
         summary = _summary(config.to_json())
     except (DatasetError, ValueError) as exc:
         st.error(str(exc), icon=":material/rule:")
-        st.stop()
+        return
     params = summary["params"]
     c1, c2, c3 = st.columns(3)
     c1.metric("Parameters", f"{params['total']:,}")
@@ -269,27 +366,13 @@ with side:
     st.dataframe(
         [{"layer": r["name"], "type": r["type"], "output shape": str(tuple(r["output_shape"] or ())),
           "params": r["params"]} for r in summary["layers"]],
-        hide_index=True, width="stretch", height=min(36 * (len(summary["layers"]) + 1) + 3, 420))
+        hide_index=True, width="stretch", height=min(36 * (len(summary["layers"]) + 1) + 3, 420),
+        column_config={"layer": st.column_config.TextColumn(width="small"),
+                       "type": st.column_config.TextColumn(width="small"),
+                       "output shape": st.column_config.TextColumn(width="small"),
+                       "params": st.column_config.NumberColumn(width="small", format="%d")})
     st.caption(f"Loss: {summary['loss'].replace('_', ' ')} · input {tuple(summary['input_shape'])} · "
                f"{summary['n_classes']} classes")
 
-    st.subheader("Train it")
-    label = (config.model.norm.placement if config.model.norm.enabled else "no BN")
-    name = st.text_input("Run name", value=f"{config.dataset.name} {config.model.family} {label}", max_chars=120)
-    st.toggle("Fresh run", key="fresh",
-              help="Train again even if an identical finished run exists (training is deterministic, "
-                   "so normally the finished run is shown instead).")
-    b1, b2 = st.columns(2)
-    if b1.button("Train", type="primary", icon=":material/play_arrow:", width="stretch"):
-        ids = _submit([config], [name])
-        if ids:
-            st.switch_page("pages/run.py", query_params={"run": ids[0]})
-    if b2.button("Train with and without BN", icon=":material/compare_arrows:", width="stretch",
-                 help="Two runs, identical except for normalization: the comparison every tutorial makes."):
-        bn, plain = with_bn(config), without_bn(config)
-        ids = _submit([bn, plain], [f"{name} · with BN", f"{name} · without BN"])
-        if ids:
-            st.switch_page("pages/compare.py", query_params={"runs": ",".join(ids)})
 
-    common.copy_link("Link to this experiment (pre-fills the form):",
-                     common.share_link("experiment", cfg=config.encode()))
+page()

@@ -1,109 +1,22 @@
-"""Run: one run, live while it trains. Curves, and activations before and after normalization."""
+"""Run: one run, live while it trains. Curves, and activations before and after normalization.
+
+Every piece is a function of the run id: the fragments re-read the run each time they run,
+so any number of viewers (the owner, a share link, a projector) follow it to its last epoch.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import figures
+from bnviz import figures, readings
+from bnviz.config import ExperimentConfig
+from bnviz.states import is_active
 from bnviz.store import RunNotFound
-from ui import common
+from ui import access, common, routes
 from ui.explain import explain
-from ui.live import ordinal, progress_text, read_run
+from ui.live import RunView, ordinal, progress_text, read_run
 from ui.service import manager
 
-common.apply_presenter_style()
-run_id = common.run_id_from(st.query_params.get("run"))
-if run_id is None:
-    if "run" not in st.query_params:
-        st.title("Run")
-        st.info("Open a run from the **Runs** page, or train one on the **Experiment** page.", icon=":material/info:")
-        st.page_link("pages/runs.py", label="See all runs", icon=":material/list:")
-    st.stop()
-
-try:
-    view = read_run(run_id)
-except RunNotFound:
-    common.friendly_error("This run does not exist (any more).",
-                          "It may have been deleted, or the link was copied incompletely.")
-    st.stop()
-
-record = view.record
-config = record["config"]
-live = view.status in common.LIVE_STATES
-height = common.chart_height()
-
-# --- header -------------------------------------------------------------------
-st.title(record.get("name") or "Run")
-norm = config["model"]["norm"]
-placement = norm["placement"] if norm["placement"] != "none" or norm["per_layer"] or norm["on_input"] else "no BN"
-st.markdown(
-    f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {config['dataset']['name']} · "
-    f"{config['model']['family']} · {config['model']['activation']} · BN: **{placement}** · "
-    f"{config['training']['optimizer']} lr {config['training']['learning_rate']:g} · "
-    f"batch {config['training']['batch_size']} · {config['training']['epochs']} epochs · "
-    f"seed {config['training']['seed']}"
-)
-
-if not common.presenting():
-    a1, a2, a3, a4 = st.columns(4)
-    if live and a1.button("Cancel run", icon=":material/stop_circle:", type="secondary"):
-        manager().cancel(run_id)
-        st.rerun()
-    a2.page_link("pages/compare.py", label="Compare with…", icon=":material/compare_arrows:",
-                 query_params={"runs": run_id})
-    from bnviz.config import ExperimentConfig
-
-    a3.page_link("pages/experiment.py", label="Edit a copy", icon=":material/edit:",
-                 query_params={"cfg": ExperimentConfig.from_dict(config).encode()})
-    a4.page_link("pages/run.py", label="Presenter mode", icon=":material/slideshow:",
-                 query_params={"run": run_id, "present": "1"})
-    with st.expander("Share this run", icon=":material/share:"):
-        common.copy_link("Anyone with this link sees this run, live while it trains:", common.share_link(run=run_id))
-
-
-def draw(where, key: str, view, build, *args, **kwargs) -> None:
-    """A figure of this run, built once per run version for all viewers (see common.shared_figure)."""
-    options = (args, tuple(sorted(kwargs.items())))
-    figure = common.shared_figure(build.__name__, view.version, options, lambda: build(view.record, *args, **kwargs))
-    common.chart(where, figure, key)
-
-
-# --- live part: progress and curves ------------------------------------------------
-def curves() -> None:
-    current = read_run(run_id)
-    if current.status in common.LIVE_STATES:
-        if current.status == "queued":
-            place = current.queue_position
-            st.info(f"Waiting to start: {ordinal(place)} in line." if place else "Waiting to start…",
-                    icon=":material/schedule:")
-        else:
-            p = current.progress or {}
-            st.progress(min(max(float(p.get("fraction") or 0.0), 0.0), 1.0), text=progress_text(p))
-    elif current.status != view.status:
-        st.rerun()  # it just finished: redraw the page once without polling
-    summary = current.record.get("summary") or {}
-    if current.status == "failed":
-        st.error(f"Training failed: {summary.get('error')}", icon=":material/error:")
-    if current.status == "diverged":
-        at = summary.get("diverged_at") or {}
-        st.error(f"The loss became NaN/inf at epoch {at.get('epoch')}, batch {at.get('batch')}: the run was "
-                 "stopped. Lower the learning rate, or add BN, which tolerates much higher rates.",
-                 icon=":material/trending_up:")
-    final = summary.get("final") or {}
-    if final:
-        cols = st.columns(4)
-        for col, key in zip(cols, ("accuracy", "val_accuracy", "test_accuracy", "loss")):
-            if isinstance(final.get(key), (int, float)):
-                col.metric(figures.metric_label(key), f"{final[key]:.4f}")
-    c1, c2 = st.columns(2)
-    draw(c1, "loss", current, figures.loss_curves, "loss", height=height)
-    draw(c2, "acc", current, figures.loss_curves, "accuracy", height=height)
-
-
-st.fragment(run_every=1.0 if live else None)(curves)()
-
-# --- inside the network ---------------------------------------------------------
-st.subheader("Inside the network")
 VIEWS = {
     "histograms": "Before / after BN",
     "animation": "Over training ▶",
@@ -113,29 +26,200 @@ VIEWS = {
     "modes": "Batch vs moving stats",
     "saturation": "Saturation / dead units",
 }
-choice = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, default="histograms", key="view",
-                              label_visibility="collapsed") or "histograms"
+CURVES_EVERY_S = 1.0
+INSIDE_EVERY_S = 2.0
 
 
-def inside() -> None:
-    now = read_run(run_id)
-    current = now.record
-    epochs = figures.probe_epochs(current)
-    if not epochs:
-        st.info("The first probe is taken before the first update; it appears in a moment.",
-                icon=":material/hourglass_top:")
+def page() -> None:
+    """Entry: `?run=<id>` (and `&present=1` for a projector)."""
+    common.apply_presenter_style()
+    raw = st.query_params.get("run")
+    if raw is None:
+        st.title("Run")
+        st.info("Open a run from the **Runs** page, or train one on the **Experiment** page.", icon=":material/info:")
+        routes.page_link("runs", "See all runs")
         return
-    blocks = [b for b in figures.position_blocks(current) if b > 0] or [0]
+    run_id = common.run_id_from(raw)
+    if run_id is None:
+        return
+    try:
+        view = read_run(run_id)
+    except RunNotFound:
+        common.friendly_error("This run does not exist (any more).",
+                              "It may have been deleted, or the link was copied incompletely.")
+        return
+    if common.presenting():
+        show_presenter(view)
+    else:
+        show_run(view, access.actor())
+
+
+def _header(view: RunView) -> None:
+    record, config = view.record, view.record["config"]
+    st.title(record.get("name") or "Run")
+    norm = config["model"]["norm"]
+    placement = norm["placement"] if norm["placement"] != "none" or norm["per_layer"] or norm["on_input"] else "no BN"
+    training = config["training"]
+    optimizer = common.OPTIMIZER_TITLES.get(training["optimizer"], training["optimizer"])
+    st.markdown(
+        f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {config['dataset']['name']} · "
+        f"{config['model']['family']} · {config['model']['activation']} · BN: **{placement}** · "
+        f"optimizer {optimizer}, lr {training['learning_rate']:g} · batch {training['batch_size']} · "
+        f"{training['epochs']} epochs · seed {training['seed']}"
+    )
+
+
+def show_run(view: RunView, who: access.Actor) -> None:
+    run_id = view.record["id"]
+    _header(view)
+    mine = who.can_change(view.record.get("owner"))
+    if not mine:
+        st.caption(access.READ_ONLY)
+    a1, a2, a3, a4 = st.columns(4)
+    if mine and is_active(view.status) and a1.button("Cancel run", icon=":material/stop_circle:", type="secondary"):
+        manager().cancel(run_id)
+        st.rerun()
+    routes.page_link("compare", "Compare with…", where=a2, runs=run_id)
+    routes.page_link("experiment", "Edit a copy", where=a3, icon=":material/edit:",
+                     cfg=ExperimentConfig.from_dict(view.record["config"]).encode())
+    routes.page_link("run", "Presenter mode", where=a4, icon=":material/slideshow:", run=run_id, present="1")
+    with st.expander("Share this run", icon=":material/share:"):
+        common.copy_link("Anyone with this link sees this run, live while it trains:", routes.url("run", run=run_id))
+    access.admin_unlock()
+
+    live = is_active(view.status)
+    st.fragment(run_every=CURVES_EVERY_S if live else None)(curves)(run_id, view.status)
+    st.subheader("Inside the network")
+    choice = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, default="histograms", key="view",
+                                  label_visibility="collapsed") or "histograms"
+    st.fragment(run_every=INSIDE_EVERY_S if live else None)(inside)(run_id, choice)
+
+
+def show_presenter(view: RunView) -> None:
+    """Projector layout: curves and the before/after histograms side by side, all above the fold."""
+    _header(view)
+    live = is_active(view.status)
+    st.fragment(run_every=CURVES_EVERY_S if live else None)(presenter_charts)(run_id=view.record["id"],
+                                                                                shown_status=view.status)
+
+
+# --- pieces that re-read the run every time they run ---------------------------------
+
+def draw(where, key: str, view: RunView, build, *args, **kwargs) -> None:
+    """A figure of this run, built once per run version for all viewers (see common.shared_figure)."""
+    projector = common.presenting()
+    options = (args, tuple(sorted(kwargs.items())), projector)
+
+    def make():
+        figure = build(view.record, *args, **kwargs)
+        return common.projector_sized(figure) if projector else figure
+
+    common.chart(where, common.shared_figure(build.__name__, view.version, options, make), key)
+
+
+def _status(current: RunView, shown_status: str) -> None:
+    """Progress while it trains; once its state changes, redraw the whole page (polling stops)."""
+    if current.status != shown_status:
+        st.rerun()
+    if is_active(current.status):
+        if current.status == "queued":
+            place = current.queue_position
+            st.info(f"Waiting to start: {ordinal(place)} in line." if place else "Waiting to start…",
+                    icon=":material/schedule:")
+        else:
+            p = current.progress or {}
+            st.progress(min(max(float(p.get("fraction") or 0.0), 0.0), 1.0), text=progress_text(p))
+    summary = current.record.get("summary") or {}
+    if current.status == "failed":
+        st.error(f"Training failed: {summary.get('error')}", icon=":material/error:")
+    if current.status == "diverged":
+        at = summary.get("diverged_at") or {}
+        st.error(f"The loss became NaN/inf at epoch {at.get('epoch')}, batch {at.get('batch')}: the run was "
+                 "stopped. Lower the learning rate, or add BN, which tolerates much higher rates.",
+                 icon=":material/trending_up:")
+
+
+def _final_metrics(record: dict) -> None:
+    final = (record.get("summary") or {}).get("final") or {}
+    if not final:
+        return
+    same = readings.same_validation_and_test(record)
+    shown = [("accuracy", "Training accuracy", None)]
+    if same:
+        shown.append(("test_accuracy" if "test_accuracy" in final else "val_accuracy",
+                      "Test accuracy (= validation)",
+                      "This run validated on its test set, so validation and test accuracy are one number."))
+    else:
+        shown += [("val_accuracy", "Validation accuracy", None), ("test_accuracy", "Test accuracy", None)]
+    shown.append(("loss", "Training loss", None))
+    cols = st.columns(len(shown))
+    for col, (key, label, help_text) in zip(cols, shown):
+        if isinstance(final.get(key), (int, float)):
+            col.metric(label, f"{final[key]:.4f}", help=help_text)
+
+
+def curves(run_id: str, shown_status: str) -> None:
+    current = read_run(run_id)
+    _status(current, shown_status)
+    _final_metrics(current.record)
+    height = common.chart_height()
+    c1, c2 = st.columns(2)
+    draw(c1, "loss", current, figures.loss_curves, "loss", height=height)
+    draw(c2, "acc", current, figures.loss_curves, "accuracy", height=height)
+    note = readings.warmup_note(current.record)
+    if note:
+        st.info(note, icon=":material/thermostat:")
+
+
+def epoch_picker(where, run_id: str, epochs: list[int], configured: int, live: bool) -> int:
+    """Which probe epoch to show. While the run trains it follows the latest epoch until the viewer
+    turns following off; the code never writes the slider's state, so a browser sending back an
+    older slider value (a rerun crossing an update) cannot stop another viewer following."""
+    last = epochs[-1]
+    if live and where.toggle("Follow training", value=True, key=f"follow:{run_id}",
+                             help="Show each new epoch as it arrives. Turn off to pick an epoch."):
+        where.caption(f"Epoch {last} (the latest)")
+        return last
+    top = max(configured, last) if live else last
+    if top < 1:
+        return last
+    key = f"epoch:{run_id}:{'live' if live else 'done'}"
+    if key not in st.session_state:
+        st.session_state[key] = last
+    value = where.slider("Epoch (0 = before training)", 0, top, key=key)
+    if value > last:
+        where.caption(f"Epoch {value} has not been reached yet; showing epoch {last}.")
+        value = last
+    return value
+
+
+def inside(run_id: str, choice: str) -> None:
+    now = read_run(run_id)
+    record = now.record
+    epochs = figures.probe_epochs(record)
+    if not epochs:
+        if is_active(now.status):
+            st.info("The first probe is taken before the first update; it appears in a moment.",
+                    icon=":material/hourglass_top:")
+        else:
+            st.info(f"This run ended ({now.status}) before its first probe, so there is nothing to show inside "
+                    "the network.", icon=":material/info:")
+        return
+    live = is_active(now.status)
+    configured = int(record["config"]["training"]["epochs"])
+    height = common.chart_height()
+    has_bn = readings.has_batch_norm(record["config"])
+    blocks = [b for b in figures.position_blocks(record) if b > 0] or [0]
     chart, about = st.columns([3, 1])
     with about:
-        explain(choice)
+        explain(choice, has_bn)
     with chart:
         if choice in ("histograms", "animation", "modes"):
             c1, c2 = st.columns([1, 2])
             block = c1.selectbox("Block", blocks, key="block", format_func=figures.block_label)
-            kinds = figures.position_kinds(current, block)
+            kinds = figures.position_kinds(record, block)
             if choice == "modes":
-                epoch = _epoch_slider(c2, epochs)
+                epoch = epoch_picker(c2, run_id, epochs, configured, live)
                 draw(st, "modes_fig", now, figures.bn_mode_overlay, block, epoch, height=height)
                 draw(st, "tvi", now, figures.train_vs_inference, height=height)
                 return
@@ -143,7 +227,7 @@ def inside() -> None:
             shown = st.multiselect("Positions", kinds, default=default, key=f"kinds_{block}",
                                    format_func=figures.position_label)
             if choice == "histograms":
-                epoch = _epoch_slider(c2, epochs)
+                epoch = epoch_picker(c2, run_id, epochs, configured, live)
                 draw(st, "hist", now, figures.histogram_overlay, block, epoch, kinds=tuple(shown), height=height)
             else:
                 draw(st, "anim", now, figures.histogram_animation, block, kinds=tuple(shown), height=height)
@@ -160,18 +244,26 @@ def inside() -> None:
             draw(st, "sat", now, figures.saturation, height=height)
 
 
-def _epoch_slider(where, epochs: list[int]) -> int:
-    """A slider over probed epochs; its range is the configured epochs so it keeps its place while live."""
-    last = epochs[-1]
-    top = max(int(config["training"]["epochs"]), last, 1)
-    if st.session_state.get("epoch_follow", True):
-        st.session_state["epoch"] = last
-    value = where.slider("Epoch (0 = before training)", 0, top, key="epoch",
-                         on_change=lambda: st.session_state.update(epoch_follow=False))
-    if value > last:
-        st.caption(f"Epoch {value} has not been reached yet; showing epoch {last}.")
-        value = last
-    return value
+def presenter_charts(run_id: str, shown_status: str) -> None:
+    current = read_run(run_id)
+    _status(current, shown_status)
+    record = current.record
+    height = common.chart_height()
+    c1, c2, c3 = st.columns(3)
+    draw(c1, "p_loss", current, figures.loss_curves, "loss", height=height)
+    draw(c2, "p_acc", current, figures.loss_curves, "accuracy", height=height)
+    epochs = figures.probe_epochs(record)
+    if not epochs:
+        c3.info("The first histograms appear in a moment.", icon=":material/hourglass_top:")
+        return
+    blocks = [b for b in figures.position_blocks(record) if b > 0] or [0]
+    block = blocks[0]
+    kinds = figures.position_kinds(record, block)
+    shown = tuple(k for k in ("bn_input", "bn_output") if k in kinds) or tuple(kinds[:2])
+    draw(c3, "p_hist", current, figures.histogram_overlay, block, epochs[-1], kinds=shown, height=height)
+    note = readings.warmup_note(record)
+    if note:
+        st.info(note, icon=":material/thermostat:")
 
 
-st.fragment(run_every=2.0 if live else None)(inside)()
+page()

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from bnviz.config import ExperimentConfig
 from bnviz.presets import PRESETS
 from tests.fake_trainer import train as fake_train
+from ui import routes
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -116,7 +117,7 @@ def test_compare_renders_two_runs_and_highlights_config_differences():
     a = _stored_run("with BN")
     b = _stored_run("without BN", **{"model.norm.placement": "none"})
     at = _app(runs=f"{a},{b}")
-    at.switch_page("pages/compare.py")
+    at.switch_page(routes.file("compare"))
     at.run()
     assert not at.exception, at.exception
     assert len(_charts(at)) >= 2
@@ -127,7 +128,7 @@ def test_compare_renders_two_runs_and_highlights_config_differences():
 def test_runs_page_lists_runs():
     _stored_run("listed run")
     at = _app()
-    at.switch_page("pages/runs.py")
+    at.switch_page(routes.file("runs"))
     at.run()
     assert not at.exception
     assert "listed run" in at.dataframe[0].value["name"].tolist()
@@ -136,14 +137,14 @@ def test_runs_page_lists_runs():
 @pytest.mark.parametrize(
     ("params", "page", "message"),
     [
-        ({"run": "../../etc/passwd"}, "pages/run.py", "does not point to a run"),
-        ({"run": "<script>alert(1)</script>"}, "pages/run.py", "does not point to a run"),
-        ({"run": "x" * 5000}, "pages/run.py", "does not point to a run"),
-        ({"run": "NEW_ID"}, "pages/run.py", "does not exist"),
-        ({"cfg": "garbage!!"}, "pages/experiment.py", "could not be opened"),
-        ({"cfg": "1' OR 1=1 --"}, "pages/experiment.py", "could not be opened"),
-        ({"preset": "<img src=x onerror=alert(1)>"}, "pages/experiment.py", "no preset called"),
-        ({"runs": "../x,;DROP TABLE runs"}, "pages/compare.py", "not valid"),
+        ({"run": "../../etc/passwd"}, routes.file("run"), "does not point to a run"),
+        ({"run": "<script>alert(1)</script>"}, routes.file("run"), "does not point to a run"),
+        ({"run": "x" * 5000}, routes.file("run"), "does not point to a run"),
+        ({"run": "NEW_ID"}, routes.file("run"), "does not exist"),
+        ({"cfg": "garbage!!"}, routes.file("experiment"), "could not be opened"),
+        ({"cfg": "1' OR 1=1 --"}, routes.file("experiment"), "could not be opened"),
+        ({"preset": "<img src=x onerror=alert(1)>"}, routes.file("experiment"), "no preset called"),
+        ({"runs": "../x,;DROP TABLE runs"}, routes.file("compare"), "not valid"),
     ],
 )
 def test_bad_links_get_a_friendly_message_and_a_way_back(params, page, message):
@@ -195,7 +196,7 @@ def test_the_gallery_renders_every_card():
     from bnviz.gallery import EXPERIMENTS
 
     at = _app()
-    at.switch_page("pages/learn.py")
+    at.switch_page(routes.file("learn"))
     at.run()
     assert not at.exception, at.exception
     titles = [m.value for m in at.markdown if m.value.startswith("#### ")]
@@ -204,7 +205,7 @@ def test_the_gallery_renders_every_card():
 
 def test_running_a_gallery_card_launches_its_arms_and_answers():
     at = _app(exp="tutorial-circles")
-    at.switch_page("pages/learn.py")
+    at.switch_page(routes.file("learn"))
     at.run()
     next(b for b in at.button if b.key == "answer_run_tutorial-circles").click().run()
     assert not at.exception, at.exception

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e_app import CHROMIUM_ARGS, chromium_path, curve_points, streamlit_server, wait_for_app
+from ui import routes
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "assets" / "screenshots"
@@ -64,7 +65,7 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
     with streamlit_server(tmp_path / "home", env={"BNVIZ_MAX_JOBS": "1"}) as url:
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
-        page.goto(f"{url}/?preset=seed001-circles-after-fast")
+        page.goto(routes.url("experiment", current=url, preset="seed001-circles-after-fast"))
         wait_for_app(page)
         page.get_by_text("Your model").wait_for(timeout=60_000)
         page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # the data preview
@@ -85,7 +86,7 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
 
         # A teammate opens the link in another browser context and sees the same run.
         other = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-        other.goto(f"{url}/?run={run_id}")
+        other.goto(f"{url}/?run={run_id}")  # the root URL with ?run= (the old share link) still works
         wait_for_app(other)
         _wait_until(lambda: curve_points(other)["epochs"] >= 1, 60, "the shared run's chart")
         assert other.get_by_role("heading", name="circles mlp after").is_visible()
@@ -94,6 +95,8 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         page.get_by_text("succeeded").first.wait_for(timeout=120_000)
         other.get_by_text("succeeded").first.wait_for(timeout=60_000)
         assert curve_points(other)["epochs"] == 30
+        # ...and the teammate's histograms followed it to the last epoch too (issue 9).
+        _wait_until(lambda: _hist_title(other).endswith("epoch 30"), 30, "the shared run's last histogram")
         _shot(page, "run-finished")
 
         # The before/after BN histograms render for the finished run.
@@ -101,13 +104,13 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         assert page.locator(".js-plotly-plot").count() >= 3
 
         # A bad link gets a friendly message, not a traceback.
-        other.goto(f"{url}/run?run=../../etc/passwd")
+        other.goto(routes.url("run", current=url, run="../../etc/passwd"))
         wait_for_app(other)
         other.get_by_text("This link does not point to a run.").wait_for(timeout=30_000)
         assert other.get_by_text("Traceback").count() == 0
 
         # A gallery card runs all its arms and answers its question.
-        page.goto(f"{url}/learn?exp=tutorial-circles")
+        page.goto(routes.url("learn", current=url, exp="tutorial-circles"))
         wait_for_app(page)
         page.get_by_role("button", name="Run it (3 runs)").first.click()
         page.get_by_text("Open these runs in Compare").first.wait_for(timeout=60_000)
@@ -120,15 +123,142 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
 
         # Its arms side by side in Compare.
         page.get_by_text("Open these runs in Compare").first.click()
-        page.wait_for_url("**/compare?runs=*", timeout=30_000)
+        page.wait_for_url(f"**/{routes.ROUTES['compare'].url_path}?runs=*", timeout=30_000)
         wait_for_app(page)
         _wait_until(lambda: page.locator(".js-plotly-plot").count() >= 2, 60, "the comparison charts")
         assert len(page.url.split("runs=")[1].split("%2C")) == 3
         page.wait_for_timeout(1000)
         _shot(page, "compare")
 
-        page.goto(f"{url}/runs")
+        page.goto(routes.url("runs", current=url))
         wait_for_app(page)
         page.get_by_text(re.compile(r"\d+ of 3 runs")).first.wait_for(timeout=30_000)  # the card reused one
         _shot(page, "runs")
         context.close()
+
+
+HIST_TITLE_JS = """
+() => { const p = Array.from(document.querySelectorAll('.js-plotly-plot')).find(p => p.layout && p.layout.title &&
+          String(p.layout.title.text || '').startsWith('Distributions'));
+        return p ? String(p.layout.title.text) : ''; }
+"""
+
+
+def _hist_title(page) -> str:
+    return page.evaluate(HIST_TITLE_JS)
+
+
+def _run_link_from_page(page) -> str:
+    page.get_by_text("Share this run").first.click()
+    return page.locator("[data-testid='stCode'] code").last.inner_text().strip()
+
+
+def _select_first_table_row(page) -> None:
+    """Tick the first row's checkbox in the Runs table (a canvas grid: click where it is drawn)."""
+    grid = page.locator("[data-testid='stDataFrame']").first
+    grid.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)  # the grid draws its canvas after the element appears
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+
+
+PROJECTOR_FONTS_JS = """
+() => Array.from(document.querySelectorAll('.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, '
+                                           + '.js-plotly-plot .legendtext'))
+        .map(t => parseFloat(getComputedStyle(t).fontSize))
+"""
+PLOTS_IN_VIEW_JS = """
+() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
+  const r = p.getBoundingClientRect();
+  return {top: r.top, bottom: r.bottom, title: String((p.layout && p.layout.title && p.layout.title.text) || '')};
+})
+"""
+
+
+def test_owners_links_admin_key_and_projector(browser, tmp_path):
+    """Issue 11 in a browser: the first screen, the experiment link, who may cancel/delete a run
+    (surviving a reload), the admin key, and presenter mode at 1920x1080."""
+    from bnviz.presets import PRESETS
+
+    long_run = PRESETS["seed001-circles-after-fast"].config.with_updates({"training.epochs": 2000})
+    with streamlit_server(tmp_path / "home", env={"BNVIZ_MAX_JOBS": "1", "BNVIZ_ADMIN_KEY": "teacher-key"}) as url:
+        owner_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = owner_ctx.new_page()
+        page.goto(routes.url("experiment", current=url, cfg=long_run.encode()))
+        wait_for_app(page)
+        train = page.get_by_role("button", name="Train", exact=True)
+        train.wait_for(timeout=60_000)
+        page.get_by_text("Your model").wait_for(timeout=60_000)
+        assert train.bounding_box()["y"] + train.bounding_box()["height"] <= 1000, "Train is above the fold"
+        pair = page.get_by_role("button", name="Train with and without BN")
+        assert pair.evaluate("b => { const p = b.querySelector('p') || b; return p.scrollWidth <= p.clientWidth; }")
+
+        # The experiment's link opens the form itself, not "Page not found".
+        link = page.locator("[data-testid='stCode'] code").filter(has_text="cfg=").first.inner_text().strip()
+        assert link == routes.url("experiment", current=url, cfg=long_run.encode()), link
+        check = owner_ctx.new_page()
+        check.goto(link)
+        wait_for_app(check)
+        check.get_by_role("heading", name="Experiment").wait_for(timeout=30_000)
+        assert check.get_by_text("Page not found").count() == 0
+        check.close()
+
+        _click(page, "Train")
+        page.wait_for_url(f"**/{routes.ROUTES['run'].url_path}?run=*", timeout=60_000)
+        run_id = page.url.split("run=")[1].split("&")[0]
+        page.get_by_role("button", name="Cancel run").wait_for(timeout=60_000)
+        page.reload()  # ownership is kept by the browser, not the session
+        wait_for_app(page)
+        page.get_by_role("button", name="Cancel run").wait_for(timeout=60_000)
+        share = _run_link_from_page(page)
+        assert share == routes.url("run", current=url, run=run_id), share
+
+        # Someone else with the share link: the run, live, read-only.
+        other_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        other = other_ctx.new_page()
+        other.goto(share)
+        wait_for_app(other)
+        _wait_until(lambda: curve_points(other)["epochs"] >= 1, 120, "the shared run's chart")
+        other.get_by_text("read-only", exact=False).first.wait_for(timeout=30_000)
+        assert other.get_by_role("button", name="Cancel run").count() == 0
+        assert other.get_by_role("button", name="Delete").count() == 0
+
+        # Their attempt through the Runs page is refused: no Rename, no Delete for this run.
+        other.goto(routes.url("runs", current=url))
+        wait_for_app(other)
+        other.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+        _select_first_table_row(other)
+        other.get_by_text("someone else's", exact=False).first.wait_for(timeout=30_000)
+        assert other.get_by_role("button", name="Delete").count() == 0
+        assert other.get_by_role("button", name="Rename").count() == 0
+
+        # With the teacher's key the same browser may act on every run, and keeps that after a reload.
+        other.get_by_text("Teacher access").first.click()
+        other.locator("input[aria-label='Admin key']").fill("teacher-key")
+        other.get_by_role("button", name="Unlock").click()
+        wait_for_app(other)
+        other.reload()
+        wait_for_app(other)
+        other.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+        _select_first_table_row(other)
+        other.get_by_role("button", name="Delete").first.wait_for(timeout=30_000)
+        other.goto(share)
+        wait_for_app(other)
+        other.get_by_role("button", name="Cancel run").click()
+        other.get_by_text("cancelled").first.wait_for(timeout=60_000)
+
+        # Presenter mode on a projector: curves and histograms on one screen, chart text >= 18 px.
+        projector = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+        projector.goto(routes.url("run", current=url, run=run_id, present="1"))
+        wait_for_app(projector)
+        _wait_until(lambda: projector.locator(".js-plotly-plot").count() >= 3, 60, "three charts")
+        projector.wait_for_timeout(1500)
+        sizes = projector.evaluate(PROJECTOR_FONTS_JS)
+        assert sizes and min(sizes) >= 18, sorted(sizes)[:5]
+        plots = projector.evaluate(PLOTS_IN_VIEW_JS)
+        assert any(p["title"].startswith("Loss") for p in plots)
+        assert any(p["title"].startswith("Distributions") for p in plots)
+        assert all(p["top"] >= 0 and p["bottom"] <= 1080 for p in plots), plots
+        _shot(projector, "run-presenter")
+        owner_ctx.close()
+        other_ctx.close()

@@ -1,14 +1,13 @@
-"""Small pieces every page uses: who is asking, friendly errors, shareable links, presenter mode."""
+"""Small pieces every page uses: friendly errors, shareable links, presenter mode, charts."""
 
 from __future__ import annotations
 
-import secrets
-from urllib.parse import urlencode
-
+import plotly.graph_objects as go
 import streamlit as st
 
 from bnviz.ids import InvalidRunId, validate_run_id
 from bnviz.states import ACTIVE
+from ui import routes
 
 STATE_ICONS = {
     "queued": ":material/schedule:", "running": ":material/autorenew:", "succeeded": ":material/check_circle:",
@@ -16,57 +15,39 @@ STATE_ICONS = {
     "interrupted": ":material/power_off:",
 }
 LIVE_STATES = ACTIVE
-
-
-def owner() -> str:
-    """A label for this browser session, for the per-person queue limit."""
-    if "owner" not in st.session_state:
-        st.session_state["owner"] = "web-" + secrets.token_hex(4)
-    return st.session_state["owner"]
+OPTIMIZER_TITLES = {"sgd": "SGD", "momentum": "SGD + momentum", "adam": "Adam", "rmsprop": "RMSprop"}
+PROJECTOR_FONT_PX = 18  # the smallest chart text in presenter mode (ticks, legends, axis titles)
 
 
 def presenting() -> bool:
-    """?present=1 hides the configuration side and enlarges charts, for a projector."""
+    """?present=1 hides the controls and enlarges charts and text, for a projector."""
     return st.query_params.get("present", "") in ("1", "true", "yes")
 
 
 def chart_height(normal: int = 420) -> int:
-    return int(normal * 1.45) if presenting() else normal
+    return 600 if presenting() else normal
 
 
 def friendly_error(title: str, detail: str | None = None) -> None:
     """A message and a way back, instead of a traceback."""
     st.error(f"**{title}**" + (f"\n\n{detail}" if detail else ""), icon=":material/link_off:")
-    st.page_link("pages/runs.py", label="See all runs", icon=":material/list:")
-    st.page_link("pages/experiment.py", label="Start a new experiment", icon=":material/science:")
+    routes.page_link("runs", "See all runs")
+    routes.page_link("experiment", "Start a new experiment")
 
 
 def run_id_from(value: str | None) -> str | None:
     """A validated run id from the URL, or None after showing why it is not usable."""
-    if not value:
+    if value is None:
+        return None
+    if not value.strip():
+        friendly_error("This link has no run id.", "It ends in `run=` with nothing after it: it was probably "
+                                                   "copied incompletely.")
         return None
     try:
         return validate_run_id(value)
     except InvalidRunId as exc:
         friendly_error("This link does not point to a run.", str(exc))
         return None
-
-
-def base_url() -> str:
-    """The address this app is served at, as the browser sees it."""
-    url = getattr(st.context, "url", None) or ""
-    return url.split("?", 1)[0].rstrip("/") if url else ""
-
-
-def share_link(path: str = "", **params: str) -> str:
-    base = base_url()
-    if path and base:
-        for suffix in ("/experiment", "/run", "/compare", "/runs", "/learn"):
-            if base.endswith(suffix):
-                base = base[: -len(suffix)]
-        base = f"{base}/{path}"
-    query = urlencode({k: v for k, v in params.items() if v})
-    return f"{base}?{query}" if query else base or "/"
 
 
 def copy_link(label: str, link: str) -> None:
@@ -76,8 +57,25 @@ def copy_link(label: str, link: str) -> None:
 
 
 def apply_presenter_style() -> None:
+    """Projector text: larger body text, a title that leaves room for the charts."""
     if presenting():
-        st.html("<style>html, .stMarkdown, .stCaption {font-size: 1.2rem;} h1 {font-size: 3rem !important;}</style>")
+        st.html("<style>html, .stMarkdown, .stCaption {font-size: 1.25rem;} "
+                "h1 {font-size: 2.2rem !important; padding-top: 0 !important;} "
+                "[data-testid='stMainBlockContainer'] {padding-top: 3.5rem !important;}</style>")
+
+
+def projector_sized(figure: go.Figure, size: int = PROJECTOR_FONT_PX) -> go.Figure:
+    """A copy of `figure` whose every text (ticks, legend, axis and subplot titles) is at least
+    `size` px, readable from the back of a classroom."""
+    fig = go.Figure(figure)
+    fig.update_layout(font={"size": size}, title_font_size=size + 6, hoverlabel_font_size=size,
+                      legend={"font": {"size": size}, "orientation": "h", "yanchor": "top", "y": -0.2,
+                              "xanchor": "left", "x": 0.0},  # below the plot, clear of the title
+                      margin={"l": 80, "r": 20, "t": 60, "b": 150})
+    fig.update_xaxes(tickfont_size=size, title_font_size=size)
+    fig.update_yaxes(tickfont_size=size, title_font_size=size)
+    fig.update_annotations(font_size=size)
+    return fig
 
 
 @st.cache_resource(max_entries=512, show_spinner=False)

@@ -6,6 +6,7 @@ is writing session state, and reading the form is validating those values.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import streamlit as st
@@ -21,11 +22,97 @@ FAMILY_TITLES = {
 }
 PLACEMENT_HELP = {"none": "none", "before": "before the activation", "after": "after the activation"}
 _LISTS = ("model.hidden", "model.filters")
+# Widgets with a fixed range (sliders): a link's value outside it cannot be shown, only reported.
+SLIDER_RANGES = {"dataset.noise": (0.0, 1.0), "dataset.n_classes": (2, 10), "model.dropout": (0.0, 0.9),
+                 "training.momentum": (0.0, 0.99), "training.validation_split": (0.05, 0.5),
+                 "instrument.bins": (8, 256)}
+WEIGHT_SCALES = [0.01, 0.1, 0.5, 1.0, 2.0, 10.0]
+_OPTIONAL_NUMBERS = ("dataset.n_train", "dataset.n_test")
+# What the form calls each setting, for messages that name the field the way the page does.
+LABELS = {
+    "dataset.n_train": "Training examples", "dataset.n_test": "Test examples", "dataset.seed": "Data seed",
+    "dataset.noise": "Noise", "model.dropout": "Dropout", "model.weight_scale": "Initial weight scale",
+    "model.norm.momentum": "BN momentum", "model.norm.epsilon": "Epsilon",
+    "training.learning_rate": "Learning rate", "training.momentum": "SGD momentum",
+    "training.batch_size": "Batch size", "training.epochs": "Epochs", "training.seed": "Seed",
+    "training.validation_split": "Validation split", "instrument.probe_size": "Probe batch size",
+    "instrument.log_every": "Log every N batches", "instrument.bins": "Histogram bins",
+    "model.hidden": "Dense layer widths", "model.filters": "Conv filters per block",
+}
+
+
+def field_message(message: str) -> str:
+    """A validation message with each dotted field also named as the form labels it."""
+    lines = []
+    for part in message.split("; "):
+        path, sep, rest = part.partition(": ")
+        label = LABELS.get(path)
+        lines.append(f"**{label}** (`{path}`): {rest}" if sep and label else part)
+    return "\n\n".join(lines)
+
+
+def _showable(path: str, value: Any, default: Any) -> str | None:
+    """Why a link's value cannot be put into its widget, or None if it can."""
+    label = LABELS.get(path, path)
+    if path in _LISTS:
+        ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        return None if ok else f"{label}: {value!r} is not a list of whole numbers"
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else f"{label}: {value!r} is not on/off"
+    if isinstance(default, (int, float)) or path in _OPTIONAL_NUMBERS:
+        if value is None and path in _OPTIONAL_NUMBERS:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"{label}: {value!r} is not a number"
+        if path in SLIDER_RANGES:
+            low, high = SLIDER_RANGES[path]
+            if not low <= value <= high:
+                return f"{label}: {value:g} is outside the form's range, {low:g} to {high:g}"
+        if path == "model.weight_scale" and value not in WEIGHT_SCALES:
+            return f"{label}: {value:g} is not one of {', '.join(f'{w:g}' for w in WEIGHT_SCALES)}"
+        return None
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            return f"{label}: {value!r} is not text"
+        try:
+            ExperimentConfig().with_updates({path: value})
+        except ConfigError as exc:
+            return str(exc)
+    return None
+
+
+def load_settings_into_widgets(data: dict[str, Any]) -> list[str]:
+    """Show a link's settings in the form, bad values included wherever a widget can hold them
+    (so validation names them and Train stays off); returns what could not be shown."""
+    defaults = flat_settings(ExperimentConfig().to_dict())
+    wanted = {**defaults, **flat_settings(data)}
+    problems, shown = [], {}
+    for path, value in wanted.items():
+        if path not in defaults:
+            problems.append(f"{path}: unknown setting")
+            continue
+        if path == "model.norm.per_layer":
+            if not isinstance(value, dict):
+                problems.append(f"{path}: {value!r} is not a block -> placement map")
+                continue
+            shown[path] = value
+            continue
+        why = _showable(path, value, defaults[path])
+        if why:
+            problems.append(why)
+            value = defaults[path]
+        shown[path] = value
+    _load_flat(shown)
+    return problems
 
 
 def load_config_into_widgets(config: ExperimentConfig) -> None:
     """Make every widget show `config` (called before the widgets are drawn)."""
-    for path, value in flat_settings(config.to_dict()).items():
+    _load_flat(flat_settings(config.to_dict()))
+
+
+def _load_flat(settings: dict[str, Any]) -> None:
+    for path, value in settings.items():
         if path == "model.norm.per_layer":
             for key in [k for k in st.session_state if str(k).startswith("f:per_layer.")]:
                 del st.session_state[key]
@@ -82,7 +169,7 @@ def collect_config() -> tuple[ExperimentConfig | None, str | None]:
         if per_layer:
             config = config.with_updates({"model.norm.per_layer": per_layer})
     except ConfigError as exc:
-        return None, str(exc)
+        return None, field_message(str(exc))
     return config, None
 
 

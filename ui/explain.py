@@ -1,4 +1,8 @@
-"""Short "about BN" notes shown next to the charts: what you are looking at, and why it matters."""
+"""Short "about BN" notes shown next to the charts: what you are looking at, and why it matters.
+
+Colours follow bnviz.figures.PALETTE everywhere: before BN blue, after BN orange, moving
+statistics green; training curves dark grey, validation teal; compared runs take their own colours.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +33,13 @@ NOTES = {
     ),
     "bn_params": (
         "**γ and β** are learned, so the network can undo the normalization if that helps. The **moving "
-        "mean and variance** are running averages of batch statistics (momentum sets how slowly they follow) "
-        "and are what BN uses at inference."
+        "mean and variance** are running averages of batch statistics (BN momentum sets how slowly they "
+        "follow) and are what BN uses at inference."
     ),
     "modes": (
         "**Batch vs moving statistics.** Training uses each batch's own statistics; evaluation uses the "
-        "moving averages. Early on, or with high momentum, the two disagree, which is why a tutorial's "
-        "training accuracy can sit below its test accuracy."
+        "moving averages. Early on, or with high BN momentum, the two disagree, which is why a tutorial's "
+        "validation accuracy can sit below its training accuracy for the first epochs."
     ),
     "saturation": (
         "**Saturated units** (sigmoid/tanh outputs within 1% of their limits) pass almost no gradient. "
@@ -44,7 +48,26 @@ NOTES = {
     ),
 }
 
+# The same views for a run without BN: nothing here mentions a BN layer it does not have.
+NOTES_NO_BN = {
+    **NOTES,
+    "histograms": (
+        "**Inside a block without BN.** The distributions of a layer's linear output (pre-activation) and "
+        "of its activation, as this network computes them: nothing rescales them, so as earlier layers "
+        "learn they shift and widen. Train the same model with BN to see them held in place."
+    ),
+    "animation": (
+        "**Over training.** Press ▶ to watch each distribution move from epoch to epoch. Without BN, "
+        "deeper layers' inputs drift as earlier layers learn (Ioffe and Szegedy call this *internal covariate "
+        "shift*)."
+    ),
+    "bn_params": "**This run has no BN layer**, so it has no γ, β or moving statistics to show.",
+    "modes": ("**This run has no BN layer**: training and evaluation compute the same thing, so there is no "
+              "batch-vs-moving-statistics gap to show."),
+}
 
-def explain(view: str) -> None:
-    if view in NOTES:
-        st.markdown(NOTES[view])
+
+def explain(view: str, has_bn: bool = True) -> None:
+    notes = NOTES if has_bn else NOTES_NO_BN
+    if view in notes:
+        st.markdown(notes[view])

@@ -42,7 +42,7 @@ def launch(experiment: Experiment, runs: list[ArmRun], owner: str) -> list[str]:
     ids = []
     for r in missing:
         result = manager().submit(r.arm.config, owner=f"gallery:{experiment.slug}", queue_limit=len(runs) + 1,
-                                  name=f"{experiment.title} · {r.arm.key}",
+                                  name=f"{r.arm.key} · {experiment.title}",  # the arm first: titles are long
                                   notes=f"gallery card {experiment.slug}, launched by {owner}")
         ids.append(result.run_id)
     return ids

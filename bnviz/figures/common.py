@@ -30,15 +30,15 @@ PALETTE: dict[str, Any] = {
     "activation": "#E45756",
     "output": "#9D755D",
     # training curves
-    "train": "#4C78A8",
-    "validation": "#F58518",
-    "test": "#54A24B",
+    "train": "#3C3C3C",
+    "validation": "#17A2B8",
+    "test": "#7F3C8D",
     "gradient": "#72B7B2",
     "diverged": "#D62728",
     # distinct colors for runs, blocks, layers and classes (cycled)
     "runs": (
-        "#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2",
-        "#B279A2", "#EECA3B", "#FF9DA6", "#9D755D", "#2F2F2F",
+        "#7B3294", "#1B9E77", "#E7298A", "#A6761D", "#66A61E",
+        "#E6AB02", "#B2182B", "#808000", "#8C510A", "#C51B7D",
     ),
 }
 

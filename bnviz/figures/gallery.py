@@ -139,7 +139,8 @@ def published_vs_ours(rows: Sequence[Any], title: str) -> go.Figure:
     fig.add_trace(go.Bar(
         x=[r.arm for r in shown], y=[r.ours for r in shown], name="ours", marker={"color": run_color(0)},
         error_y={"type": "data", "array": [r.std or 0.0 for r in shown], "visible": any(r.n > 1 for r in shown)},
-        text=[r.ours_text for r in shown], textposition="outside",
+        text=[r.ours_text for r in shown], textposition="inside", insidetextanchor="middle",
+        textfont={"color": "white"},  # inside the bar: the published marker sits at its top
         hovertemplate="%{x}<br>ours %{y:.3f}<extra></extra>",
     ))
     pub = [r for r in shown if r.published is not None]
