@@ -69,7 +69,7 @@ def crafted_run(history: dict[str, list[float]], *, status="succeeded", name="cr
     config = BASE.with_updates({"training.epochs": epochs, **updates})
     fake = make_fake_record(blocks=1, epochs=epochs, units=8)
     with RunStore() as store:
-        run_id = store.create_run(config, owner="test", name=name, status="queued")
+        run_id = store.create_run(config, owner="test", name=name, status="running")
         store.append_event(run_id, {"type": "start", "device": "CPU", "params": fake["summary"]["params"],
                                     "layers": []})
         store.append_event(run_id, {"type": "probe", "probe": fake["probes"][0]})

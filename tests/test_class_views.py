@@ -134,8 +134,8 @@ def test_defect11_gallery_runs_have_distinct_names_and_no_none_published():
     at = open_app("learn", exp="ioffe-fig1")
     at.run()
     next(b for b in at.button if b.key == "answer_run_ioffe-fig1").click().run()
-    for job in manager().jobs():
-        manager().wait(job.run_id, timeout=60)
+    for row in manager().store.list_runs():
+        manager().wait(row["id"], timeout=60)
     at.run()
     assert not at.exception, at.exception
     names = [r["name"] for r in store().list_runs()]
