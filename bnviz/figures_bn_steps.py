@@ -1,0 +1,67 @@
+"""Plotly figure of BN's steps for one unit: input, x̂, output (batch stats), output (moving stats).
+
+Pure: takes the dict `bnviz.bn_steps.steps()` returns. The four panels are linked: they show
+the same histogram (x̂ and both outputs are affine in x, so each bar keeps its count and only
+moves), and the sample examples carry the same color in every panel, so a reader can follow
+one value through the formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from bnviz.figures import PALETTE, TEMPLATE, run_color
+
+PANELS = (
+    ("edges", "x", "x entering BN", PALETTE["bn_input"]),
+    ("edges_x_hat", "x_hat", "x̂ = (x − μ_B)/√(σ²_B+ε)", PALETTE["pre_activation"]),
+    ("edges_y", "y", "y = γ·x̂ + β (training)", PALETTE["bn_output"]),
+    ("edges_y_inference", "y_inference", "y with moving stats (inference)", PALETTE["bn_output_inference"]),
+)
+
+
+def bn_steps_figure(s: Mapping[str, Any], *, uirevision: str = "bnviz", height: int = 300) -> go.Figure:
+    """Four small linked histograms of one unit's values through BN, the sample examples marked."""
+    fig = make_subplots(rows=1, cols=4, subplot_titles=[p[2] for p in PANELS], horizontal_spacing=0.05)
+    counts = np.asarray(s["counts"], dtype=float)
+    share = counts / max(counts.sum(), 1.0)
+    top = float(share.max()) if share.size else 1.0
+    for col, (edge_key, value_key, label, color) in enumerate(PANELS, start=1):
+        edges = np.asarray(s[edge_key], dtype=float)
+        lo, hi = np.minimum(edges[:-1], edges[1:]), np.maximum(edges[:-1], edges[1:])  # γ < 0 flips the axis
+        fig.add_trace(go.Bar(
+            x=(lo + hi) / 2, y=share, width=hi - lo, marker={"color": color, "line": {"width": 0}}, opacity=0.6,
+            name=label, showlegend=False,
+            hovertemplate="%{x:.3g}<br>share of the batch's values %{y:.1%}<extra>" + label + "</extra>",
+        ), row=1, col=col)
+        values = np.asarray(s[value_key], dtype=float)
+        fig.add_trace(go.Scatter(
+            x=values, y=np.full(len(values), -0.06 * top), mode="markers", showlegend=col == 1,
+            name="sample examples", legendgroup="sample",
+            marker={"color": [run_color(i) for i in range(len(values))], "size": 9, "symbol": "triangle-up",
+                    "line": {"width": 0.5, "color": "white"}},
+            customdata=np.arange(1, len(values) + 1),
+            hovertemplate="example %{customdata}: %{x:.4g}<extra></extra>",
+        ), row=1, col=col)
+    # reference lines: μ_B on the input, 0 on x̂, β on y, and the moving mean on the input
+    fig.add_vline(x=float(s["mu_b"]), line={"color": "#333", "dash": "dash", "width": 1}, row=1, col=1,
+                  annotation_text="μ_B", annotation_position="top")
+    fig.add_vline(x=float(s["moving_mean"]), line={"color": PALETTE["bn_output_inference"], "dash": "dot",
+                                                   "width": 1.5}, row=1, col=1,
+                  annotation_text="moving mean", annotation_position="bottom")
+    fig.add_vline(x=0.0, line={"color": "#333", "dash": "dash", "width": 1}, row=1, col=2)
+    fig.add_vline(x=float(s["beta"]), line={"color": "#333", "dash": "dash", "width": 1}, row=1, col=3,
+                  annotation_text="β", annotation_position="top")
+    fig.update_yaxes(range=[-0.12 * top, top * 1.1], showticklabels=False)
+    fig.update_layout(
+        template=TEMPLATE, height=height, uirevision=uirevision, bargap=0,
+        title={"text": f"{s['layer']} · unit {s['unit']} · epoch {s['epoch']}", "x": 0.01, "xanchor": "left"},
+        margin={"l": 20, "r": 20, "t": 80, "b": 40},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.12, "xanchor": "right", "x": 1.0},
+    )
+    return fig
