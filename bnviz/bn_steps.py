@@ -69,9 +69,10 @@ class BNStepsRecorder:
 
     def _layer_entry(self, layer, values: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> dict[str, Any]:
         units = values.shape[-1]
-        sample = values[: self.sample]
+        sample, pixel = values[: self.sample], None
         if sample.ndim == 4:  # conv feature maps: the centre pixel of each example
-            sample = sample[:, sample.shape[1] // 2, sample.shape[2] // 2, :]
+            pixel = [sample.shape[1] // 2, sample.shape[2] // 2]
+            sample = sample[:, pixel[0], pixel[1], :]
         sample = sample.reshape(len(sample), units)
         flat = values.reshape(-1, units)
         lo, hi = flat.min(axis=0), flat.max(axis=0)
@@ -94,6 +95,7 @@ class BNStepsRecorder:
             "moving_mean": var("moving_mean"),
             "moving_variance": var("moving_variance"),
             "sample": [_exact(row) for row in sample],
+            "sample_pixel": pixel,
             "hist": {"lo": _exact(lo), "hi": _exact(hi), "counts": counts.astype(int).tolist()},
         }
 
@@ -173,6 +175,7 @@ def steps(record: Mapping[str, Any], layer: str, unit: int, epoch: int) -> dict[
     edges_hat = (edges - mu) / std
     return {
         "layer": layer, "unit": u, "epoch": int(epoch), "count": int(entry["count"]),
+        "sample_pixel": entry.get("sample_pixel"),
         "x": x, "mu_b": mu, "var_b": var, "epsilon": eps, "std_b": std, "x_hat": x_hat,
         "gamma": gamma, "beta": beta, "y": gamma * x_hat + beta,
         "moving_mean": mm, "moving_variance": mv, "std_inference": std_inf,

@@ -9,6 +9,7 @@ from bnviz import figures
 from bnviz.ids import is_run_id
 from bnviz.store import RunNotFound
 from ui import common
+from ui.boundary_view import boundary_panel
 from ui.live import config_table, read_run, short_labels
 from ui.service import store
 
@@ -102,6 +103,7 @@ def curves() -> None:
             epoch = k3.number_input("Epoch", 0, max(last, 0), value=last, key="cmp_epoch")
             common.chart(st, figures.compare_histograms(records, labels, block, int(epoch), kind=kind,
                                                        height=height), "cmp_hist")
+    boundary_panel(records, key="cmp_boundary", labels=labels, large=common.presenting())
 
     st.subheader("Final metrics")
     rows = []

@@ -7,9 +7,12 @@ import streamlit as st
 from bnviz import figures
 from bnviz.store import RunNotFound
 from ui import common
+from ui.bn_steps_view import bn_steps_panel
+from ui.boundary_view import boundary_panel
 from ui.explain import explain
 from ui.live import ordinal, progress_text, read_run
 from ui.service import manager
+from ui.tb_download import tensorboard_button
 
 common.apply_presenter_style()
 run_id = common.run_id_from(st.query_params.get("run"))
@@ -59,6 +62,7 @@ if not common.presenting():
                  query_params={"run": run_id, "present": "1"})
     with st.expander("Share this run", icon=":material/share:"):
         common.copy_link("Anyone with this link sees this run, live while it trains:", common.share_link(run=run_id))
+    tensorboard_button(st, [run_id], key="run_tb")
 
 
 def draw(where, key: str, view, build, *args, **kwargs) -> None:
@@ -98,6 +102,7 @@ def curves() -> None:
     c1, c2 = st.columns(2)
     draw(c1, "loss", current, figures.loss_curves, "loss", height=height)
     draw(c2, "acc", current, figures.loss_curves, "accuracy", height=height)
+    boundary_panel([current.record], key="run_boundary", large=common.presenting())
 
 
 st.fragment(run_every=1.0 if live else None)(curves)()
@@ -112,6 +117,7 @@ VIEWS = {
     "bn_params": "γ, β, moving stats",
     "modes": "Batch vs moving stats",
     "saturation": "Saturation / dead units",
+    "bn_steps": "BN step by step",
 }
 choice = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, default="histograms", key="view",
                               label_visibility="collapsed") or "histograms"
@@ -158,6 +164,8 @@ def inside() -> None:
             draw(st, "bnp", now, figures.bn_parameters)
         elif choice == "saturation":
             draw(st, "sat", now, figures.saturation, height=height)
+        elif choice == "bn_steps":
+            bn_steps_panel(current, key="steps")
 
 
 def _epoch_slider(where, epochs: list[int]) -> int:

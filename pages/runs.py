@@ -10,6 +10,7 @@ import streamlit as st
 from bnviz.store import RunNotFound
 from ui import common
 from ui.service import manager, store
+from ui.tb_download import tensorboard_button
 
 st.title("Runs")
 
@@ -107,3 +108,5 @@ with d4.popover("Delete", icon=":material/delete:"):
         for rid in picked:
             manager().delete(rid)  # cancels a queued or running job first, and drops it from the cache
         st.rerun()
+
+tensorboard_button(st, picked, key="runs_tb")
