@@ -196,9 +196,11 @@ def steps_table(s: Mapping[str, Any]) -> list[dict[str, float]]:
 
 def explanation(s: Mapping[str, Any], *, digits: int = 4) -> str:
     """The formula walked through with this unit's numbers (Markdown), for the text beside the view."""
-    def f(value: float) -> str:
-        text = f"{value:.{digits}g}"
-        return f"({text.replace('-', '−')})" if value < 0 else text
+    def n(value: float) -> str:
+        return f"{value:.{digits}g}".replace("-", "−")
+
+    def f(value: float) -> str:  # a factor: negative numbers in parentheses
+        return f"({n(value)})" if value < 0 else n(value)
 
     def plus(value: float) -> str:
         return f"− {f(-value)}" if value < 0 else f"+ {f(value)}"
@@ -208,25 +210,26 @@ def explanation(s: Mapping[str, Any], *, digits: int = 4) -> str:
         f"**{s['layer']}, unit {s['unit']}, epoch {s['epoch']}.** In training, BN normalizes each unit with "
         f"the statistics of the current batch: here the {s['count']:,} values this unit received for the "
         "probe batch.",
-        f"1. Batch mean μ_B = **{f(s['mu_b'])}**, batch variance σ²_B = **{f(s['var_b'])}**.",
+        f"1. Batch mean μ_B = **{n(s['mu_b'])}**, batch variance σ²_B = **{n(s['var_b'])}**.",
         f"2. Normalize: x̂ = (x − μ_B) / √(σ²_B + ε) with ε = {f(s['epsilon'])}, so √(σ²_B + ε) = "
-        f"{f(s['std_b'])}. For the first example, x = {f(x0)} gives x̂ = ({f(x0)} {plus(-s['mu_b'])}) / "
-        f"{f(s['std_b'])} = **{f(xh0)}**.",
-        f"3. Scale and shift: y = γ·x̂ + β with γ = {f(s['gamma'])}"
+        f"{f(s['std_b'])}. For the first example, x = {n(x0)} gives x̂ = ({n(x0)} {plus(-s['mu_b'])}) / "
+        f"{f(s['std_b'])} = **{n(xh0)}**.",
+        f"3. Scale and shift: y = γ·x̂ + β with γ = {n(s['gamma'])}"
         + ("" if s["scale_given"] else " (scale off: fixed at 1)")
-        + f", β = {f(s['beta'])}" + ("" if s["center_given"] else " (center off: fixed at 0)")
-        + f": y = {f(s['gamma'])}·{f(xh0)} {plus(s['beta'])} = **{f(y0)}**.",
-        f"4. At inference there is no batch: BN uses the moving mean {f(s['moving_mean'])} and moving "
-        f"variance {f(s['moving_variance'])} instead, so the same x = {f(x0)} becomes "
-        f"{f(s['gamma'])}·({f(x0)} {plus(-s['moving_mean'])}) / {f(s['std_inference'])} {plus(s['beta'])} "
-        f"= **{f(yi0)}**.",
+        + f", β = {n(s['beta'])}" + ("" if s["center_given"] else " (center off: fixed at 0)")
+        + f": y = {f(s['gamma'])}·{f(xh0)} {plus(s['beta'])} = **{n(y0)}**.",
+        f"4. At inference there is no batch: BN uses the moving mean {n(s['moving_mean'])} and moving "
+        f"variance {n(s['moving_variance'])} instead, so the same x = {n(x0)} becomes "
+        f"{f(s['gamma'])}·({n(x0)} {plus(-s['moving_mean'])}) / {f(s['std_inference'])} {plus(s['beta'])} "
+        f"= **{n(yi0)}**.",
     ]
     gap = abs(y0 - yi0)
     lines.append(
-        f"The training-mode and inference-mode outputs differ by {f(gap)} for this example: "
+        f"The training-mode and inference-mode outputs differ by {n(gap)} for this example: "
         + ("the moving statistics have caught up with the batch statistics."
            if gap < 0.05 * max(1.0, abs(y0)) else
-           "the moving statistics still lag behind the batch statistics (early in training, or a small "
-           "momentum window), which is why a model can score differently in training and inference mode.")
+           "the moving statistics still lag behind the batch statistics (early in training, or with a momentum "
+           "close to 1, they follow slowly), which is why a model can score differently in training and "
+           "inference mode.")
     )
     return "\n\n".join(lines)

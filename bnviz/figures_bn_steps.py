@@ -48,16 +48,16 @@ def bn_steps_figure(s: Mapping[str, Any], *, uirevision: str = "bnviz", height: 
             customdata=np.arange(1, len(values) + 1),
             hovertemplate="example %{customdata}: %{x:.4g}<extra></extra>",
         ), row=1, col=col)
-    # reference lines: μ_B on the input, 0 on x̂, β on y, and the moving mean on the input
-    fig.add_vline(x=float(s["mu_b"]), line={"color": "#333", "dash": "dash", "width": 1}, row=1, col=1,
-                  annotation_text="μ_B", annotation_position="top")
-    fig.add_vline(x=float(s["moving_mean"]), line={"color": PALETTE["bn_output_inference"], "dash": "dot",
-                                                   "width": 1.5}, row=1, col=1,
-                  annotation_text="moving mean", annotation_position="bottom")
-    fig.add_vline(x=0.0, line={"color": "#333", "dash": "dash", "width": 1}, row=1, col=2)
-    fig.add_vline(x=float(s["beta"]), line={"color": "#333", "dash": "dash", "width": 1}, row=1, col=3,
-                  annotation_text="β", annotation_position="top")
-    fig.update_yaxes(range=[-0.12 * top, top * 1.1], showticklabels=False)
+    # reference lines, labelled inside the plot: μ_B and the moving mean on the input, 0 on x̂, β on y
+    marks = ((1, float(s["mu_b"]), "μ_B", "#333", "dash", 1.12), (1, float(s["moving_mean"]), "moving mean",
+             PALETTE["bn_output_inference"], "dot", 0.97), (2, 0.0, "0", "#333", "dash", 1.12),
+             (3, float(s["beta"]), "β", "#333", "dash", 1.12))
+    for col, x, text, color, dash, height_share in marks:
+        fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=top * 1.05, line={"color": color, "dash": dash, "width": 1.5},
+                      row=1, col=col)
+        fig.add_annotation(x=x, y=top * height_share, text=text, showarrow=False, xanchor="left",
+                           font={"size": 11, "color": color}, row=1, col=col)
+    fig.update_yaxes(range=[-0.12 * top, top * 1.22], showticklabels=False)
     fig.update_layout(
         template=TEMPLATE, height=height, uirevision=uirevision, bargap=0,
         title={"text": f"{s['layer']} · unit {s['unit']} · epoch {s['epoch']}", "x": 0.01, "xanchor": "left"},

@@ -107,10 +107,12 @@ def _point_traces(points: Points | None, class_names: Sequence[str] | None, n_cl
     return traces
 
 
-def _layout(fig: go.Figure, title: str, uirevision: str, height: int) -> go.Figure:
+def _layout(fig: go.Figure, title: str, uirevision: str, height: int, legend_below: bool = False) -> go.Figure:
+    legend = ({"orientation": "h", "yanchor": "top", "y": -0.08, "xanchor": "left", "x": 0.0} if legend_below else
+              {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1.0})
     fig.update_layout(template=TEMPLATE, title={"text": title, "x": 0.01, "xanchor": "left"}, height=height,
-                      uirevision=uirevision, margin={"l": 60, "r": 20, "t": 90, "b": 55},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1.0})
+                      uirevision=uirevision, margin={"l": 60, "r": 20, "t": 90, "b": 90 if legend_below else 55},
+                      legend=legend)
     return fig
 
 
@@ -211,4 +213,4 @@ def compare_boundaries(records: Sequence[Mapping[str, Any] | None], labels: Sequ
         fig.update_xaxes(range=list(p["boundary"]["x_range"]), row=r + 1, col=c + 1, constrain="domain")
         fig.update_yaxes(range=list(p["boundary"]["y_range"]), row=r + 1, col=c + 1,
                          scaleanchor=f"x{axis}", scaleratio=1)
-    return _layout(fig, title, uirevision, height or 120 + 380 * rows)
+    return _layout(fig, title, uirevision, height or 160 + 380 * rows, legend_below=True)
