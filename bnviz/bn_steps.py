@@ -27,6 +27,7 @@ from bnviz.errors import UserError
 
 SAMPLE = 8  # probe examples whose values are kept per unit
 BINS = 16  # bins of the per-unit input histogram
+HIST_ROWS = 8192  # at most this many positions (examples x pixels) per channel go into the histogram
 
 
 class BNStepsError(UserError):
@@ -51,34 +52,41 @@ class BNStepsRecorder:
         self.bins = bins
 
     def __call__(self) -> dict[str, Any]:
-        from keras import ops
-
         model = self.model
         trainable = [v.value for v in model.trainable_variables]
         non_trainable = [v.value for v in model.non_trainable_variables]
         inputs, _ = model.stateless_call(trainable, non_trainable, self.x, training=True)
-        if len(self.layers) == 1 and not isinstance(inputs, (list, tuple)):
+        if not isinstance(inputs, (list, tuple)):
             inputs = [inputs]
-        result = {}
-        for layer, tensor in zip(self.layers, inputs):
-            axes = list(range(len(tensor.shape) - 1))
-            mean, variance = ops.moments(tensor, axes=axes)  # as BatchNormalization computes them
-            values = np.asarray(ops.convert_to_numpy(tensor), dtype=np.float32)
-            result[layer.name] = self._layer_entry(layer, values, np.asarray(mean), np.asarray(variance))
-        return result
+        return {layer.name: self._layer_entry(layer, tensor) for layer, tensor in zip(self.layers, inputs)}
 
-    def _layer_entry(self, layer, values: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> dict[str, Any]:
-        units = values.shape[-1]
-        sample, pixel = values[: self.sample], None
-        if sample.ndim == 4:  # conv feature maps: the centre pixel of each example
-            pixel = [sample.shape[1] // 2, sample.shape[2] // 2]
-            sample = sample[:, pixel[0], pixel[1], :]
-        sample = sample.reshape(len(sample), units)
-        flat = values.reshape(-1, units)
-        lo, hi = flat.min(axis=0), flat.max(axis=0)
-        hi = np.where(hi > lo, hi, lo + 1.0)
-        scaled = np.clip(((flat - lo) / (hi - lo) * self.bins).astype(np.int64), 0, self.bins - 1)
-        counts = np.stack([np.bincount(scaled[:, u], minlength=self.bins) for u in range(units)])
+    def _summarize(self, tensor) -> dict[str, np.ndarray]:
+        """Per-channel statistics computed where the tensor lives; only small arrays are copied out
+        (a conv layer's whole feature map would be megabytes per probe)."""
+        from keras import ops
+
+        units = tensor.shape[-1]
+        axes = list(range(len(tensor.shape) - 1))
+        mean, variance = ops.moments(tensor, axes=axes)  # as BatchNormalization computes them
+        lo, hi = ops.min(tensor, axis=axes), ops.max(tensor, axis=axes)
+        hi = ops.where(hi > lo, hi, lo + 1.0)
+        flat = ops.reshape(tensor, (-1, units))
+        rows = int(flat.shape[0])
+        if rows > HIST_ROWS:  # the histogram is for the eye: an evenly spread subset of positions
+            flat = ops.take(flat, np.linspace(0, rows - 1, HIST_ROWS).astype("int32"), axis=0)
+        bins = ops.clip(ops.cast(ops.floor((flat - lo) / (hi - lo) * self.bins), "int32"), 0, self.bins - 1)
+        ids = ops.reshape(bins + ops.arange(units, dtype="int32") * self.bins, (-1,))
+        counts = ops.reshape(ops.bincount(ids, minlength=units * self.bins), (units, self.bins))
+        sample = tensor[: self.sample]
+        if len(tensor.shape) == 4:  # conv feature maps: the centre pixel of each example
+            sample = sample[:, tensor.shape[1] // 2, tensor.shape[2] // 2, :]
+        out = {"mean": mean, "variance": variance, "lo": lo, "hi": hi, "counts": counts,
+               "sample": ops.reshape(sample, (-1, units))}
+        return {"count": rows, **{k: np.asarray(ops.convert_to_numpy(v)) for k, v in out.items()}}
+
+    def _layer_entry(self, layer, tensor) -> dict[str, Any]:
+        stats = self._summarize(tensor)
+        pixel = [tensor.shape[1] // 2, tensor.shape[2] // 2] if len(tensor.shape) == 4 else None
 
         def var(name: str) -> list[float] | None:
             v = getattr(layer, name, None)
@@ -87,16 +95,17 @@ class BNStepsRecorder:
         return {
             "epsilon": float(layer.epsilon),
             "momentum": float(layer.momentum),
-            "count": int(flat.shape[0]),
-            "batch_mean": _exact(mean),
-            "batch_variance": _exact(variance),
+            "count": int(stats["count"]),
+            "batch_mean": _exact(stats["mean"]),
+            "batch_variance": _exact(stats["variance"]),
             "gamma": var("gamma"),
             "beta": var("beta"),
             "moving_mean": var("moving_mean"),
             "moving_variance": var("moving_variance"),
-            "sample": [_exact(row) for row in sample],
+            "sample": [_exact(row) for row in stats["sample"]],
             "sample_pixel": pixel,
-            "hist": {"lo": _exact(lo), "hi": _exact(hi), "counts": counts.astype(int).tolist()},
+            "hist": {"lo": _exact(stats["lo"]), "hi": _exact(stats["hi"]),
+                     "counts": stats["counts"].astype(int).tolist()},
         }
 
 
