@@ -131,3 +131,21 @@ def test_bad_choices_say_what_exists(tmp_path):
     with pytest.raises(bn_steps.BNStepsError, match="no BN step-by-step data"):
         bn_steps.steps({"probes": [{"epoch": 0, "positions": []}]}, "dense1_bn", 0, 0)
     assert isinstance(bn_steps.BNStepsError("x"), ValueError)
+
+
+def test_large_feature_maps_use_every_position_for_the_statistics():
+    from bnviz.models import build_model
+
+    config = ExperimentConfig.from_dict({
+        "dataset": {"name": "digits"},
+        "model": {"family": "cnn", "filters": [3], "hidden": [4], "norm": {"placement": "before"}}})
+    model = build_model(config, (16, 16, 1), 10)
+    x = np.random.default_rng(1).normal(2.0, 3.0, size=(40, 16, 16, 1)).astype("float32")
+    entry = bn_steps.recorder_for(model, x)()["conv1_bn"]
+    inp = np.asarray(model.get_layer("conv1")(x), dtype=np.float64)  # "before": BN's input is the conv output
+    assert entry["count"] == 40 * 16 * 16 > bn_steps.HIST_ROWS
+    np.testing.assert_allclose(entry["batch_mean"], inp.mean(axis=(0, 1, 2)), atol=1e-5)
+    np.testing.assert_allclose(entry["batch_variance"], inp.var(axis=(0, 1, 2)), rtol=1e-4)
+    assert [sum(c) for c in entry["hist"]["counts"]] == [bn_steps.HIST_ROWS] * 3
+    assert entry["sample_pixel"] == [8, 8]
+    np.testing.assert_allclose(entry["sample"], inp[: bn_steps.SAMPLE, 8, 8, :], atol=1e-5)
