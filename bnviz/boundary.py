@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-GRID = 48  # cells per axis: 2,304 predictions per probe, a few ms on a CPU
+GRID = 64  # cells per axis, 4,096 predictions (~3.5 ms); at 48 only 93% of the circles tutorial's test
+#             points got the class model.predict gives them, at 64 96.8%
 MARGIN = 0.15  # share of the data's extent added on each side
 CONFIDENCE_SCALE = 100  # confidence is stored as an integer percent
 

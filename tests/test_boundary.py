@@ -16,7 +16,7 @@ def _circles_run(tmp_path, placement="after", epochs=30):
     from bnviz.training import train
 
     config = ExperimentConfig.from_dict({
-        "dataset": {"name": "circles", "n_train": 300, "n_test": 200, "noise": 0.05, "seed": 1},
+        "dataset": {"name": "circles", "n_train": 300, "n_test": 200, "noise": 0.1, "seed": 1},
         "model": {"family": "mlp", "hidden": [16], "activation": "relu", "initializer": "he_uniform",
                   "norm": {"placement": placement}},
         "training": {"optimizer": "adam", "learning_rate": 0.03, "batch_size": 32, "epochs": epochs, "seed": 1},
@@ -32,7 +32,7 @@ def test_recorded_boundary_matches_model_predict_at_the_test_points(tmp_path):
     import keras
 
     config, record, path = _circles_run(tmp_path)
-    assert record["summary"]["final"]["test_accuracy"] > 0.8  # it really learned the rings (chance: 0.5)
+    assert record["summary"]["final"]["test_accuracy"] > 0.7  # it learned the rings (chance 0.5, best possible ~0.85)
     data = load_dataset(config.dataset)
     grid = record["probes"][-1]["boundary"]
     assert bd.is_boundary(grid) and grid["size"] == bd.GRID
@@ -44,6 +44,7 @@ def test_recorded_boundary_matches_model_predict_at_the_test_points(tmp_path):
     model = keras.models.load_model(path)
     predicted = (model.predict(data.x_test, verbose=0).reshape(-1) > 0.5).astype(int)
     agree = (bd.predicted_at(grid, data.x_test) == predicted).mean()
+    print(f"grid agrees with model.predict on {agree:.1%} of {len(predicted)} test points")
     assert agree >= 0.95, f"grid agrees with model.predict on {agree:.1%} of the test points"
     # and at the grid's own cell centres the agreement is exact (same model, same inputs)
     centres = bd.grid_points(grid["x_range"], grid["y_range"], grid["size"])
