@@ -64,18 +64,20 @@ def _z(b: Mapping[str, Any], n_classes: int) -> np.ndarray:
     return bd.class_grid(b) + share
 
 
-def _heatmap(b: Mapping[str, Any], n_classes: int, class_names: Sequence[str] | None, show_scale: bool) -> go.Heatmap:
+def _heatmap(b: Mapping[str, Any], n_classes: int, class_names: Sequence[str] | None,
+             hover: bool = True) -> go.Heatmap:
+    """The grid as one heatmap; z rounded so a long animation stays a few MB (hover: static views only)."""
     xs, ys = bd.axes(b)
-    names = np.asarray([_name(k, class_names) for k in range(n_classes)], dtype=object)
-    classes = bd.class_grid(b)
-    return go.Heatmap(
-        x=xs, y=ys, z=_z(b, n_classes), zmin=0, zmax=n_classes, colorscale=_colorscale(n_classes),
-        showscale=show_scale, customdata=np.stack([names[np.clip(classes, 0, n_classes - 1)],
-                                                   bd.confidence_grid(b)], axis=-1),
-        hovertemplate="x₁ %{x:.3g}, x₂ %{y:.3g}<br>predicted %{customdata[0]} "
-                      "(%{customdata[1]:.0%})<extra></extra>",
-        name="prediction",
-    )
+    extra: dict[str, Any] = {"hoverinfo": "skip"}
+    if hover:
+        names = np.asarray([_name(k, class_names) for k in range(n_classes)], dtype=object)
+        classes = np.clip(bd.class_grid(b), 0, n_classes - 1)
+        extra = {"customdata": np.stack([names[classes], bd.confidence_grid(b)], axis=-1),
+                 "hovertemplate": "x₁ %{x:.3g}, x₂ %{y:.3g}<br>predicted %{customdata[0]} "
+                                  "(%{customdata[1]:.0%})<extra></extra>"}
+    return go.Heatmap(x=np.round(xs, 4), y=np.round(ys, 4), z=np.round(_z(b, n_classes), 3), zmin=0,
+                      zmax=n_classes, colorscale=_colorscale(n_classes), showscale=False, name="prediction",
+                      **extra)
 
 
 def _name(k: int, class_names: Sequence[str] | None) -> str:
@@ -146,7 +148,7 @@ def boundary_figure(record: Mapping[str, Any] | None, epoch: int | None = None, 
     n = class_count(record, points)
     shown = int(probe["epoch"])
     at = f"epoch {shown}" if epoch is None or shown == int(epoch) else f"epoch {shown} (closest to {epoch})"
-    fig = go.Figure([_heatmap(probe["boundary"], n, class_names, False),
+    fig = go.Figure([_heatmap(probe["boundary"], n, class_names),
                      *_point_traces(points, class_names, n)])
     fig.update_xaxes(title_text="x₁", range=list(probe["boundary"]["x_range"]), constrain="domain")
     fig.update_yaxes(title_text="x₂", range=list(probe["boundary"]["y_range"]), scaleanchor="x", scaleratio=1)
@@ -154,18 +156,21 @@ def boundary_figure(record: Mapping[str, Any] | None, epoch: int | None = None, 
 
 
 def boundary_animation(record: Mapping[str, Any] | None, points: Points | None = None, *,
-                       class_names: Sequence[str] | None = None, frame_ms: int = 500,
+                       class_names: Sequence[str] | None = None, frame_ms: int = 500, max_frames: int = 60,
                        uirevision: str = "bnviz", height: int = 580) -> go.Figure:
-    """The boundary over every probed epoch, with a slider and ▶; the points stay fixed."""
+    """The boundary over the probed epochs (at most `max_frames`), with a slider and ▶; the points stay fixed."""
     found = [p for p in probes(record) if bd.is_boundary(p.get("boundary"))]
     if not found:
         return empty_figure("Decision boundary over training", "no boundary recorded",
                             uirevision=uirevision, height=height)
+    if len(found) > max_frames:  # evenly spread epochs, always the first and the last
+        found = [found[i] for i in sorted(set(np.linspace(0, len(found) - 1, max_frames).round().astype(int)))]
     n = class_count(record, points)
     fig = boundary_figure(record, int(found[0]["epoch"]), points, class_names=class_names,
                           title="Decision boundary over training", uirevision=uirevision, height=height)
     # frames replace only the heatmap (trace 0); the points do not move
-    frames = [go.Frame(data=[_heatmap(p["boundary"], n, class_names, False)], traces=[0],
+    fig.data[0].update(hoverinfo="skip", customdata=None, hovertemplate=None)
+    frames = [go.Frame(data=[_heatmap(p["boundary"], n, class_names, hover=False)], traces=[0],
                        name=str(p["epoch"])) for p in found]
     fig.frames = frames
     step_args = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
@@ -206,7 +211,7 @@ def compare_boundaries(records: Sequence[Mapping[str, Any] | None], labels: Sequ
     n = max(class_count(records[i], points) for i, _ in shown)
     for j, (_, p) in enumerate(shown):
         r, c = divmod(j, cols)
-        fig.add_trace(_heatmap(p["boundary"], n, class_names, False), row=r + 1, col=c + 1)
+        fig.add_trace(_heatmap(p["boundary"], n, class_names), row=r + 1, col=c + 1)
         for trace in _point_traces(points, class_names, n, legend=j == 0, max_points=400):
             fig.add_trace(trace, row=r + 1, col=c + 1)
         axis = "" if j == 0 else str(j + 1)

@@ -103,7 +103,8 @@ def curves() -> None:
             epoch = k3.number_input("Epoch", 0, max(last, 0), value=last, key="cmp_epoch")
             common.chart(st, figures.compare_histograms(records, labels, block, int(epoch), kind=kind,
                                                        height=height), "cmp_hist")
-    boundary_panel(records, key="cmp_boundary", labels=labels, large=common.presenting())
+    boundary_panel(records, key="cmp_boundary", labels=labels, large=common.presenting(),
+                   version=tuple(v.version for v in views))
 
     st.subheader("Final metrics")
     rows = []

@@ -102,7 +102,7 @@ def curves() -> None:
     c1, c2 = st.columns(2)
     draw(c1, "loss", current, figures.loss_curves, "loss", height=height)
     draw(c2, "acc", current, figures.loss_curves, "accuracy", height=height)
-    boundary_panel([current.record], key="run_boundary", large=common.presenting())
+    boundary_panel([current.record], key="run_boundary", large=common.presenting(), version=current.version)
 
 
 st.fragment(run_every=1.0 if live else None)(curves)()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import streamlit as st
 
 from bnviz import figures_boundary as fb
 from bnviz.boundary import points_for
-from ui.common import chart
+from ui.common import chart, shared_figure
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -42,9 +43,10 @@ def _shared_points(records: Sequence[dict[str, Any]]):
 
 
 def boundary_panel(records: Sequence[dict[str, Any]], *, key: str, labels: Sequence[str] | None = None,
-                   large: bool = False) -> None:
+                   large: bool = False, version: tuple | None = None) -> None:
     """One record: the boundary at a chosen epoch or animated over training. Several: side by side
-    at the same epoch (points drawn when the runs share their dataset). `large` for presenter mode."""
+    at the same epoch (points drawn when the runs share their dataset). `large` for presenter mode;
+    with `version` (the runs' RunView.version) each figure is built once for all viewers."""
     shown = [(i, r) for i, r in enumerate(records) if fb.boundary_epochs(r)]
     if not shown:
         return
@@ -59,17 +61,23 @@ def boundary_panel(records: Sequence[dict[str, Any]], *, key: str, labels: Seque
                                     format_func={"epoch": "At an epoch", "animation": "Over training ▶"}.get,
                                     label_visibility="collapsed") or "epoch"
         if mode == "animation":
-            figure = fb.boundary_animation(record, points, class_names=names, height=820 if large else 580)
+            options: tuple = ("animation", large)
+            build = partial(fb.boundary_animation, record, points, class_names=names, height=820 if large else 580)
         else:
             epoch = epoch_picker(c2, "Epoch (0 = before training)", fb.boundary_epochs(record), f"{key}_epoch")
-            figure = fb.boundary_figure(record, epoch, points, class_names=names, height=760 if large else 520)
+            options = ("epoch", epoch, large)
+            build = partial(fb.boundary_figure, record, epoch, points, class_names=names,
+                            height=760 if large else 520)
     else:
         epochs = sorted({e for _, r in shown for e in fb.boundary_epochs(r)})
         epoch = epoch_picker(st, "Epoch (the same for every run)", epochs, f"{key}_epoch")
-        figure = fb.compare_boundaries([r for _, r in shown], [labels[i] for i, _ in shown], epoch, points,
-                                       class_names=names, columns=2 if large else 3)
-        if large:
-            figure.update_layout(height=figure.layout.height * 1.4)
+        options = ("compare", epoch, large, tuple(labels))
+
+        def build():
+            figure = fb.compare_boundaries([r for _, r in shown], [labels[i] for i, _ in shown], epoch, points,
+                                           class_names=names, columns=2 if large else 3)
+            return figure.update_layout(height=figure.layout.height * 1.4) if large else figure
+    figure = shared_figure("boundary_panel", version, options, build) if version is not None else build()
     chart(st, figure, f"{key}_fig")
     note = ("Each cell is the model's prediction there (inference mode, moving statistics); the paler, "
             "the less sure it is. Dots are training points, open diamonds test points.")
