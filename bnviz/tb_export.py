@@ -113,7 +113,7 @@ def _events(record: Mapping[str, Any]) -> Iterable[tuple[int, Any]]:
                 yield epoch, Summary.Value(tag=tag, histo=histogram_proto(hist, pos.get("stats")))
 
 
-def write_run(record: Mapping[str, Any], out_dir: str | Path) -> Path:
+def write_run(record: Mapping[str, Any], out_dir: str | Path, folder_name: str | None = None) -> Path:
     """Write one run's event file under out_dir/<run folder>/; returns that folder.
 
     Exporting the same run again replaces its earlier bnviz event file instead of adding to it."""
@@ -126,7 +126,7 @@ def write_run(record: Mapping[str, Any], out_dir: str | Path) -> Path:
         raise ExportError(f"cannot export to {out}: it is a file; TensorBoard export needs a directory")
     if not out.parent.exists():
         raise ExportError(f"cannot export to {out}: directory {out.parent} does not exist")
-    folder = out / run_folder(record)
+    folder = out / (folder_name or run_folder(record))
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob(f"events.out.tfevents.*{FILE_SUFFIX}"):
         old.unlink()
@@ -148,7 +148,15 @@ def write_runs(records: Iterable[Mapping[str, Any]], out_dir: str | Path) -> lis
     if not out.parent.exists():
         raise ExportError(f"cannot export to {out}: directory {out.parent} does not exist")
     out.mkdir(exist_ok=True)
-    return [write_run(record, out) for record in records]
+    folders, taken = [], set()
+    for record in records:
+        name, n = run_folder(record), 1
+        while name in taken:  # records without ids (plain `train()` results) must not overwrite each other
+            n += 1
+            name = f"{run_folder(record)}-{n}"
+        taken.add(name)
+        folders.append(write_run(record, out, name))
+    return folders
 
 
 def zip_bytes(records: Iterable[Mapping[str, Any]]) -> bytes:

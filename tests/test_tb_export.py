@@ -89,6 +89,15 @@ def test_exported_runs_read_back_with_every_scalar_and_histogram(runs, tmp_path)
                 assert list(value.bucket)[1: len(h["counts"]) + 1] == h["counts"]
 
 
+def test_runs_without_ids_get_their_own_folders(runs, tmp_path):
+    _, records = runs
+    anonymous = [{**r, "id": None, "name": None} for r in records]
+    folders = tb_export.write_runs(anonymous, tmp_path)
+    assert [f.name for f in folders] == ["run", "run-2"]
+    assert "block1/dense1_bn/bn_input" in _read(folders[0]).Tags()["histograms"]
+    assert "block1/dense1_bn/bn_input" not in _read(folders[1]).Tags()["histograms"]
+
+
 def test_histogram_buckets_keep_values_outside_the_bin_range():
     proto = tb_export.histogram_proto({"edges": [0.0, 1.0, 2.0], "counts": [3, 4], "below": 2, "above": 1},
                                       {"min": -5.0, "max": 7.0, "mean": 1.0, "std": 2.0})
