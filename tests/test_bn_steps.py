@@ -133,7 +133,7 @@ def test_bad_choices_say_what_exists(tmp_path):
     assert isinstance(bn_steps.BNStepsError("x"), ValueError)
 
 
-def test_large_feature_maps_use_every_position_for_the_statistics():
+def test_large_feature_maps_use_every_position_for_the_statistics_and_the_model_is_untouched():
     from bnviz.models import build_model
 
     config = ExperimentConfig.from_dict({
@@ -141,7 +141,12 @@ def test_large_feature_maps_use_every_position_for_the_statistics():
         "model": {"family": "cnn", "filters": [3], "hidden": [4], "norm": {"placement": "before"}}})
     model = build_model(config, (16, 16, 1), 10)
     x = np.random.default_rng(1).normal(2.0, 3.0, size=(40, 16, 16, 1)).astype("float32")
-    entry = bn_steps.recorder_for(model, x)()["conv1_bn"]
+    before = [v.numpy().copy() for v in model.variables]
+    recorder = bn_steps.recorder_for(model, x)
+    entry = recorder()["conv1_bn"]
+    assert recorder()["conv1_bn"] == entry  # training-mode statistics, yet nothing was assigned:
+    for a, b in zip(before, (v.numpy() for v in model.variables)):  # weights and moving statistics as they were
+        np.testing.assert_array_equal(a, b)
     inp = np.asarray(model.get_layer("conv1")(x), dtype=np.float64)  # "before": BN's input is the conv output
     assert entry["count"] == 40 * 16 * 16 > bn_steps.HIST_ROWS
     np.testing.assert_allclose(entry["batch_mean"], inp.mean(axis=(0, 1, 2)), atol=1e-5)
