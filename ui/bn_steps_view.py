@@ -16,9 +16,9 @@ from ui.boundary_view import epoch_picker
 from ui.common import chart
 
 
-def bn_steps_panel(record: dict[str, Any], *, key: str, height: int = 300) -> None:
+def bn_steps_panel(record: dict[str, Any], *, key: str, wide: bool = False) -> None:
     """The chosen unit's μ_B, σ²_B, x̂, γ, β, outputs and moving statistics, as numbers, linked
-    histograms and a worked explanation."""
+    histograms and a worked explanation. `wide`: the histograms in one row (a full-width page)."""
     layers = bn_steps.step_layers(record)
     if not layers:
         st.info("BN step by step needs a run with BatchNormalization layers, recorded by a bnviz version "
@@ -34,17 +34,14 @@ def bn_steps_panel(record: dict[str, Any], *, key: str, height: int = 300) -> No
     except bn_steps.BNStepsError as exc:
         st.warning(str(exc), icon=":material/warning:")
         return
-    cols = st.columns(6)
-    for col, (label, value) in zip(cols, (("μ_B", s["mu_b"]), ("σ²_B", s["var_b"]), ("γ", s["gamma"]),
+    cols = st.columns(6 if wide else 3)
+    for i, (label, value) in enumerate((("μ_B", s["mu_b"]), ("σ²_B", s["var_b"]), ("γ", s["gamma"]),
                                           ("β", s["beta"]), ("moving mean", s["moving_mean"]),
                                           ("moving variance", s["moving_variance"]))):
-        col.metric(label, f"{value:.4g}")
-    chart(st, bn_steps_figure(s, height=height), f"{key}_fig")
-    text, table = st.columns([3, 2])
-    text.markdown(bn_steps.explanation(s))
-    with table:
-        st.caption(f"The first {len(s['x'])} probe examples"
-                   + (f" at pixel {tuple(s['sample_pixel'])} of each feature map" if s["sample_pixel"] else "")
-                   + f"; ε = {s['epsilon']:g}.")
-        st.dataframe(pd.DataFrame(bn_steps.steps_table(s)).style.format(precision=4), hide_index=True,
-                     width="stretch")
+        cols[i % len(cols)].metric(label, f"{value:.4g}")
+    chart(st, bn_steps_figure(s, columns=4 if wide else 2), f"{key}_fig")
+    st.markdown(bn_steps.explanation(s))
+    st.caption(f"The first {len(s['x'])} probe examples"
+               + (f" at pixel {tuple(s['sample_pixel'])} of each feature map" if s["sample_pixel"] else "")
+               + f", through every step (ε = {s['epsilon']:g}); they are the triangles in the histograms.")
+    st.dataframe(pd.DataFrame(bn_steps.steps_table(s)).style.format(precision=4), hide_index=True, width="stretch")

@@ -56,7 +56,7 @@ def boundary_panel(records: Sequence[dict[str, Any]], *, key: str, labels: Seque
     st.subheader("Decision boundary")
     if len(shown) == 1:
         record = shown[0][1]
-        c1, c2 = st.columns([1, 3])
+        c1, c2 = st.columns([2, 3])
         mode = c1.segmented_control("Boundary", ["epoch", "animation"], default="epoch", key=f"{key}_mode",
                                     format_func={"epoch": "At an epoch", "animation": "Over training ▶"}.get,
                                     label_visibility="collapsed") or "epoch"
