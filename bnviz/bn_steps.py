@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from bnviz.compiled import compiled
 from bnviz.errors import UserError
 
 SAMPLE = 8  # probe examples whose values are kept per unit
@@ -48,45 +49,54 @@ class BNStepsRecorder:
         self.layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
         self.model = keras.Model(model.input, [layer.input for layer in self.layers], name="bnviz_bn_steps")
         self.x = np.asarray(x_probe)
+        # per layer, the shape of what enters it for the probe batch (batch size filled in)
+        self.shapes = [(len(self.x), *tuple(layer.input.shape[1:])) for layer in self.layers]
         self.sample = sample
         self.bins = bins
+        self._run = compiled(self._summaries)
 
     def __call__(self) -> dict[str, Any]:
-        model = self.model
-        trainable = [v.value for v in model.trainable_variables]
-        non_trainable = [v.value for v in model.non_trainable_variables]
-        inputs, _ = model.stateless_call(trainable, non_trainable, self.x, training=True)
-        if not isinstance(inputs, (list, tuple)):
-            inputs = [inputs]
-        return {layer.name: self._layer_entry(layer, tensor) for layer, tensor in zip(self.layers, inputs)}
-
-    def _summarize(self, tensor) -> dict[str, np.ndarray]:
-        """Per-channel statistics computed where the tensor lives; only small arrays are copied out
-        (a conv layer's whole feature map would be megabytes per probe)."""
         from keras import ops
 
-        units = tensor.shape[-1]
-        axes = list(range(len(tensor.shape) - 1))
+        trainable = [v.value for v in self.model.trainable_variables]
+        non_trainable = [v.value for v in self.model.non_trainable_variables]
+        summaries = self._run(trainable, non_trainable, self.x)
+        return {layer.name: self._layer_entry(layer, {k: np.asarray(ops.convert_to_numpy(v)) for k, v in s.items()},
+                                              shape)
+                for layer, s, shape in zip(self.layers, summaries, self.shapes)}
+
+    def _summaries(self, trainable, non_trainable, x) -> list[dict[str, Any]]:
+        inputs, _ = self.model.stateless_call(trainable, non_trainable, x, training=True)
+        if not isinstance(inputs, (list, tuple)):
+            inputs = [inputs]
+        return [self._summarize(tensor, shape) for tensor, shape in zip(inputs, self.shapes)]
+
+    def _summarize(self, tensor, shape: tuple[int, ...]) -> dict[str, Any]:
+        """Per-channel statistics computed where the tensor lives (compiled); only small arrays are
+        copied out (a conv layer's whole feature map would be megabytes per probe)."""
+        from keras import ops
+
+        units = shape[-1]
+        axes = list(range(len(shape) - 1))
         mean, variance = ops.moments(tensor, axes=axes)  # as BatchNormalization computes them
         lo, hi = ops.min(tensor, axis=axes), ops.max(tensor, axis=axes)
         hi = ops.where(hi > lo, hi, lo + 1.0)
         flat = ops.reshape(tensor, (-1, units))
-        rows = int(flat.shape[0])
+        rows = int(np.prod(shape[:-1]))
         if rows > HIST_ROWS:  # the histogram is for the eye: an evenly spread subset of positions
             flat = ops.take(flat, np.linspace(0, rows - 1, HIST_ROWS).astype("int32"), axis=0)
         bins = ops.clip(ops.cast(ops.floor((flat - lo) / (hi - lo) * self.bins), "int32"), 0, self.bins - 1)
         ids = ops.reshape(bins + ops.arange(units, dtype="int32") * self.bins, (-1,))
-        counts = ops.reshape(ops.bincount(ids, minlength=units * self.bins), (units, self.bins))
+        counts = ops.segment_sum(ops.ones_like(ids), ids, num_segments=units * self.bins)  # static size: jit-able
+        counts = ops.reshape(counts, (units, self.bins))
         sample = tensor[: self.sample]
-        if len(tensor.shape) == 4:  # conv feature maps: the centre pixel of each example
-            sample = sample[:, tensor.shape[1] // 2, tensor.shape[2] // 2, :]
-        out = {"mean": mean, "variance": variance, "lo": lo, "hi": hi, "counts": counts,
-               "sample": ops.reshape(sample, (-1, units))}
-        return {"count": rows, **{k: np.asarray(ops.convert_to_numpy(v)) for k, v in out.items()}}
+        if len(shape) == 4:  # conv feature maps: the centre pixel of each example
+            sample = sample[:, shape[1] // 2, shape[2] // 2, :]
+        return {"mean": mean, "variance": variance, "lo": lo, "hi": hi, "counts": counts,
+                "sample": ops.reshape(sample, (-1, units))}
 
-    def _layer_entry(self, layer, tensor) -> dict[str, Any]:
-        stats = self._summarize(tensor)
-        pixel = [tensor.shape[1] // 2, tensor.shape[2] // 2] if len(tensor.shape) == 4 else None
+    def _layer_entry(self, layer, stats: dict[str, np.ndarray], shape: tuple[int, ...]) -> dict[str, Any]:
+        pixel = [shape[1] // 2, shape[2] // 2] if len(shape) == 4 else None
 
         def var(name: str) -> list[float] | None:
             v = getattr(layer, name, None)
@@ -95,7 +105,7 @@ class BNStepsRecorder:
         return {
             "epsilon": float(layer.epsilon),
             "momentum": float(layer.momentum),
-            "count": int(stats["count"]),
+            "count": int(np.prod(shape[:-1])),
             "batch_mean": _exact(stats["mean"]),
             "batch_variance": _exact(stats["variance"]),
             "gamma": var("gamma"),
