@@ -17,7 +17,7 @@ import numpy as np
 
 from bnviz.compiled import compiled
 
-GRID = 64  # cells per axis, 4,096 predictions (~3.5 ms); at 48 only 93% of the circles tutorial's test
+GRID = 64  # cells per axis, 4,096 predictions (~1.5 ms); at 48 only 93% of the circles tutorial's test
 #             points got the class model.predict gives them, at 64 96.8%
 MARGIN = 0.15  # share of the data's extent added on each side
 CONFIDENCE_SCALE = 100  # confidence is stored as an integer percent
