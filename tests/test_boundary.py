@@ -121,3 +121,18 @@ def test_points_for_loads_2d_data_and_declines_others():
     assert names == ("upper", "lower")
     assert bd.points_for({"dataset": {"name": "csv", "path": "/nonexistent.csv"}}) is None
     assert bd.points_for({"dataset": {"name": "digits"}}) is None
+
+
+def test_each_probe_event_carries_its_boundary_while_the_run_trains():
+    """What live views read: a boundary arrives with every probe, before the run ends, and changes."""
+    from bnviz.training import train
+    from tests.conftest import tiny_config
+
+    events = []
+    train(tiny_config(**{"training.epochs": 3, "model.norm.placement": "before"}), sink=events.append)
+    kinds = [e["type"] for e in events]
+    probes = [e["probe"] for e in events if e["type"] == "probe"]
+    assert [p["epoch"] for p in probes] == [0, 1, 2, 3]
+    assert all(bd.is_boundary(p["boundary"]) and "dense1_bn" in p["bn_steps"] for p in probes)
+    assert kinds.index("probe") < kinds.index("epoch") < kinds.index("end")  # epoch 0 arrives before epoch 1 ends
+    assert len({tuple(p["boundary"]["confidence"]) for p in probes}) == 4  # it moves every epoch
