@@ -7,6 +7,8 @@
 
 import streamlit as st
 
+from ui.service import manager
+
 st.set_page_config(
     page_title="bnviz · Batch Normalization Explorer",
     page_icon="assets/icon.png",
@@ -27,4 +29,5 @@ pages = {
     ],
 }
 st.logo("assets/logo.png", icon_image="assets/icon.png")
+manager()  # the first visit starts this server's warm training workers, before anyone clicks Train
 st.navigation(pages).run()

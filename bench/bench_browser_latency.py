@@ -3,16 +3,20 @@ on the server -> its point in the browser. Real app, real training, headless Chr
 
     python bench/bench_browser_latency.py [--preset seed001-circles-after-fast] [--viewers 1]
 
-Epoch ends are logged by the trainer (bench/timed_trainer.py) with the same clock the browser
-poll uses (this machine's wall clock); the page is polled every 50 ms.
+The dashboard trains in its own warm worker processes; the click happens once a worker says
+it is idle. Epoch ends are taken from the run store (polled every 20 ms, the moment the
+epoch becomes visible to every reader) with the same clock the browser poll uses; the page is
+polled every 50 ms.
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,19 +34,23 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        home, log = Path(tmp) / "home", Path(tmp) / "epochs.log"
-        env = {"BNVIZ_TRAINER": "bench.timed_trainer:train", "BNVIZ_EPOCH_LOG": str(log), "PYTHONPATH": str(ROOT)}
-        with streamlit_server(home, env=env) as url, sync_playwright() as p:
+        home = Path(tmp) / "home"
+        ended: dict[int, float] = {}
+        stop = threading.Event()
+        with streamlit_server(home, env={"PYTHONPATH": str(ROOT)}) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{url}/?preset={args.preset}")
             wait_for_app(page)
             page.get_by_text("Your model").wait_for(timeout=60_000)
-            page.wait_for_timeout(1000)
+            _wait_for_idle_worker(home / "runs.db")
             clicked = time.time()
             page.get_by_role("button", name="Train", exact=True).click()
             page.wait_for_url("**?run=*", timeout=60_000)
             run_url = page.url
+            watcher = threading.Thread(target=_watch_epochs, args=(home / "runs.db", run_url.split("run=")[1], ended,
+                                                                  stop), daemon=True)
+            watcher.start()
             for _ in range(args.viewers):
                 browser.new_page().goto(run_url)
             first_point, seen, last = None, {}, 0
@@ -58,8 +66,8 @@ def main() -> None:
                 if page.get_by_text("succeeded").count():
                     break
                 page.wait_for_timeout(50)
+            stop.set()
             browser.close()
-        ended = {int(e): float(t) for e, t in (line.split() for line in log.read_text().split("\n") if line)}
 
     lags = [seen[e] - ended[e] for e in sorted(seen) if e in ended]
     print(f"preset {args.preset}, {args.viewers} extra viewer(s)")
@@ -67,6 +75,31 @@ def main() -> None:
     if lags:
         print(f"epoch end -> point in the browser over {len(lags)} epochs: median {statistics.median(lags):.2f} s, "
               f"p90 {sorted(lags)[int(0.9 * (len(lags) - 1))]:.2f} s, max {max(lags):.2f} s")
+
+
+def _wait_for_idle_worker(db: Path, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                if con.execute("SELECT 1 FROM workers WHERE state='idle'").fetchone():
+                    return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("no worker became idle")
+
+
+def _watch_epochs(db: Path, run_id: str, ended: dict[int, float], stop: threading.Event) -> None:
+    """When each epoch of the run became visible in the store (any reader could show it from then on)."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    while not stop.is_set():
+        row = con.execute("SELECT n_epochs FROM runs WHERE id=?", (run_id,)).fetchone()
+        now = time.time()
+        for epoch in range(1, (row[0] if row else 0) + 1):
+            ended.setdefault(epoch, now)
+        time.sleep(0.02)
+    con.close()
 
 
 if __name__ == "__main__":

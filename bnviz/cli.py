@@ -11,6 +11,8 @@ from typing import Any
 
 from bnviz.config import ConfigError, ExperimentConfig, parse_assignment
 
+CLI_OWNER = "cli"
+
 
 class CliError(Exception):
     """Bad input: printed as one line, exit code 2."""
@@ -56,7 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_train)
     _add_store_commands(sub)
     _add_reproduce_command(sub)
+    _add_worker_command(sub)
     return parser
+
+
+def _add_worker_command(sub) -> None:
+    """`worker`: the training loop the dashboard's workers run, by hand (bnviz.worker)."""
+    p = sub.add_parser("worker", help="train queued runs of this BNVIZ_HOME until stopped (Ctrl-C)")
+    p.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
+                   help="the Keras backend this worker trains on (default: BNVIZ_BACKEND, else tensorflow)")
+    p.add_argument("--max-jobs", type=_positive_int,
+                   help="trainings at once across all workers of this store (default: BNVIZ_MAX_JOBS, else 1)")
+    p.add_argument("--runs", type=_positive_int, help="exit after this many runs (default: never)")
+    p.add_argument("--id", dest="worker_id", help=argparse.SUPPRESS)
+    p.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # the supervising server's pid
+    p.set_defaults(handler=cmd_worker)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from bnviz.worker import main
+
+    return main(args)
 
 
 def _positive_int(text: str) -> int:
@@ -140,15 +162,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out is not None and not out.parent.exists():
         raise CliError(f"cannot write {out}: directory {out.parent} does not exist")
 
-    from bnviz.training import train
+    from bnviz.recorded import Stop
 
     bar = None if args.quiet else ProgressBar(sys.stderr)
-    stop = threading.Event()
-    work = lambda: train(config, sink=bar, stop_event=stop)  # noqa: E731
-    if not getattr(args, "no_store", True):
-        from bnviz.store_cli import recorded_training
+    stop = Stop()
+    if getattr(args, "no_store", True):
+        from bnviz.training import train
 
-        work = recorded_training(config, name=args.name, sink=bar, stop_event=stop)
+        work = lambda: train(config, sink=bar, stop_event=stop)  # noqa: E731
+    else:
+        work = _recorded(config, args.name, bar, stop)
     record = run_in_thread(work, stop)
     if bar:
         bar.close()
@@ -172,6 +195,25 @@ def cmd_train(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 3
     return 0 if status == "succeeded" else 130
+
+
+def _recorded(config: ExperimentConfig, name: str, bar: Any, stop: Any):
+    """Register the run in the store now (bad input fails before training); the work returns its record."""
+    from bnviz.recorded import train_recorded
+    from bnviz.states import RunState
+    from bnviz.store import RunStore
+
+    store = RunStore()
+    run_id = store.create_run(config, owner=CLI_OWNER, name=name, status=RunState.RUNNING)
+
+    def work() -> dict[str, Any]:
+        train_recorded(store, run_id, config, stop=stop, sink=bar)
+        try:
+            return store.get_record(run_id)
+        except LookupError:  # deleted from another terminal while training
+            return {"id": run_id, "status": "cancelled", "history": {}, "summary": {"error": "deleted"}}
+
+    return work
 
 
 def run_in_thread(work, stop: threading.Event) -> Any:

@@ -1,21 +1,22 @@
 """The run record: what a training run produced, assembled from the events it emits.
 
 Training emits small events (start, batch, epoch, probe, end); `RunRecorder` folds them
-into the JSON document described in docs/run-record.md. The CLI, the store and the
-dashboard all read that one format.
+into the JSON document described in docs/run-record.md, with the meaning each event has
+everywhere (bnviz/events.py). The CLI, the store and the dashboard all read that format.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from bnviz.states import FINISHED, STATES  # noqa: F401  (re-exported for older imports)
+from bnviz import events
+from bnviz.states import RunState
 
 FORMAT = "bnviz.run/1"
 
 
-def empty_record(config: dict[str, Any], run_id: str | None = None, status: str = "queued") -> dict[str, Any]:
+def empty_record(config: dict[str, Any], run_id: str | None = None,
+                 status: str = RunState.QUEUED) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "id": run_id,
@@ -32,36 +33,7 @@ class RunRecorder:
     """Folds training events into a run record. Not thread-safe: one writer."""
 
     def __init__(self, config: dict[str, Any], run_id: str | None = None) -> None:
-        self.record = empty_record(config, run_id, status="running")
-        self.start: dict[str, Any] = {}
-        self.progress: dict[str, Any] = {}
+        self.record = empty_record(config, run_id, status=RunState.RUNNING)
 
     def __call__(self, event: dict[str, Any]) -> None:
-        apply_event(self.record, event)
-        if event["type"] == "start":
-            self.start = event
-        if "progress" in event:
-            self.progress = event["progress"]
-
-
-def apply_event(record: dict[str, Any], event: dict[str, Any]) -> None:
-    """Update `record` in place with one event."""
-    kind = event["type"]
-    if kind == "start":
-        record["status"] = "running"
-        record["summary"] = {**(record.get("summary") or {}), "device": event["device"],
-                             "params": event["params"], "layers": event["layers"]}
-    elif kind == "batch":
-        record["batches"].append({k: event[k] for k in ("epoch", "batch", "step", "loss", "accuracy")})
-    elif kind == "epoch":
-        for name, value in event["logs"].items():
-            record["history"].setdefault(name, []).append(value)
-    elif kind == "probe":
-        record["probes"].append(event["probe"])
-    elif kind == "end":
-        record["status"] = event["status"]
-        record["summary"] = {**(record.get("summary") or {}), **event["summary"]}
-
-
-def snapshot(record: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(record)
+        events.apply(self.record, event)

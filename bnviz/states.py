@@ -32,6 +32,7 @@ STATES: tuple[RunState, ...] = tuple(RunState)
 ACTIVE: frozenset[RunState] = frozenset({RunState.QUEUED, RunState.RUNNING})
 FINISHED: frozenset[RunState] = frozenset(s for s in RunState if s not in ACTIVE)
 RESULTS: frozenset[RunState] = frozenset({RunState.SUCCEEDED, RunState.DIVERGED})  # runs whose outcome is a finding
+SKIPPED = "skipped"  # not a run state: the status the reproduction report gives an arm it could not run
 
 
 def is_active(status: str | None) -> bool:

@@ -5,21 +5,22 @@ at most the event in flight and never leaves a half-written row. WAL mode lets a
 of readers work while one run writes. Probes are the bulk of a run, so they are stored
 as zlib-compressed JSON.
 
-Crash recovery: each process that opens a store holds an exclusive lock on
-`locks/<token>.lock` for its lifetime and stamps the runs it trains with that token. The
-OS drops the lock when the process dies, even on `kill -9`, so on open a store can tell
-a run of a live process from an orphan, which it marks *interrupted*.
+The store is also the one channel between web servers and training workers: the queue,
+cancel requests and worker heartbeats live here too (bnviz/run_queue.py), so every process
+sees the same truth and a crash anywhere loses nothing that was committed.
+
+Crash recovery: a process that trains a run stamps it with its liveness token
+(bnviz/liveness.py); a running run whose process is gone is marked *interrupted*, with
+every epoch it recorded. Queued runs belong to no process: they wait for any worker.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
 import queue
 import re
-import secrets
 import sqlite3
 import threading
 import time
@@ -30,62 +31,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bnviz import probe_codec
+from bnviz import events, liveness, probe_codec
 from bnviz.ids import is_run_id, new_run_id, validate_run_id
 from bnviz.record import FORMAT
-from bnviz.states import ACTIVE, FINISHED, STATES
+from bnviz.states import ACTIVE, FINISHED, STATES, RunState
+from bnviz.store_schema import migrate
 
-SCHEMA_VERSION = 1
 DB_NAME = "runs.db"
 INTERRUPTED = "interrupted: the process running it stopped (crash or restart)"
 MAX_NAME = 200
 MAX_NOTES = 10_000
 MAX_OWNER = 200
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL DEFAULT '',
-    notes TEXT NOT NULL DEFAULT '',
-    owner TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    config_json TEXT NOT NULL,
-    summary_json TEXT,
-    final_json TEXT,
-    progress_json TEXT,
-    dataset TEXT, family TEXT, placement TEXT, activation TEXT,
-    epochs INTEGER,
-    device TEXT,
-    n_batches INTEGER NOT NULL DEFAULT 0,
-    n_epochs INTEGER NOT NULL DEFAULT 0,
-    n_probes INTEGER NOT NULL DEFAULT 0,
-    wall_time_s REAL,
-    pid INTEGER,
-    proc_token TEXT,
-    version INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    started REAL,
-    finished REAL
-);
-CREATE INDEX IF NOT EXISTS runs_fingerprint ON runs (fingerprint, status);
-CREATE INDEX IF NOT EXISTS runs_created ON runs (created);
-CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
-CREATE TABLE IF NOT EXISTS batches (
-    run_id TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS epochs (
-    run_id TEXT NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL, logs TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS probes (
-    run_id TEXT NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL, skeleton TEXT, data BLOB NOT NULL,
-    PRIMARY KEY (run_id, seq)
-);
-CREATE INDEX IF NOT EXISTS probes_skeleton ON probes (skeleton);
-CREATE TABLE IF NOT EXISTS skeletons (hash TEXT PRIMARY KEY, data BLOB NOT NULL);
-"""
 
 _LIST_COLUMNS = ("id, name, notes, owner, status, fingerprint, dataset, family, placement, activation, "
                  "epochs, n_epochs, final_json, wall_time_s, device, created, updated, version")
@@ -126,6 +83,11 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def backend_of(config: Mapping[str, Any]) -> str:
+    """The Keras backend a config trains on (configs from before backends existed: TensorFlow)."""
+    return str((config.get("training") or {}).get("backend") or "tensorflow")
+
+
 def _text(value: str | None, limit: int, what: str) -> str:
     value = "" if value is None else value
     if not isinstance(value, str):
@@ -133,91 +95,6 @@ def _text(value: str | None, limit: int, what: str) -> str:
     if len(value) > limit:
         raise ValueError(f"{what} is too long ({len(value)} characters, at most {limit})")
     return value
-
-
-# --- process liveness --------------------------------------------------------------
-
-_TOKEN = secrets.token_hex(8)
-_TOKEN_RE = re.compile(r"[0-9a-f]{16}")
-_held_locks: dict[str, int] = {}
-_locks_guard = threading.Lock()
-
-
-def process_token() -> str:
-    """This process's token: stamped on the runs it trains, backed by a held lock file."""
-    return _TOKEN
-
-
-def _after_fork_in_child() -> None:
-    global _TOKEN
-    _TOKEN = secrets.token_hex(8)
-    for fd in _held_locks.values():
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _held_locks.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: liveness cannot be proven, so nothing is reclaimed
-    fcntl = None  # type: ignore[assignment]
-
-
-def _hold_process_lock(locks_dir: Path) -> None:
-    """Lock `locks/<token>.lock` for the rest of this process's life (before stamping any run)."""
-    if fcntl is None:
-        return
-    path = str(locks_dir / f"{_TOKEN}.lock")
-    with _locks_guard:
-        if path in _held_locks:
-            return
-        locks_dir.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks only while another process briefly tests it
-            try:  # that process may have judged the fresh file dead and removed it: then retry
-                if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
-            os.close(fd)
-        os.write(fd, str(os.getpid()).encode())
-        _held_locks[path] = fd
-
-
-@atexit.register
-def _release_process_locks() -> None:
-    """A clean exit removes our lock files; runs still marked active are then recovered on open."""
-    for path, fd in list(_held_locks.items()):
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-            os.close(fd)
-    _held_locks.clear()
-
-
-def _owner_alive(locks_dir: Path, token: str | None) -> bool:
-    """True while the process that stamped `token` lives (its lock cannot be taken)."""
-    if token == _TOKEN:
-        return True
-    if fcntl is None:
-        return True
-    if not token or not _TOKEN_RE.fullmatch(token):
-        return False
-    path = locks_dir / f"{token}.lock"
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # also releases the lock if we got it
-    return False
 
 
 # --- the store -------------------------------------------------------------------------
@@ -242,12 +119,7 @@ class RunStore:
         self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._closed = False
         with self._write() as con:
-            if con.execute("PRAGMA user_version").fetchone()[0] > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.db_path} was written by a newer bnviz; upgrade to open it")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    con.execute(statement)
-            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            migrate(con, self.db_path)
         if recover:
             self.recover()
 
@@ -313,8 +185,11 @@ class RunStore:
 
     # --- writing -----------------------------------------------------------------------
     def create_run(self, config: Mapping[str, Any] | Any, owner: str = "", name: str = "",
-                   status: str = "queued", notes: str = "") -> str:
-        """Register a run before it trains; returns its new id."""
+                   status: str = RunState.QUEUED, notes: str = "") -> str:
+        """Register a run before it trains; returns its new id.
+
+        A queued run belongs to no process: it waits in the store for any worker. A run created
+        as running is stamped with this process, which trains it (the CLI's `train`)."""
         from bnviz.config import ExperimentConfig
 
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
@@ -324,65 +199,68 @@ class RunStore:
         notes = _text(notes, MAX_NOTES, "notes")
         data = cfg.to_dict()
         run_id, now = new_run_id(), time.time()
-        _hold_process_lock(self.locks_dir)
+        running = status == RunState.RUNNING
+        token = liveness.hold(self.locks_dir) if running else None
         with self._write() as con:
             con.execute(
                 "INSERT INTO runs (id, name, notes, owner, status, fingerprint, config_json, dataset, family,"
-                " placement, activation, epochs, pid, proc_token, created, updated, started)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " placement, activation, epochs, backend, pid, proc_token, created, updated, started)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, name, notes, owner, status, cfg.fingerprint(), _dumps(data), cfg.dataset.name,
                  cfg.model.family, cfg.model.norm.placement, cfg.model.activation, cfg.training.epochs,
-                 os.getpid(), _TOKEN, now, now, now if status == "running" else None))
+                 backend_of(data), os.getpid() if running else None, token, now, now, now if running else None))
         return run_id
 
-    def append_event(self, run_id: str, event: Mapping[str, Any]) -> None:
-        """Apply one training event durably (see record.apply_event for the meaning)."""
+    def append_event(self, run_id: str, event: Mapping[str, Any]) -> bool:
+        """Apply one training event durably (bnviz/events.py says what each kind means).
+
+        Returns True when someone has asked to cancel the run, so the trainer can stop within
+        the batch; raises RunNotFound once the run was deleted."""
         run_id = validate_run_id(run_id)
         kind, now = event.get("type"), time.time()
-        if kind == "start":
-            _hold_process_lock(self.locks_dir)
-        if kind == "probe":  # the expensive part, done before taking the write lock
+        if kind == events.EventKind.START:
+            token = liveness.hold(self.locks_dir)
+        if kind == events.EventKind.PROBE:  # the expensive part, done before taking the write lock
             skeleton, packed = probe_codec.split(event["probe"])
         with self._write() as con:
-            row = con.execute("SELECT summary_json, n_batches, n_epochs, n_probes FROM runs WHERE id=?",
-                              (run_id,)).fetchone()
+            row = con.execute("SELECT summary_json, n_batches, n_epochs, n_probes, status, cancel_requested"
+                              " FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(run_id)
-            summary = json.loads(row[0]) if row[0] and kind in ("start", "end") else None
             sets: dict[str, Any] = {}
-            if kind == "start":
-                summary = {**(summary or {}), "device": event["device"], "params": event["params"],
-                           "layers": event["layers"]}
-                sets.update(status="running", started=now, device=event["device"],
-                            summary_json=_dumps(summary), pid=os.getpid(), proc_token=_TOKEN)
-            elif kind == "batch":
-                batch = {k: event[k] for k in ("epoch", "batch", "step", "loss", "accuracy")}
-                con.execute("INSERT INTO batches VALUES (?,?,?)", (run_id, row[1], _dumps(batch)))
+            status = events.status_after(row[4], event)
+            if status != row[4]:
+                sets["status"] = status
+            if kind in (events.EventKind.START, events.EventKind.END):
+                summary = events.summary_after(json.loads(row[0]) if row[0] else None, event)
+                sets["summary_json"] = _dumps(summary)
+            if kind == events.EventKind.START:
+                sets.update(started=now, device=event["device"], pid=os.getpid(), proc_token=token)
+            elif kind == events.EventKind.BATCH:
+                con.execute("INSERT INTO batches VALUES (?,?,?)", (run_id, row[1], _dumps(events.batch_row(event))))
                 sets["n_batches"] = row[1] + 1
-            elif kind == "epoch":
+            elif kind == events.EventKind.EPOCH:
                 con.execute("INSERT INTO epochs VALUES (?,?,?,?)",
                             (run_id, row[2], int(event["epoch"]), _dumps(event["logs"])))
                 sets["n_epochs"] = row[2] + 1
-            elif kind == "probe":
-                probe = event["probe"]
+            elif kind == events.EventKind.PROBE:
                 key = None
                 if skeleton is not None:
                     key = probe_codec.skeleton_hash(skeleton)
                     con.execute("INSERT OR IGNORE INTO skeletons VALUES (?,?)",
                                 (key, zlib.compress(skeleton.encode(), 9)))
                 con.execute("INSERT INTO probes VALUES (?,?,?,?,?)",
-                            (run_id, row[3], int(probe.get("epoch", row[3])), key, packed))
+                            (run_id, row[3], int(event["probe"].get("epoch", row[3])), key, packed))
                 sets["n_probes"] = row[3] + 1
-            elif kind == "end":
-                if event["status"] not in STATES:
-                    raise ValueError(f"unknown run status {event['status']!r}")
-                summary = {**(summary or {}), **event["summary"]}
-                sets.update(status=event["status"], finished=now, summary_json=_dumps(summary),
-                            final_json=_dumps(summary.get("final") or {}),
-                            wall_time_s=summary.get("wall_time_s"))
+            elif kind == events.EventKind.END:
+                sets.update(finished=now, final_json=_dumps(summary.get("final") or {}),
+                            wall_time_s=summary.get("wall_time_s"), cancel_requested=0)
+            else:
+                raise ValueError(f"unknown event type {kind!r}; one of {', '.join(events.EventKind)}")
             if "progress" in event:
                 sets["progress_json"] = _dumps(event["progress"])
             self._update(con, run_id, sets, now)
+        return bool(row[5])
 
     @staticmethod
     def _update(con: sqlite3.Connection, run_id: str, sets: dict[str, Any], now: float) -> None:
@@ -457,29 +335,22 @@ class RunStore:
 
     # --- recovery ----------------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Mark queued/running runs whose process is gone as interrupted; returns their ids."""
+        """Mark running runs whose process is gone as interrupted; returns their ids.
+
+        Every epoch such a run recorded stays. Queued runs are left waiting: they belong to no
+        process, and the next worker takes them."""
         with self._read() as con:
-            rows = con.execute("SELECT id, proc_token FROM runs WHERE status IN ('queued', 'running')")
-            rows = rows.fetchall()
-        dead = {token for _, token in rows if not _owner_alive(self.locks_dir, token)}
-        orphans = [run_id for run_id, token in rows if token in dead]
+            rows = con.execute("SELECT id, proc_token FROM runs WHERE status=?", (RunState.RUNNING,)).fetchall()
+        orphans = [run_id for run_id, token in rows if not liveness.alive(self.locks_dir, token)]
         if orphans:
             with self._write() as con:
                 for run_id in orphans:
                     status = con.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
-                    if status and status[0] in ACTIVE:
-                        self._set_status(con, run_id, "interrupted", error=INTERRUPTED)
-        self._sweep_lock_files()
+                    if status and status[0] == RunState.RUNNING:
+                        self._set_status(con, run_id, RunState.INTERRUPTED, error=INTERRUPTED)
+        liveness.sweep(self.locks_dir)
         self._sweep_partial_models()
         return orphans
-
-    def _sweep_lock_files(self) -> None:
-        """Remove lock files of processes that are gone (after their runs were marked)."""
-        for path in self.locks_dir.glob("*.lock"):
-            token = path.name[: -len(".lock")]
-            if _TOKEN_RE.fullmatch(token) and not _owner_alive(self.locks_dir, token):
-                with contextlib.suppress(OSError):
-                    path.unlink()
 
     def _sweep_partial_models(self) -> None:
         """Delete model files whose save never completed (their run is no longer training)."""

@@ -10,8 +10,6 @@ import argparse
 import json
 import sqlite3
 import sys
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,6 @@ from typing import Any
 from bnviz.config import ExperimentConfig
 from bnviz.states import is_active
 from bnviz.store import RunNotFound, RunStore
-
-CLI_OWNER = "cli"
 
 
 class _UserError(ValueError):
@@ -190,52 +186,3 @@ def cmd_rename(args: argparse.Namespace) -> int:
         store.rename(args.run_id, args.name, notes=args.notes)
     print(f"renamed {args.run_id}")
     return 0
-
-
-# --- train, recorded -------------------------------------------------------------------------
-
-def recorded_training(config: ExperimentConfig, *, name: str = "", sink: Any = None,
-                      stop_event: threading.Event | None = None, save_model: bool = True,
-                      store: RunStore | None = None) -> Callable[[], dict[str, Any]]:
-    """Register the run now (so bad input fails before training) and return the work to do.
-
-    The work trains with every event written to the store as it happens and returns the
-    stored record, so `--out` and `runs export` give the same document.
-    """
-    store = store if store is not None else RunStore()
-    stop = stop_event if stop_event is not None else threading.Event()
-    run_id = store.create_run(config, owner=CLI_OWNER, name=name, status="running")
-    deleted = threading.Event()
-
-    def record(event: dict[str, Any]) -> None:
-        from bnviz.callback import emit  # keras: imported only once training runs
-
-        if not deleted.is_set():
-            try:
-                store.append_event(run_id, event)
-            except RunNotFound:  # `runs delete --force` from another terminal
-                deleted.set()
-                stop.set()
-        emit(sink, event)
-
-    def work() -> dict[str, Any]:
-        from bnviz.training import train
-
-        partial = str(store.partial_model_path(run_id)) if save_model else None
-        started = time.perf_counter()
-        try:
-            result = train(config, sink=record, stop_event=stop, run_id=run_id, model_path=partial)
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            if not deleted.is_set():
-                store.set_status(run_id, "failed", error=error)
-            return {"id": run_id, "status": "failed", "history": {}, "summary": {
-                "error": error, "final": {}, "wall_time_s": time.perf_counter() - started}}
-        if deleted.is_set():
-            return result
-        if result["status"] in ("succeeded", "cancelled"):
-            store.commit_model(run_id)
-        store.partial_model_path(run_id).unlink(missing_ok=True)
-        return store.get_record(run_id)
-
-    return work

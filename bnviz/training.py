@@ -31,6 +31,13 @@ def prepare_labels(y, loss: str, n_classes: int):
     return np.asarray(y, dtype="int64")
 
 
+def data_facts(data: Dataset) -> dict[str, Any]:
+    """What the run actually trained on, for the record: counts can differ from the config's
+    limits (your own files clamp a limit larger than the file, and say so in `notes`)."""
+    return {"n_train": len(data.y_train), "n_test": len(data.y_test), "class_names": list(data.class_names),
+            "split": data.split, "notes": list(data.notes)}
+
+
 def probe_indices(n: int, size: int):
     import numpy as np
 
@@ -69,7 +76,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         emit(sink, event)
 
     started = time.perf_counter()
-    status, error, callback = "succeeded", None, None
+    status, error, callback, data = "succeeded", None, None, None
     try:
         # --- data --------------------------------------------------------------
         data = dataset or load_dataset(config.dataset)
@@ -124,6 +131,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         "epochs_completed": callback.epochs_completed if callback else 0,
         "diverged_at": callback.diverged_at if callback else None,
         "error": error,
+        **({"data": data_facts(data)} if data is not None else {}),
     }})
     return recorder.record
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
 
 from bnviz import figures
@@ -29,6 +27,7 @@ from ui.experiment_form import (
     without_bn,
 )
 from ui.service import manager
+from ui.upload_view import UPLOAD_HELP, save_upload, show_upload_summary
 
 st.title("Experiment")
 st.caption("Pick a dataset, a model and where batch normalization goes, then train it on the server.")
@@ -84,26 +83,25 @@ with form:
         name = st.session_state["f:dataset.name"]
         st.caption(DATASET_INFO[name].description)
         if name in ("npz", "csv"):
-            upload = st.file_uploader(f"Your .{name} file", type=[name],
-                                      help="npz: arrays x_train, y_train, x_test, y_test. csv: numeric "
-                                           "feature columns and a label column; 20% is held out for testing.")
+            upload = st.file_uploader(f"Your .{name} file", type=[name], help=UPLOAD_HELP[name])
             if upload is not None:
-                data = upload.getvalue()
-                folder = default_home() / "uploads"
-                folder.mkdir(parents=True, exist_ok=True)
-                target = folder / f"{hashlib.sha256(data).hexdigest()[:24]}.{name}"
-                if not target.exists():
-                    target.write_bytes(data)
-                st.session_state["f:dataset.path"] = str(target)
+                st.session_state["f:dataset.path"] = save_upload(upload, name, default_home() / "uploads")
+            if not str(st.session_state.get("f:dataset.path") or "").endswith(f".{name}"):
+                st.session_state.pop("f:dataset.path", None)  # a file of the other kind, or none yet
             if name == "csv":
-                st.text_input("Label column", key="f:dataset.label_column")
+                st.text_input("Label column", key="f:dataset.label_column",
+                              help="The column holding the classes; every other column is a feature.")
+            if st.session_state.get("f:dataset.path"):
+                show_upload_summary(st.session_state["f:dataset.path"], name)
         c1, c2 = st.columns(2)
         c1.number_input("Training examples", min_value=1, step=100, key="f:dataset.n_train",
                         placeholder=f"all ({DATASET_INFO[name].n_train or 'from the file'})",
-                        help="The first N training examples. Empty = the dataset's whole training split.")
+                        help="The first N training examples. Empty = the dataset's whole training split. "
+                             "Your own file: at most N; a larger N uses all of it (a note says so).")
         c2.number_input("Test examples", min_value=1, step=100, key="f:dataset.n_test",
                         placeholder=f"all ({DATASET_INFO[name].n_test or 'from the file'})",
-                        help="The first N test examples. Empty = the whole test split.")
+                        help="The first N test examples. Empty = the whole test split. "
+                             "Your own file: at most N; a larger N uses all of it (a note says so).")
         if DATASET_INFO[name].kind == "tabular" and name != "csv":
             st.slider("Noise", 0.0, 1.0, step=0.01, key="f:dataset.noise",
                       help="How much the 2-D points scatter: more noise = a harder boundary.")
@@ -213,9 +211,9 @@ if config is not None:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _summary(config_json: str) -> dict:
-    from bnviz.describe import model_summary
+    from bnviz.describe import model_summary_isolated
 
-    return model_summary(ExperimentConfig.from_json(config_json))
+    return model_summary_isolated(ExperimentConfig.from_json(config_json))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

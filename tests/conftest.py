@@ -61,3 +61,24 @@ def mnist_dir(tmp_path_factory):
     write_idx_gz(target / "t10k-images-idx3-ubyte.gz", x[8000:])
     write_idx_gz(target / "t10k-labels-idx1-ubyte.gz", y[8000:])
     return root
+
+
+@pytest.fixture
+def fake_worker(monkeypatch):
+    """The dashboard starts no workers (BNVIZ_EXECUTOR=none); a worker thread trains what this
+    test's store queues with the fast fake trainer (tests/fake_trainer.py)."""
+    import threading
+
+    from bnviz.store import RunStore
+    from bnviz.worker import Worker
+    from tests.fake_trainer import train
+
+    monkeypatch.setenv("BNVIZ_EXECUTOR", "none")
+    store = RunStore()
+    worker = Worker(store, trainer=train, poll_s=0.02, heartbeat_s=0.5, save_models=False)
+    thread = threading.Thread(target=worker.serve, name="fake-worker", daemon=True)
+    thread.start()
+    yield worker
+    worker.shutdown()
+    thread.join(30)
+    store.close()

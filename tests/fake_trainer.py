@@ -1,6 +1,6 @@
 """A fast stand-in for bnviz.training.train with the same signature and events, for UI tests.
 
-Selected with BNVIZ_TRAINER=tests.fake_trainer:train. BNVIZ_FAKE_EPOCH_S sets how long an
+Trained by the `fake_worker` fixture (tests/conftest.py). BNVIZ_FAKE_EPOCH_S sets how long an
 epoch takes, so live views can be watched.
 """
 
@@ -10,7 +10,6 @@ import os
 import time
 from typing import Any
 
-from bnviz.callback import emit
 from bnviz.record import RunRecorder
 from tests.fakes import make_fake_record
 
@@ -24,7 +23,8 @@ def train(config, *, sink=None, stop_event=None, dataset=None, run_id=None, mode
 
     def publish(event):
         recorder(event)
-        emit(sink, event)
+        if sink is not None:
+            sink(event)
 
     publish({"type": "start", "device": "CPU", "params": fake["summary"]["params"], "layers": []})
     publish({"type": "probe", "probe": fake["probes"][0]})

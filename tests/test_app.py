@@ -16,8 +16,9 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture(autouse=True)
-def _fake_trainer(monkeypatch):
-    monkeypatch.setenv("BNVIZ_TRAINER", "tests.fake_trainer:train")
+def _fake_worker(fake_worker):
+    """Runs queued by the pages are trained by the fake trainer in a worker thread."""
+    return fake_worker
 
 
 def _app(**params) -> AppTest:
@@ -33,7 +34,7 @@ def _stored_run(name="stored run", **updates) -> str:
 
     config = PRESETS["seed001-circles-after-fast"].config.with_updates({"training.epochs": 3, **updates})
     with RunStore() as store:
-        run_id = store.create_run(config, owner="test", name=name, status="queued")
+        run_id = store.create_run(config, owner="test", name=name, status="running")
         fake_train(config, sink=lambda e: store.append_event(run_id, e), run_id=run_id)
     return run_id
 
@@ -209,8 +210,8 @@ def test_running_a_gallery_card_launches_its_arms_and_answers():
     assert not at.exception, at.exception
     from ui.service import manager
 
-    for job in manager().jobs():
-        manager().wait(job.run_id, timeout=60)
+    for row in manager().store.list_runs():
+        manager().wait(row["id"], timeout=60)
     at.run()
     assert not at.exception, at.exception
     verdicts = [e.value for e in (*at.success, *at.warning, *at.info)]

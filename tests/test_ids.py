@@ -71,15 +71,16 @@ def test_invalid_run_id_is_a_value_error():
 
 def test_store_and_manager_validate_before_touching_anything(tmp_path):
     from bnviz.jobs import JobManager
+    from bnviz.run_queue import RunQueue
     from bnviz.store import RunStore
-    from tests.fake_events import FakeTrainer
 
     store = RunStore(tmp_path / "home")
-    manager = JobManager(store=store, trainer=FakeTrainer())
+    manager = JobManager(store=store)
+    queue = RunQueue(store)
     calls = [store.get_record, store.delete, store.model_path, store.export_csv, store.status,
              lambda i: store.rename(i, "x"), lambda i: store.set_status(i, "failed"),
              lambda i: store.append_event(i, {"type": "batch"}), manager.snapshot, manager.cancel,
-             manager.queue_position, manager.job, lambda i: manager.changes(i, None)]
+             manager.queue_position, manager.delete, manager.forget, queue.request_cancel, queue.position]
     before = sorted(p.name for p in tmp_path.rglob("*"))
     for bad in ("../../etc/passwd", "x'; DROP TABLE runs;--", "A" * 100_000):
         for call in calls:
@@ -87,7 +88,6 @@ def test_store_and_manager_validate_before_touching_anything(tmp_path):
                 call(bad)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
     assert store.list_runs() == []
-    manager.shutdown()
     store.close()
 
 

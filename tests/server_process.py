@@ -1,9 +1,11 @@
-"""Helper process for the kill test: finish one short run, then train a long one until killed.
+"""A stand-in for the dashboard's server process, for the kill tests: the same job manager and
+supervised local workers that ui/service.py builds, without Streamlit.
 
-    BNVIZ_HOME=... python tests/crash_worker.py OUT_DIR
+    BNVIZ_HOME=... python tests/server_process.py OUT_DIR
 
-Writes OUT_DIR/short.json (the finished run's id, exported record and a digest of its raw
-database rows) and OUT_DIR/long.json (the long run's id), each atomically, then trains.
+Trains one short run to the end and writes OUT_DIR/short.json (its id, exported record and a
+digest of its raw rows), then queues a long run and a short one behind it and writes
+OUT_DIR/long.json with both ids, each file atomically. Then it waits until killed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -39,29 +42,34 @@ def _write(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def config(epochs: int):
+def config(epochs: int, seed: int = 0):
     from bnviz.config import ExperimentConfig
 
     return ExperimentConfig.from_dict({
         "dataset": {"name": "circles", "n_train": 64, "n_test": 32},
         "model": {"hidden": [8], "norm": {"placement": "before"}},
-        "training": {"optimizer": "momentum", "learning_rate": 0.05, "batch_size": 16, "epochs": epochs},
+        "training": {"optimizer": "momentum", "learning_rate": 0.05, "batch_size": 16, "epochs": epochs,
+                     "seed": seed},
         "instrument": {"probe_size": 32, "log_every": 1},
     })
 
 
 def main(out_dir: Path) -> None:
     from bnviz.jobs import JobManager
+    from bnviz.store import RunStore
+    from bnviz.supervisor import LocalWorkers
 
-    manager = JobManager()
-    store = manager.store
-    short = manager.submit(config(2), owner="worker", name="short")
+    store = RunStore()
+    manager = JobManager(store, LocalWorkers(store)).start()
+    short = manager.submit(config(2), owner="server", name="short")
     manager.wait(short.run_id)
     _write(out_dir / "short.json", {"id": short.run_id, "record": store.export_json(short.run_id),
                                     "digest": raw_digest(store.db_path, short.run_id)})
-    long = manager.submit(config(5000), owner="worker", name="long")
-    _write(out_dir / "long.json", {"id": long.run_id})
-    manager.wait(long.run_id)  # until the test kills us
+    long = manager.submit(config(5000), owner="server", name="long")
+    after = manager.submit(config(2, seed=1), owner="server", name="queued behind it")
+    _write(out_dir / "long.json", {"id": long.run_id, "queued": after.run_id})
+    while True:
+        time.sleep(1)
 
 
 if __name__ == "__main__":

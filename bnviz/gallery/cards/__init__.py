@@ -1,0 +1,1 @@
+"""One module per gallery card; `bnviz.gallery.EXPERIMENTS` lists them in gallery order."""

@@ -1,0 +1,57 @@
+"""The tutorial cards' shape: arms from presets, published numbers, BN vs no-BN pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bnviz.figures.gallery import curves, published_vs_ours
+from bnviz.gallery.configs import _preset, _published
+from bnviz.gallery.metrics import Record, _acc, _warmup_note
+from bnviz.gallery.model import Arm, Experiment, FigureList, Judge, Verdict
+
+
+def tutorial_card(*, slug: str, title: str, question: str, claim: str, source: str,
+                  arms: Sequence[tuple[str, str, str]], pairs: Sequence[tuple[str, str]], setup: str,
+                  report_full: bool = False, judge: Judge | None = None) -> Experiment:
+    """A card over presets; arms = (label, group, preset name); pairs = (no-BN, BN) labels to compare."""
+
+    def build(fast: bool) -> list[Arm]:
+        return [Arm(label, _preset(name, fast), group=group, published=_published(name))
+                for label, group, name in arms]
+
+    def default_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
+        return _judge_pairs(exp, lists, pairs)
+
+    def draw(exp: Experiment, lists: dict[str, list[Record]]) -> FigureList:
+        rows = exp.summarize(lists)
+        return [
+            (f"{title}: test accuracy, ours vs published", published_vs_ours(rows, f"{title}: final test accuracy")),
+            (f"{title}: validation accuracy during training",
+             curves(lists, "val_accuracy", f"{title}: validation accuracy per epoch")),
+        ]
+
+    return Experiment(slug=slug, title=title, question=question, claim=claim, source=source, build=build,
+                      judge=judge or default_judge, draw=draw, report_full=report_full, setup=setup)
+
+
+def _judge_pairs(exp: Experiment, lists: Mapping[str, list[Record]], pairs: Sequence[tuple[str, str]]) -> Verdict:
+    """Held when every BN arm beats its no-BN partner; inconclusive when a BN arm that loses
+    has not warmed its moving averages up (too few steps in a fast variant)."""
+    parts, results, cold = [], [], []
+    for plain, bn in pairs:
+        a, b = _acc(lists.get(plain, [])), _acc(lists.get(bn, []))
+        if a is None or b is None:
+            continue
+        results.append(b > a)
+        parts.append(f"{bn} {b:.3f} vs {plain} {a:.3f}")
+        if b <= a and _warmup_note(lists.get(bn, [])):
+            cold.append(bn)
+    if not results:
+        return None, "Not judged: no pair of arms (with and without BN) finished."
+    detail = "; ".join(parts)
+    if all(results):
+        return True, f"BN raised test accuracy: {detail}."
+    if cold:
+        return None, (f"Inconclusive: {detail}, but the BN arm's moving averages had too few steps to warm up "
+                      "(see the train-vs-inference card); run the full-size variant.")
+    return False, f"BN did not raise test accuracy everywhere: {detail}."

@@ -1,0 +1,173 @@
+"""The job queue, cancel requests and worker heartbeats, kept in the run store.
+
+Web servers and workers are separate processes (possibly several of each) that share
+nothing but the store, so the queue is the store's queued runs in order of submission.
+A worker claims the oldest one of its backend in one write transaction (two workers can
+never take the same run), and asks the store whether its run was cancelled or deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bnviz import liveness
+from bnviz.ids import validate_run_id
+from bnviz.states import RunState
+from bnviz.store import RunNotFound, RunStore
+
+CANCELLED_WHILE_QUEUED = "cancelled before it started"
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    id: str
+    pid: int
+    host: str
+    backend: str
+    state: str  # "starting", "idle" or "busy"
+    run_id: str | None
+    device: str | None
+    started: float
+    heartbeat: float
+
+
+class RunQueue:
+    """Queue operations over one RunStore (any process, any thread)."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+
+    # --- web side -------------------------------------------------------------------
+    def waiting(self, owner: str) -> int:
+        """How many runs of `owner` are waiting to start."""
+        with self.store._read() as con:
+            return con.execute("SELECT COUNT(*) FROM runs WHERE status=? AND owner=?",
+                               (RunState.QUEUED, owner)).fetchone()[0]
+
+    def position(self, run_id: str) -> int | None:
+        """1 for the next run of its backend to start, 2 for the one after...; None when not waiting."""
+        run_id = validate_run_id(run_id)
+        with self.store._read() as con:
+            row = con.execute("SELECT status, backend, created, rowid FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None or row[0] != RunState.QUEUED:
+                return None
+            ahead = con.execute(
+                "SELECT COUNT(*) FROM runs WHERE status=? AND backend=?"
+                " AND (created < ? OR (created = ? AND rowid < ?))",
+                (RunState.QUEUED, row[1], row[2], row[2], row[3])).fetchone()[0]
+        return ahead + 1
+
+    def find_reusable(self, fingerprint: str) -> tuple[str, str] | None:
+        """An identical run a new request can show instead: one waiting or training, else the newest success."""
+        with self.store._read() as con:
+            row = con.execute(
+                "SELECT id, status FROM runs WHERE fingerprint=? AND status IN (?, ?) AND cancel_requested=0"
+                " ORDER BY created LIMIT 1", (fingerprint, RunState.QUEUED, RunState.RUNNING)).fetchone()
+            if row is None:
+                row = con.execute("SELECT id, status FROM runs WHERE fingerprint=? AND status=?"
+                                  " ORDER BY created DESC LIMIT 1", (fingerprint, RunState.SUCCEEDED)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def request_cancel(self, run_id: str) -> bool:
+        """A queued run ends at once; a running one is flagged and its worker stops within a batch.
+
+        False when the run is not waiting or training (already finished)."""
+        run_id = validate_run_id(run_id)
+        with self.store._write() as con:
+            row = con.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            if row[0] == RunState.QUEUED:
+                self.store._set_status(con, run_id, RunState.CANCELLED, error=None,
+                                       summary={"note": CANCELLED_WHILE_QUEUED})
+                return True
+            if row[0] == RunState.RUNNING:
+                con.execute("UPDATE runs SET cancel_requested=1, version=version+1, updated=? WHERE id=?",
+                            (time.time(), run_id))
+                return True
+        return False
+
+    def backends_waiting(self) -> set[str]:
+        """Backends that have queued runs (a supervisor starts workers for them)."""
+        with self.store._read() as con:
+            rows = con.execute("SELECT DISTINCT backend FROM runs WHERE status=?", (RunState.QUEUED,)).fetchall()
+        return {r[0] for r in rows}
+
+    # --- worker side ------------------------------------------------------------------
+    def claim(self, worker_id: str, backend: str, max_running: int | None = None) -> Claim | None:
+        """Take the oldest queued run of `backend` and mark it running by this process, or None.
+
+        `max_running` caps trainings across all workers of this store (BNVIZ_MAX_JOBS)."""
+        with self.store._read() as con:  # a cheap look first: workers poll often
+            if con.execute("SELECT 1 FROM runs WHERE status=? AND backend=? LIMIT 1",
+                           (RunState.QUEUED, backend)).fetchone() is None:
+                return None
+        token = liveness.hold(self.store.locks_dir)
+        with self.store._write() as con:
+            if max_running is not None:
+                busy = con.execute("SELECT COUNT(*) FROM runs WHERE status=? AND worker IS NOT NULL",
+                                   (RunState.RUNNING,)).fetchone()[0]
+                if busy >= max_running:
+                    return None
+            row = con.execute("SELECT id, config_json FROM runs WHERE status=? AND backend=?"
+                              " ORDER BY created, rowid LIMIT 1", (RunState.QUEUED, backend)).fetchone()
+            if row is None:
+                return None
+            now = time.time()
+            con.execute("UPDATE runs SET status=?, worker=?, pid=?, proc_token=?, started=?, updated=?,"
+                        " version=version+1 WHERE id=?",
+                        (RunState.RUNNING, worker_id, os.getpid(), token, now, now, row[0]))
+        return Claim(row[0], json.loads(row[1]))
+
+    def cancel_requested(self, run_id: str) -> bool:
+        """True once someone asked to cancel the run; raises RunNotFound once it was deleted."""
+        with self.store._read() as con:
+            row = con.execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        return bool(row[0])
+
+    def register(self, worker_id: str, backend: str) -> None:
+        now = time.time()
+        token = liveness.hold(self.store.locks_dir)
+        with self.store._write() as con:
+            con.execute("INSERT OR REPLACE INTO workers (id, pid, host, backend, state, run_id, proc_token, device,"
+                        " started, heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (worker_id, os.getpid(), socket.gethostname(), backend, "starting", None, token, None,
+                         now, now))
+
+    def heartbeat(self, worker_id: str, state: str, run_id: str | None = None, device: str | None = None) -> None:
+        with self.store._write() as con:
+            con.execute("UPDATE workers SET state=?, run_id=?, device=COALESCE(?, device), heartbeat=? WHERE id=?",
+                        (state, run_id, device, time.time(), worker_id))
+
+    def unregister(self, worker_id: str) -> None:
+        with self.store._write() as con:
+            con.execute("DELETE FROM workers WHERE id=?", (worker_id,))
+
+    def workers(self) -> list[WorkerRow]:
+        with self.store._read() as con:
+            rows = con.execute("SELECT id, pid, host, backend, state, run_id, device, started, heartbeat"
+                               " FROM workers ORDER BY started").fetchall()
+        return [WorkerRow(*r) for r in rows]
+
+    def forget_dead_workers(self) -> list[str]:
+        """Drop the rows of workers whose process is gone (their runs are recovered separately)."""
+        with self.store._read() as con:
+            rows = con.execute("SELECT id, proc_token FROM workers").fetchall()
+        dead = [wid for wid, token in rows if not liveness.alive(self.store.locks_dir, token)]
+        if dead:
+            with self.store._write() as con:
+                con.executemany("DELETE FROM workers WHERE id=?", [(w,) for w in dead])
+        return dead
