@@ -65,3 +65,37 @@ def test_compare_shows_the_runs_boundaries_side_by_side():
     spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                 if "heatmap" in {t.get("type") for t in json.loads(c.proto.spec)["data"]})
     assert sum(t["type"] == "heatmap" for t in spec["data"]) == 2
+
+
+SERVE_PANELS = r"""
+import json, sys
+from streamlit.testing.v1 import AppTest
+run_a, run_b = sys.argv[1], sys.argv[2]
+for page, params, view in [("pages/run.py", {"run": run_a}, None), ("pages/run.py", {"run": run_a}, "bn_steps"),
+                           ("pages/compare.py", {"runs": f"{run_a},{run_b}"}, None)]:
+    at = AppTest.from_file("app.py", default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.switch_page(page)
+    at.run()
+    if view:
+        at.segmented_control(key="view").set_value(view).run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+    assert any("heatmap" in c.proto.spec or "sample examples" in c.proto.spec for c in at.get("plotly_chart")), page
+print(json.dumps({m: m in sys.modules for m in ("tensorflow", "keras", "jax", "torch")}))
+"""
+
+
+def test_the_panels_load_no_training_framework_in_the_web_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    a = _stored_real_run("with BN", "after")
+    b = _stored_real_run("without BN", "none")
+    env = {**os.environ, "BNVIZ_EXECUTOR": "none", "PYTHONPATH": str(Path(APP).parent)}
+    done = subprocess.run([sys.executable, "-c", SERVE_PANELS, a, b], cwd=Path(APP).parent, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded == {"tensorflow": False, "keras": False, "jax": False, "torch": False}
