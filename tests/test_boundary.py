@@ -136,3 +136,21 @@ def test_each_probe_event_carries_its_boundary_while_the_run_trains():
     assert all(bd.is_boundary(p["boundary"]) and "dense1_bn" in p["bn_steps"] for p in probes)
     assert kinds.index("probe") < kinds.index("epoch") < kinds.index("end")  # epoch 0 arrives before epoch 1 ends
     assert len({tuple(p["boundary"]["confidence"]) for p in probes}) == 4  # it moves every epoch
+
+
+def test_a_two_column_upload_gets_a_boundary_and_its_points(tmp_path):
+    from bnviz.training import train
+    from tests.conftest import tiny_config
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 2))
+    path = tmp_path / "mine.csv"
+    rows = [f"{a:.4f},{b:.4f},{'yes' if a * b > 0 else 'no'}" for a, b in x]
+    path.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
+    config = tiny_config(**{"dataset.name": "csv", "dataset.path": str(path), "dataset.n_train": None,
+                            "dataset.n_test": None, "training.epochs": 1})
+    record = train(config)
+    assert record["status"] == "succeeded", record["summary"]["error"]
+    assert all(bd.is_boundary(p["boundary"]) for p in record["probes"])
+    points, names = bd.points_for(record["config"])
+    assert len(points["train"][0]) + len(points["test"][0]) == 120 and set(names) == {"no", "yes"}
