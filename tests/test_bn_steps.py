@@ -8,7 +8,7 @@ import pytest
 from bnviz import bn_steps
 from bnviz.config import ExperimentConfig
 from bnviz.datasets import load_dataset
-from bnviz.figures_bn_steps import bn_steps_figure
+from bnviz.figures.bn_steps import bn_steps_figure
 
 RUNS = {
     # two dense BN layers: the second one's input depends on the first one in training mode

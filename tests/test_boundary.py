@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from bnviz import boundary as bd
-from bnviz import figures_boundary as fb
 from bnviz.config import ExperimentConfig
 from bnviz.datasets import load_dataset
+from bnviz.figures import boundary as fb
 
 
 def _circles_run(tmp_path, placement="after", epochs=30):

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from bnviz import bn_steps
-from bnviz.figures_bn_steps import bn_steps_figure
+from bnviz.figures.bn_steps import bn_steps_figure
 from ui.boundary_view import epoch_picker
 from ui.common import chart
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import streamlit as st
 
-from bnviz import figures_boundary as fb
 from bnviz.boundary import points_for
+from bnviz.figures import boundary as fb
 from ui.common import chart, shared_figure
 
 

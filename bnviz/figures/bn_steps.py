@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bnviz.figures import PALETTE, TEMPLATE, run_color
+from bnviz.figures.common import PALETTE, TEMPLATE, run_color
 
 PANELS = (
     ("edges", "x", "1. x entering BN", PALETTE["bn_input"]),

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bnviz import boundary as bd
-from bnviz.figures import HEIGHT, TEMPLATE, empty_figure, probes, run_color
+from bnviz.figures.common import HEIGHT, TEMPLATE, empty_figure, probes, run_color
 
 # points to draw: {"train": (x, y), "test": (x, y)}; x is (N, 2), y the class indices
 Points = Mapping[str, tuple[Any, Any]]
