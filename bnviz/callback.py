@@ -40,9 +40,11 @@ class InstrumentCallback(keras.callbacks.Callback):
     """
 
     def __init__(self, prober: Prober | None, sink: Sink | None, *, steps_per_epoch: int, epochs: int,
-                 batch_size: int, log_every: int = 10, stop_event: threading.Event | None = None) -> None:
+                 batch_size: int, log_every: int = 10, stop_event: threading.Event | None = None,
+                 extras: dict[str, Callable[[], Any]] | None = None) -> None:
         super().__init__()
         self.prober = prober
+        self.extras = extras or {}  # more probe fields: name -> recorder (boundary, bn_steps)
         self.sink = sink
         self.steps = max(1, steps_per_epoch)
         self.epochs = epochs
@@ -94,7 +96,9 @@ class InstrumentCallback(keras.callbacks.Callback):
     # --- helpers -------------------------------------------------------------------
     def _probe(self, epoch: int) -> None:
         if self.prober is not None:
-            emit(self.sink, {"type": "probe", "probe": self.prober.probe(epoch)})
+            probe = self.prober.probe(epoch)
+            probe.update((name, record()) for name, record in self.extras.items())
+            emit(self.sink, {"type": "probe", "probe": probe})
 
     def _emit_batch(self, batch: int, loss: float | None, accuracy: float | None) -> None:
         elapsed = time.perf_counter() - self._epoch_start

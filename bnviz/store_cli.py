@@ -39,10 +39,12 @@ def add_commands(subparsers) -> None:
     p.add_argument("run_id", metavar="ID")
     p.set_defaults(handler=_guard(cmd_show))
 
-    p = sub.add_parser("export", help="write a run as its JSON record or a per-epoch CSV table")
+    p = sub.add_parser("export", help="write a run as its JSON record, a per-epoch CSV table or TensorBoard "
+                                      "event files")
     p.add_argument("run_id", metavar="ID")
-    p.add_argument("--format", choices=("json", "csv"), default="json")
-    p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--format", choices=("json", "csv", "tensorboard"), default="json")
+    p.add_argument("--out", metavar="FILE", help="write here instead of standard output (tensorboard: a "
+                                                 "directory, required; the run goes to DIR/<name>_<id>/)")
     p.set_defaults(handler=_guard(cmd_export))
 
     p = sub.add_parser("delete", help="remove a run and its saved model")
@@ -140,6 +142,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "tensorboard":
+        return _export_tensorboard(args)
     out = Path(args.out) if args.out else None
     if out is not None and not out.parent.exists():
         raise _UserError(f"cannot write {out}: directory {out.parent} does not exist")
@@ -150,6 +154,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         out.write_text(text)
         print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def _export_tensorboard(args: argparse.Namespace) -> int:
+    """Event files go to a directory, so --out is required; several runs in one DIR are separate runs."""
+    if not args.out:
+        raise _UserError("--format tensorboard writes a folder of event files: give the log directory with "
+                         "--out DIR (then run: tensorboard --logdir DIR)")
+    from bnviz.tb_export import write_run
+
+    with RunStore() as store:
+        record = store.get_record(args.run_id)
+    folder = write_run(record, args.out)
+    print(f"wrote {folder} (view with: tensorboard --logdir {args.out})", file=sys.stderr)
     return 0
 
 

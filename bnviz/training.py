@@ -45,6 +45,15 @@ def probe_indices(n: int, size: int):
     return np.sort(rng.choice(n, size=min(size, n), replace=False))
 
 
+def probe_extras(model, data: Dataset, idx) -> dict[str, Any]:
+    """Probe fields beyond the histograms: the decision boundary (2-D inputs), BN's steps (BN layers)."""
+    from bnviz import bn_steps, boundary
+
+    extras = {"boundary": boundary.recorder_for(model, data.x_train, data.x_test),
+              "bn_steps": bn_steps.recorder_for(model, data.x_train[idx])}
+    return {name: recorder for name, recorder in extras.items() if recorder is not None}
+
+
 def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: threading.Event | None = None,
           dataset: Dataset | None = None, run_id: str | None = None,
           model_path: str | None = None) -> dict[str, Any]:
@@ -97,7 +106,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         prober = Prober(model, data.x_train[idx], y_train[idx], loss_fn, config.instrument)
         callback = InstrumentCallback(prober, publish, steps_per_epoch=steps, epochs=t.epochs,
                                       batch_size=t.batch_size, log_every=config.instrument.log_every,
-                                      stop_event=stop_event)
+                                      stop_event=stop_event, extras=probe_extras(model, data, idx))
         try:
             model.fit(data.x_train, y_train, batch_size=t.batch_size, epochs=t.epochs, shuffle=True,
                       callbacks=[callback], verbose=0, **fit_kwargs)

@@ -14,6 +14,7 @@ from bnviz.ids import is_run_id
 from bnviz.states import is_active
 from bnviz.store import RunNotFound
 from ui import common, routes
+from ui.boundary_view import boundary_panel
 from ui.live import RunView, config_table, read_run, short_labels
 from ui.service import store
 
@@ -122,6 +123,8 @@ def comparison(run_ids: tuple[str, ...], was_live: bool) -> None:
         common.chart(st, figures.compare_curves(records, labels, metric=metric, height=height), "cmp_curves")
     with c2:
         histograms(records, labels, height)
+    boundary_panel(records, key="cmp_boundary", labels=labels, large=common.presenting(),
+                   version=tuple(v.version for v in views))
     final_metrics(views, labels)
 
 

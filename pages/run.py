@@ -13,9 +13,12 @@ from bnviz.config import ExperimentConfig
 from bnviz.states import is_active
 from bnviz.store import RunNotFound
 from ui import access, common, routes
+from ui.bn_steps_view import bn_steps_panel
+from ui.boundary_view import boundary_panel
 from ui.explain import explain
 from ui.live import RunView, ordinal, progress_text, read_run
 from ui.service import manager
+from ui.tb_download import tensorboard_button
 
 VIEWS = {
     "histograms": "Before / after BN",
@@ -25,6 +28,7 @@ VIEWS = {
     "bn_params": "γ, β, moving stats",
     "modes": "Batch vs moving stats",
     "saturation": "Saturation / dead units",
+    "bn_steps": "BN step by step",
 }
 CURVES_EVERY_S = 1.0
 INSIDE_EVERY_S = 2.0
@@ -85,6 +89,7 @@ def show_run(view: RunView, who: access.Actor) -> None:
     routes.page_link("run", "Presenter mode", where=a4, icon=":material/slideshow:", run=run_id, present="1")
     with st.expander("Share this run", icon=":material/share:"):
         common.copy_link("Anyone with this link sees this run, live while it trains:", routes.url("run", run=run_id))
+    tensorboard_button(st, [run_id], key="run_tb")
     access.admin_unlock()
 
     live = is_active(view.status)
@@ -169,6 +174,7 @@ def curves(run_id: str, shown_status: str) -> None:
     note = readings.warmup_note(current.record)
     if note:
         st.info(note, icon=":material/thermostat:")
+    boundary_panel([current.record], key="run_boundary", version=current.version)
 
 
 def epoch_picker(where, run_id: str, epochs: list[int], configured: int, live: bool) -> int:
@@ -242,6 +248,8 @@ def inside(run_id: str, choice: str) -> None:
             draw(st, "bnp", now, figures.bn_parameters)
         elif choice == "saturation":
             draw(st, "sat", now, figures.saturation, height=height)
+        elif choice == "bn_steps":
+            bn_steps_panel(record, key="steps")
 
 
 def presenter_charts(run_id: str, shown_status: str) -> None:
@@ -264,6 +272,7 @@ def presenter_charts(run_id: str, shown_status: str) -> None:
     note = readings.warmup_note(record)
     if note:
         st.info(note, icon=":material/thermostat:")
+    boundary_panel([record], key="p_boundary", large=True, version=current.version)
 
 
 page()

@@ -14,6 +14,7 @@ import streamlit as st
 from bnviz.store import RunNotFound
 from ui import access, routes
 from ui.service import manager, store
+from ui.tb_download import tensorboard_button
 
 
 def page() -> None:
@@ -87,6 +88,7 @@ def actions(picked: list[str], who: access.Actor, owners: dict[str, str | None])
     if who.can_change(record.get("owner")):
         rename(a2, run_id, record)
     downloads(run_id, record)
+    tensorboard_button(st, picked, key="runs_tb")
     if allowed:
         delete(a3, allowed, len(picked))
     if len(allowed) < len(picked):

@@ -1,0 +1,47 @@
+"""BN step by step: pick a BN layer, a unit and an epoch; see the formula with the run's own numbers.
+
+Self-contained so a page mounts it with one call: `bn_steps_panel(record, key=...)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from bnviz import bn_steps
+from bnviz.figures.bn_steps import bn_steps_figure
+from ui.boundary_view import epoch_picker
+from ui.common import chart
+
+
+def bn_steps_panel(record: dict[str, Any], *, key: str, wide: bool = False) -> None:
+    """The chosen unit's μ_B, σ²_B, x̂, γ, β, outputs and moving statistics, as numbers, linked
+    histograms and a worked explanation. `wide`: the histograms in one row (a full-width page)."""
+    layers = bn_steps.step_layers(record)
+    if not layers:
+        st.info("BN step by step needs a run with BatchNormalization layers, recorded by a bnviz version "
+                "that keeps BN's per-unit numbers (runs from before do not have them).", icon=":material/info:")
+        return
+    c1, c2, c3 = st.columns([1, 1, 2])
+    layer = c1.selectbox("BN layer", layers, key=f"{key}_layer")
+    units = bn_steps.unit_count(record, layer)
+    unit = c2.number_input(f"Unit / channel (0–{units - 1})", 0, units - 1, 0, step=1, key=f"{key}_unit_{layer}")
+    epoch = epoch_picker(c3, "Epoch (0 = before training)", bn_steps.step_epochs(record), f"{key}_epoch")
+    try:
+        s = bn_steps.steps(record, layer, int(unit), epoch)
+    except bn_steps.BNStepsError as exc:
+        st.warning(str(exc), icon=":material/warning:")
+        return
+    cols = st.columns(6 if wide else 3)
+    for i, (label, value) in enumerate((("μ_B", s["mu_b"]), ("σ²_B", s["var_b"]), ("γ", s["gamma"]),
+                                          ("β", s["beta"]), ("moving mean", s["moving_mean"]),
+                                          ("moving variance", s["moving_variance"]))):
+        cols[i % len(cols)].metric(label, f"{value:.4g}")
+    chart(st, bn_steps_figure(s, columns=4 if wide else 2), f"{key}_fig")
+    st.markdown(bn_steps.explanation(s))
+    st.caption(f"The first {len(s['x'])} probe examples"
+               + (f" at pixel {tuple(s['sample_pixel'])} of each feature map" if s["sample_pixel"] else "")
+               + f", through every step (ε = {s['epsilon']:g}); they are the triangles in the histograms.")
+    st.dataframe(pd.DataFrame(bn_steps.steps_table(s)).style.format(precision=4), hide_index=True, width="stretch")

@@ -1,0 +1,86 @@
+"""The decision boundary panel: one run (at an epoch, or animated) or several runs side by side.
+
+Self-contained so a page mounts it with one call: `boundary_panel(records, key=...)`. It draws
+nothing for runs without a recorded boundary (inputs that are not 2-D points), so a page can
+call it for every run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import streamlit as st
+
+from bnviz.boundary import points_for
+from bnviz.figures import boundary as fb
+from ui.common import chart, shared_figure
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _points(dataset_json: str):
+    """Train/test points and class names of a 2-D dataset (None when it cannot be loaded here)."""
+    return points_for({"dataset": json.loads(dataset_json)})
+
+
+def epoch_picker(where, label: str, epochs: list[int], key: str) -> int:
+    """A slider over recorded epochs that follows the newest one until the user moves it."""
+    if len(epochs) == 1:
+        where.caption(f"{label}: {epochs[0]} (the only one recorded so far)")
+        return epochs[0]
+    follow = f"{key}_follow"
+    if st.session_state.get(follow, True) or st.session_state.get(key) not in epochs:
+        st.session_state[key] = epochs[-1]
+    return int(where.select_slider(label, epochs, key=key,
+                                   on_change=lambda: st.session_state.update({follow: False})))
+
+
+def _shared_points(records: Sequence[dict[str, Any]]):
+    datasets = {json.dumps(r["config"]["dataset"], sort_keys=True) for r in records}
+    return _points(datasets.pop()) if len(datasets) == 1 else None
+
+
+def boundary_panel(records: Sequence[dict[str, Any]], *, key: str, labels: Sequence[str] | None = None,
+                   large: bool = False, version: tuple | None = None) -> None:
+    """One record: the boundary at a chosen epoch or animated over training. Several: side by side
+    at the same epoch (points drawn when the runs share their dataset). `large` for presenter mode;
+    with `version` (the runs' RunView.version) each figure is built once for all viewers."""
+    shown = [(i, r) for i, r in enumerate(records) if fb.boundary_epochs(r)]
+    if not shown:
+        return
+    labels = list(labels) if labels is not None else [str(r.get("name") or r.get("id") or "run") for r in records]
+    loaded = _shared_points([r for _, r in shown])
+    points, names = loaded if loaded else (None, None)
+    st.subheader("Decision boundary")
+    if len(shown) == 1:
+        record = shown[0][1]
+        c1, c2 = st.columns([2, 3])
+        mode = c1.segmented_control("Boundary", ["epoch", "animation"], default="epoch", key=f"{key}_mode",
+                                    format_func={"epoch": "At an epoch", "animation": "Over training ▶"}.get,
+                                    label_visibility="collapsed") or "epoch"
+        if mode == "animation":
+            options: tuple = ("animation", large)
+            build = partial(fb.boundary_animation, record, points, class_names=names, height=820 if large else 580)
+        else:
+            epoch = epoch_picker(c2, "Epoch (0 = before training)", fb.boundary_epochs(record), f"{key}_epoch")
+            options = ("epoch", epoch, large)
+            build = partial(fb.boundary_figure, record, epoch, points, class_names=names,
+                            height=760 if large else 520)
+    else:
+        epochs = sorted({e for _, r in shown for e in fb.boundary_epochs(r)})
+        epoch = epoch_picker(st, "Epoch (the same for every run)", epochs, f"{key}_epoch")
+        options = ("compare", epoch, large, tuple(labels))
+
+        def build():
+            figure = fb.compare_boundaries([r for _, r in shown], [labels[i] for i, _ in shown], epoch, points,
+                                           class_names=names, columns=2 if large else 3)
+            return figure.update_layout(height=figure.layout.height * 1.4) if large else figure
+    figure = shared_figure("boundary_panel", version, options, build) if version is not None else build()
+    chart(st, figure, f"{key}_fig")
+    note = ("Each cell is the model's prediction there (inference mode, moving statistics); the paler, "
+            "the less sure it is. Dots are training points, open diamonds test points.")
+    if points is None:
+        note += " The data points could not be loaded here, so only the prediction is shown."
+    st.caption(note)
