@@ -124,7 +124,7 @@ def comparison(run_ids: tuple[str, ...], was_live: bool) -> None:
     with c2:
         histograms(records, labels, height)
     boundary_panel(records, key="cmp_boundary", labels=labels, large=common.presenting(),
-                   version=tuple(v.version for v in views))
+                   version=tuple(v.version for v in views), live=live)
     final_metrics(views, labels)
 
 

@@ -174,7 +174,7 @@ def curves(run_id: str, shown_status: str) -> None:
     note = readings.warmup_note(current.record)
     if note:
         st.info(note, icon=":material/thermostat:")
-    boundary_panel([current.record], key="run_boundary", version=current.version)
+    boundary_panel([current.record], key="run_boundary", version=current.version, live=is_active(current.status))
 
 
 def epoch_picker(where, run_id: str, epochs: list[int], configured: int, live: bool) -> int:

@@ -25,16 +25,21 @@ def _points(dataset_json: str):
     return points_for({"dataset": json.loads(dataset_json)})
 
 
-def epoch_picker(where, label: str, epochs: list[int], key: str) -> int:
-    """A slider over recorded epochs that follows the newest one until the user moves it."""
+def epoch_picker(where, label: str, epochs: list[int], key: str, live: bool) -> int:
+    """While a run trains: the newest epoch, until the viewer turns following off; then a slider.
+
+    The code never writes the slider's value while following, so a browser sending back an
+    older value (a rerun crossing an update) cannot stop a viewer from following (see pages/run.py)."""
     if len(epochs) == 1:
         where.caption(f"{label}: {epochs[0]} (the only one recorded so far)")
         return epochs[0]
-    follow = f"{key}_follow"
-    if st.session_state.get(follow, True) or st.session_state.get(key) not in epochs:
+    if live and where.toggle("Follow training", value=True, key=f"{key}_follow",
+                             help="Show each new epoch as it arrives. Turn off to pick an epoch."):
+        where.caption(f"Epoch {epochs[-1]} (the latest)")
+        return epochs[-1]
+    if st.session_state.get(key) not in epochs:
         st.session_state[key] = epochs[-1]
-    return int(where.select_slider(label, epochs, key=key,
-                                   on_change=lambda: st.session_state.update({follow: False})))
+    return int(where.select_slider(label, epochs, key=key))
 
 
 def _shared_points(records: Sequence[dict[str, Any]]):
@@ -43,7 +48,7 @@ def _shared_points(records: Sequence[dict[str, Any]]):
 
 
 def boundary_panel(records: Sequence[dict[str, Any]], *, key: str, labels: Sequence[str] | None = None,
-                   large: bool = False, version: tuple | None = None) -> None:
+                   large: bool = False, version: tuple | None = None, live: bool = False) -> None:
     """One record: the boundary at a chosen epoch or animated over training. Several: side by side
     at the same epoch (points drawn when the runs share their dataset). `large` for presenter mode;
     with `version` (the runs' RunView.version) each figure is built once for all viewers."""
@@ -64,13 +69,16 @@ def boundary_panel(records: Sequence[dict[str, Any]], *, key: str, labels: Seque
             options: tuple = ("animation", large)
             build = partial(fb.boundary_animation, record, points, class_names=names, height=820 if large else 580)
         else:
-            epoch = epoch_picker(c2, "Epoch (0 = before training)", fb.boundary_epochs(record), f"{key}_epoch")
+            epochs = fb.boundary_epochs(record)
+            epoch = epochs[-1] if large else epoch_picker(c2, "Epoch (0 = before training)", epochs, f"{key}_epoch",
+                                                          live)
             options = ("epoch", epoch, large)
             build = partial(fb.boundary_figure, record, epoch, points, class_names=names,
                             height=760 if large else 520)
     else:
         epochs = sorted({e for _, r in shown for e in fb.boundary_epochs(r)})
-        epoch = epoch_picker(st, "Epoch (the same for every run)", epochs, f"{key}_epoch")
+        epoch = epochs[-1] if large else epoch_picker(st, "Epoch (the same for every run)", epochs, f"{key}_epoch",
+                                                      live)
         options = ("compare", epoch, large, tuple(labels))
 
         def build():
