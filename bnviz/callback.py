@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import math
-import queue
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import keras
 
+from bnviz.events import Sink, StopRun, emit
 from bnviz.probes import Prober
 
-Sink = Callable[[dict[str, Any]], None] | queue.Queue
-
-
-class StopRun(Exception):
-    """Raised inside fit() to leave it at once (cancel or divergence)."""
-
-    def __init__(self, status: str) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-def emit(sink: Sink | None, event: dict[str, Any]) -> None:
-    if sink is None:
-        return
-    if isinstance(sink, queue.Queue):
-        sink.put(event)
-    else:
-        sink(event)
-
+__all__ = ["InstrumentCallback", "Sink", "StopRun", "emit"]  # Sink, StopRun, emit: bnviz.events, kept here
 
 class InstrumentCallback(keras.callbacks.Callback):
     """Records batch metrics, epoch metrics and probes, and honours a stop flag every batch.

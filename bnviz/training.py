@@ -11,10 +11,10 @@ import threading
 import time
 from typing import Any
 
-from bnviz import device
-from bnviz.callback import InstrumentCallback, Sink, StopRun, emit
+from bnviz import backends
 from bnviz.config import ExperimentConfig
 from bnviz.datasets import Dataset, load_dataset
+from bnviz.events import Sink, StopRun, emit
 from bnviz.record import RunRecorder
 
 PROBE_SEED = 20150211  # same probe examples for every run on a dataset, so runs compare
@@ -45,15 +45,11 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
 
     `stop_event` is checked after every batch: setting it ends the run as cancelled,
     keeping everything recorded so far. With `model_path`, a finished model is saved there
-    as a `.keras` file.
+    as a `.keras` file. The run trains on `config.training.backend`, which must be the backend
+    of this process (or keras not imported yet); otherwise it fails with the reason.
     """
-    device_name = device.configure()
-    import keras
-
-    from bnviz import models
-    from bnviz.probes import Prober
-
     recorder = RunRecorder(config.to_dict(), run_id)
+    backend, device_name = config.training.backend, None
 
     def publish(event: dict[str, Any]) -> None:
         recorder(event)
@@ -62,6 +58,14 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
     started = time.perf_counter()
     status, error, callback = "succeeded", None, None
     try:
+        backends.activate(backend)
+        device_name = backends.configure(backend=backend)
+        import keras
+
+        from bnviz import models
+        from bnviz.callback import InstrumentCallback
+        from bnviz.probes import Prober
+
         # --- data --------------------------------------------------------------
         data = dataset or load_dataset(config.dataset)
         t = config.training
@@ -73,7 +77,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         keras.utils.set_random_seed(t.seed)
         model = models.build_model(config, data.input_shape, data.n_classes)
         model.compile(optimizer=models.make_optimizer(config), loss=loss_name, metrics=["accuracy"])
-        publish({"type": "start", "device": device_name, "params": models.param_counts(model),
+        publish({"type": "start", "backend": backend, "device": device_name, "params": models.param_counts(model),
                  "layers": models.layer_table(model)})
 
         # --- fit, instrumented -------------------------------------------------------
@@ -111,6 +115,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
     publish({"type": "end", "status": status, "summary": {
         "final": final,
         "wall_time_s": round(time.perf_counter() - started, 3),
+        "backend": backend,
         "device": device_name,
         "epochs_completed": callback.epochs_completed if callback else 0,
         "diverged_at": callback.diverged_at if callback else None,
