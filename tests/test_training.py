@@ -21,6 +21,7 @@ def test_a_run_record_has_the_documented_shape():
     assert {("dense1_bn", "bn_input"), ("dense1_bn", "bn_output"), ("dense1_bn", "bn_output_inference"),
             ("dense1_act", "pre_activation"), ("dense1_act", "activation"), ("input", "input")} <= kinds
     summary = record["summary"]
+    assert summary["backend"] == "tensorflow"
     assert summary["device"] == "CPU" and summary["params"]["total"] == 2 * 8 + 8 + 4 * 8 + 9
     assert 0 <= summary["final"]["test_accuracy"] <= 1 and summary["wall_time_s"] > 0
     assert len(record["batches"]) == 2 * 4  # log_every=1, 64 examples / batch 16
