@@ -257,8 +257,27 @@ def _torch_compile(fn: Callable) -> Callable:
 _COMPILE = {"tensorflow": _tensorflow_compile, "jax": _jax_compile, "torch": _torch_compile}
 
 
-def to_numpy(tree: Any) -> Any:
-    """Arrays of a (nested) result, copied to host numpy arrays."""
+def to_numpy(tree: Any, backend: str | None = None) -> Any:
+    """The arrays of a (nested) result as host numpy arrays."""
+    return _TO_NUMPY[backend or current_backend()](tree)
+
+
+def _tensorflow_to_numpy(tree: Any) -> Any:
+    import tensorflow as tf
+
+    return tf.nest.map_structure(lambda t: None if t is None else t.numpy(), tree)
+
+
+def _jax_to_numpy(tree: Any) -> Any:
+    import jax
+
+    return jax.device_get(tree)  # one transfer for all leaves
+
+
+def _torch_to_numpy(tree: Any) -> Any:
     import keras
 
-    return keras.tree.map_structure(lambda t: None if t is None else keras.ops.convert_to_numpy(t), tree)
+    return keras.tree.map_structure(lambda t: None if t is None else t.detach().cpu().numpy(), tree)
+
+
+_TO_NUMPY = {"tensorflow": _tensorflow_to_numpy, "jax": _jax_to_numpy, "torch": _torch_to_numpy}

@@ -15,6 +15,7 @@ is one function compiled once per run (bnviz.backends.compile_function).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -135,8 +136,9 @@ class Prober:
 
     # --- the passes ---------------------------------------------------------------
     def _values(self) -> tuple[list, list]:
-        return ([ops.convert_to_tensor(v) for v in self.probe_model.trainable_variables],
-                [ops.convert_to_tensor(v) for v in self.probe_model.non_trainable_variables])
+        # The backend's own variable values (tf.Variable, jax.Array, torch.Tensor): no copies.
+        return ([v.value for v in self.probe_model.trainable_variables],
+                [v.value for v in self.probe_model.non_trainable_variables])
 
     def _forward(self, trainable, non_trainable, x, y):
         outputs, _ = self.probe_model.stateless_call(trainable, non_trainable, x, training=True)
@@ -228,7 +230,11 @@ class Prober:
 
     # --- summaries -----------------------------------------------------------------
     @staticmethod
-    def _describe(pos: Position, stats: list, hist: np.ndarray, edges: tuple[float, float, int],
+    @functools.cache
+    def _edges(lo: float, hi: float, bins: int) -> tuple[float | None, ...]:
+        return tuple(_round(e) for e in np.linspace(lo, hi, bins + 1))
+
+    def _describe(self, pos: Position, stats: list, hist: np.ndarray, edges: tuple[float, float, int],
                   width: int) -> dict:
         lo, hi, bins = edges
         return {
@@ -236,7 +242,7 @@ class Prober:
             "block": pos.block,
             "kind": pos.kind,
             "hist": {
-                "edges": [_round(e) for e in np.linspace(lo, hi, bins + 1)],
+                "edges": list(self._edges(lo, hi, bins)),
                 "counts": [int(c) for c in hist[:bins]],
                 "below": int(hist[width]),
                 "above": int(hist[width + 1]),

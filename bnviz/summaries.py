@@ -152,38 +152,66 @@ def histogram_range(abs_q995: float, minimum: float | None, kind: str, activatio
 def host_summaries(tensors: list[np.ndarray], ranges: list[tuple[float, float, int]] | None, saturating: list,
                    width: int) -> dict:
     """flat_summaries in numpy, for tensors already on the host (a CPU backend's "device" is host memory,
-    and numpy needs no compiling, which on a small model costs more than all its probes)."""
+    and numpy needs no compiling, which on a small model costs more than all its probes).
+
+    Each distinct tensor is sorted once; percentiles, histogram counts and saturation are then
+    read off the sorted values with binary searches (numpy.histogram's bins, last one closed)."""
     stats, saturated, hists, abs_q995 = [], [], [], []
+    ordered_of: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for i, values in enumerate(tensors):
-        raw = np.asarray(values, dtype=np.float32).reshape(-1)
-        flat = raw[np.isfinite(raw)]
-        sample = raw
-        if raw.size > MAX_PERCENTILE_SAMPLES:
-            sample = raw[np.sort(np.random.default_rng(1).choice(raw.size, MAX_PERCENTILE_SAMPLES, replace=False))]
-        sample = sample[np.isfinite(sample)]
-        if flat.size:
-            p15, p50, p85 = np.percentile(sample, [15, 50, 85])
-            stats.append([flat.mean(), flat.std(), flat.min(), flat.max(), p15, p50, p85])
-            abs_q995.append(np.percentile(np.abs(flat), 99.5))
+        if id(values) not in ordered_of:
+            raw = np.asarray(values, dtype=np.float32).reshape(-1)
+            finite = np.isfinite(raw)
+            flat = raw if finite.all() else raw[finite]
+            sample = raw
+            if raw.size > MAX_PERCENTILE_SAMPLES:
+                sample = raw[np.sort(np.random.default_rng(1).choice(raw.size, MAX_PERCENTILE_SAMPLES, replace=False))]
+                sample = np.sort(sample[np.isfinite(sample)])
+            ordered = np.sort(flat)
+            ordered_of[id(values)] = (flat, ordered, ordered if sample is raw else sample)
+        flat, ordered, sample = ordered_of[id(values)]
+        n = ordered.size
+        if n:
+            p15, p50, p85 = _sorted_percentiles(sample, (15.0, 50.0, 85.0))
+            stats.append([flat.mean(), flat.std(), ordered[0], ordered[-1], p15, p50, p85])
+            abs_q995.append(np.percentile(np.abs(flat), 99.5) if ranges is None else math.nan)
         else:
             stats.append([math.nan, math.nan, math.inf, -math.inf, math.nan, math.nan, math.nan])
             abs_q995.append(math.nan)
         low_high = saturating[i]
-        saturated.append(((flat <= low_high[0]) | (flat >= low_high[1])).mean() if low_high and flat.size
-                         else math.nan)
+        if low_high and n:
+            outside = np.searchsorted(ordered, low_high[0], "right") + n - np.searchsorted(ordered, low_high[1], "left")
+            saturated.append(outside / n)
+        else:
+            saturated.append(math.nan)
         lo, hi, bins = ranges[i] if ranges else (-1.0, 1.0, width)
-        counts, _ = np.histogram(flat, bins=bins, range=(lo, hi))
+        edges = np.linspace(lo, hi, bins + 1)
+        cut = np.searchsorted(ordered, edges, "left")
+        last = np.searchsorted(ordered, hi, "right")
         hist = np.zeros(width + 2)
-        hist[:bins] = counts
-        hist[width], hist[width + 1] = (flat < lo).sum(), (flat > hi).sum()
+        hist[:bins] = np.diff(np.append(cut[:-1], last))
+        hist[width], hist[width + 1] = cut[0], n - last
         hists.append(hist)
     return {"stats": np.array(stats, dtype=np.float64), "saturated": np.array(saturated),
             "hist": np.array(hists), "abs_q995": np.array(abs_q995)}
+
+
+def _sorted_percentiles(ordered: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """numpy.percentile (linear) of already sorted values."""
+    result = []
+    for q in qs:
+        position = (ordered.size - 1) * q / 100.0
+        i0 = math.floor(position)
+        i1 = min(i0 + 1, ordered.size - 1)
+        a, b = float(ordered[i0]), float(ordered[i1])
+        result.append(a + (b - a) * (position - i0))
+    return result
 
 
 def host_unit_stats(values: np.ndarray, dead: bool) -> list[float]:
     """unit_stats in numpy."""
     u = np.asarray(values, dtype=np.float32)
     u = u.reshape(-1, 1) if u.ndim == 1 else u
-    u = np.where(np.isfinite(u), u, 0.0)
+    if not np.isfinite(u).all():
+        u = np.where(np.isfinite(u), u, 0.0)
     return [np.abs(u.mean(axis=0)).mean(), u.std(axis=0).mean(), (u.max(axis=0) <= 0).mean() if dead else math.nan]

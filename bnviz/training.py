@@ -43,7 +43,8 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
           model_path: str | None = None) -> dict[str, Any]:
     """Train `config` and return its run record; events also go to `sink` as they happen.
 
-    `stop_event` is checked after every batch: setting it ends the run as cancelled,
+    `stop_event` is checked after every group of fused batches (at most `instrument.log_every`
+    batches, see callback.fused_steps): setting it ends the run as cancelled,
     keeping everything recorded so far. With `model_path`, a finished model is saved there
     as a `.keras` file. The run trains on `config.training.backend`, which must be the backend
     of this process (or keras not imported yet); otherwise it fails with the reason.
@@ -63,7 +64,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         import keras
 
         from bnviz import models
-        from bnviz.callback import InstrumentCallback
+        from bnviz.callback import InstrumentCallback, fused_steps
         from bnviz.probes import Prober
 
         # --- data --------------------------------------------------------------
@@ -76,7 +77,6 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         # --- model -------------------------------------------------------------
         keras.utils.set_random_seed(t.seed)
         model = models.build_model(config, data.input_shape, data.n_classes)
-        model.compile(optimizer=models.make_optimizer(config), loss=loss_name, metrics=["accuracy"])
         publish({"type": "start", "backend": backend, "device": device_name, "params": models.param_counts(model),
                  "layers": models.layer_table(model)})
 
@@ -89,6 +89,8 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
             fit_kwargs["validation_split"] = t.validation_split
             n_fit = n_fit - int(n_fit * t.validation_split)
         steps = math.ceil(n_fit / t.batch_size)
+        model.compile(optimizer=models.make_optimizer(config), loss=loss_name, metrics=["accuracy"],
+                      steps_per_execution=fused_steps(config.instrument.log_every, steps))
         idx = probe_indices(n_fit, config.instrument.probe_size)
         loss_fn = keras.losses.get(loss_name)
         prober = Prober(model, data.x_train[idx], y_train[idx], loss_fn, config.instrument)

@@ -94,3 +94,20 @@ def test_circles_learns_with_every_placement(placement):
                             "dataset.n_train": 200, "model.hidden": [16]})
     record = train(config)
     assert record["history"]["loss"][-1] < record["history"]["loss"][0]
+
+
+def test_fused_steps_record_the_same_batches_and_history_as_single_steps(monkeypatch):
+    from bnviz import callback
+
+    assert [callback.fused_steps(10, 16), callback.fused_steps(10, 4), callback.fused_steps(1, 16),
+            callback.fused_steps(7, 16), callback.fused_steps(64, 100)] == [10, 2, 1, 7, 8]
+    config = tiny_config(**{"instrument.log_every": 3, "dataset.n_train": 80, "training.epochs": 2})  # 5 steps
+    fused = train(config)
+    monkeypatch.setattr(callback, "MAX_FUSED_STEPS", 1)
+    single = train(config)
+    assert [(b["epoch"], b["batch"], b["step"]) for b in fused["batches"]] == [(1, 3, 3), (1, 5, 5), (2, 3, 8),
+                                                                              (2, 5, 10)]
+    assert [(b["epoch"], b["batch"], b["step"]) for b in single["batches"]] == [
+        (b["epoch"], b["batch"], b["step"]) for b in fused["batches"]]
+    for name, values in single["history"].items():
+        assert fused["history"][name] == pytest.approx(values, abs=1e-5), name
