@@ -147,7 +147,24 @@ def _jax_setup(threads: int | None) -> str:
     flags = os.environ.get("XLA_FLAGS", "")
     if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
         os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
+    _jax_compilation_cache()
     return _device_name(_jax_gpus())
+
+
+def _jax_compilation_cache() -> None:
+    """Keep XLA's compiled programs on disk (BNVIZ_HOME/jax-cache, or JAX_COMPILATION_CACHE_DIR).
+
+    Every run builds a new model, so JAX compiles its train step, evaluation and probe afresh, which
+    on a classroom model takes longer than the training itself; the same preset again (the
+    common case) then loads them instead (circles, 100 epochs: about 3 s less)."""
+    import jax
+
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        from bnviz.store import default_home
+
+        jax.config.update("jax_compilation_cache_dir", str(default_home() / "jax-cache"))
+    if not os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 def _jax_gpus() -> list[str]:

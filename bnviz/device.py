@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 
+from bnviz.config import BACKENDS, DEFAULT_BACKEND
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if "KERAS_BACKEND" not in os.environ:  # BNVIZ_BACKEND picks the process's backend; validated on use
     _wanted = os.environ.get("BNVIZ_BACKEND", "").strip()
-    os.environ["KERAS_BACKEND"] = _wanted if _wanted in ("tensorflow", "jax", "torch") else "tensorflow"
+    os.environ["KERAS_BACKEND"] = _wanted if _wanted in BACKENDS else DEFAULT_BACKEND
 
 
 def configure(threads: int | None = None, backend: str | None = None) -> str:
