@@ -258,7 +258,7 @@ def compile_function(fn: Callable, backend: str | None = None) -> Callable:
 def _tensorflow_compile(fn: Callable) -> Callable:
     import tensorflow as tf
 
-    return tf.function(fn, reduce_retracing=True)
+    return tf.function(fn, reduce_retracing=True, autograph=False)  # keras.ops code: no Python control flow on tensors
 
 
 def _jax_compile(fn: Callable) -> Callable:

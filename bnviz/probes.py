@@ -184,29 +184,37 @@ class Prober:
             units.append(cache[key])
         return {**flat, "units": ops.stack(units), "grad_sq": grad_sq, "metrics": metrics}
 
-    def _call(self, ranges: list[tuple[float, float, int]] | None) -> dict[str, np.ndarray]:
-        """One probe; on the host path, the values are summarised here with numpy."""
+    def _call(self) -> dict[str, np.ndarray]:
+        """One probe. The first one also picks each position's bins (kept for the whole run): on
+        the device path by running once more, on the host path from the values it already has."""
         if self._compiled is None:
             self._compiled = backends.compile_function(self._summarise)
-        lo, hi, bins = (np.array(column, dtype=dtype) for column, dtype in
-                        zip(zip(*(ranges or self._first_ranges)), ("float32", "float32", "int32")))
         trainable, non_trainable = self._values()
-        out = backends.to_numpy(self._compiled(trainable, non_trainable, self.x, self.y, lo, hi, bins))
-        if "values" not in out:
-            return {k: np.asarray(v) for k, v in out.items()}
-        values = [out["values"][(p.inference, p.tensor)] for p in self.positions]
-        summary = host_summaries(values, ranges, self._saturating, self.settings.bins)
-        summary["units"] = np.array([host_unit_stats(v, dead) for v, dead in zip(values, self._dead)])
-        return {**summary, "grad_sq": np.asarray(out["grad_sq"]), "metrics": np.asarray(out["metrics"])}
+        passes = 1 if self._ranges is not None or not self.on_device else 2
+        for _ in range(passes):
+            lo, hi, bins = (np.array(column, dtype=dtype) for column, dtype in
+                            zip(zip(*(self._ranges or self._first_ranges)), ("float32", "float32", "int32")))
+            out = backends.to_numpy(self._compiled(trainable, non_trainable, self.x, self.y, lo, hi, bins))
+            if "values" in out:  # the host path
+                values = [out["values"][(p.inference, p.tensor)] for p in self.positions]
+                if self._ranges is None:
+                    self._pick_ranges(host_summaries(values, None, self._saturating, self.settings.bins))
+                summary = host_summaries(values, self._ranges, self._saturating, self.settings.bins)
+                summary["units"] = np.array([host_unit_stats(v, dead) for v, dead in zip(values, self._dead)])
+                return {**summary, "grad_sq": np.asarray(out["grad_sq"]), "metrics": np.asarray(out["metrics"])}
+            out = {k: np.asarray(v) for k, v in out.items()}
+            if self._ranges is None:
+                self._pick_ranges(out)
+        return out
+
+    def _pick_ranges(self, first: dict[str, np.ndarray]) -> None:
+        self._ranges = [histogram_range(float(q), float(s[2]) if np.isfinite(s[2]) else None, p.kind,
+                                        p.activation, self.settings.bins)
+                        for p, s, q in zip(self.positions, first["stats"], first["abs_q995"])]
 
     def probe(self, epoch: int) -> dict:
         """Record every position at this point of training; the model is not modified."""
-        if self._ranges is None:  # the first probe picks each position's bins, then keeps them
-            first = self._call(None)
-            self._ranges = [histogram_range(float(q), float(s[2]) if np.isfinite(s[2]) else None, p.kind,
-                                            p.activation, self.settings.bins)
-                            for p, s, q in zip(self.positions, first["stats"], first["abs_q995"])]
-        out = self._call(self._ranges)
+        out = self._call()
         hists, units, grad_sq, metrics = out["hist"], out["units"], out["grad_sq"], out["metrics"]
         width = hists.shape[1] - 2
         positions = []
