@@ -105,7 +105,11 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
 
         # --- evaluate ------------------------------------------------------------
         final = {k: v[-1] for k, v in recorder.record["history"].items() if v}
-        if status == "succeeded":
+        if status == "succeeded" and t.validation == "test" and "val_loss" in final:
+            # The last validation already evaluated the final weights on the test set: reuse it
+            # (another evaluate() would compile a second evaluation program for nothing).
+            final.update({f"test_{k[4:]}": v for k, v in list(final.items()) if k.startswith("val_")})
+        elif status == "succeeded":
             test = model.evaluate(data.x_test, y_test, batch_size=max(t.batch_size, 256), verbose=0,
                                   return_dict=True)
             final.update({f"test_{k}": float(v) for k, v in test.items()})

@@ -24,6 +24,8 @@ def test_a_run_record_has_the_documented_shape():
     assert summary["backend"] == "tensorflow"
     assert summary["device"] == "CPU" and summary["params"]["total"] == 2 * 8 + 8 + 4 * 8 + 9
     assert 0 <= summary["final"]["test_accuracy"] <= 1 and summary["wall_time_s"] > 0
+    # validation on the test set: the last validation is the final test evaluation
+    assert summary["final"]["test_accuracy"] == record["history"]["val_accuracy"][-1]
     assert len(record["batches"]) == 2 * 4  # log_every=1, 64 examples / batch 16
     assert [e["type"] for e in events][:3] == ["start", "probe", "batch"]
     assert events[-1]["type"] == "end"
