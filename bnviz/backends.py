@@ -165,6 +165,8 @@ def _jax_compilation_cache() -> None:
         jax.config.update("jax_compilation_cache_dir", str(default_home() / "jax-cache"))
     if not os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    if not os.environ.get("JAX_COMPILATION_CACHE_MAX_SIZE"):
+        jax.config.update("jax_compilation_cache_max_size", 1 << 30)  # least recently used go first
 
 
 def _jax_gpus() -> list[str]:
