@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -12,29 +11,16 @@ from typing import Any
 import keras
 
 from bnviz.probes import Prober
+from bnviz.sink import Sink, StopRun, emit
 
-Sink = Callable[[dict[str, Any]], None] | queue.Queue
+__all__ = ["InstrumentCallback", "Sink", "StopRun", "emit"]  # Sink, StopRun, emit: bnviz.sink, kept here
 
-
-class StopRun(Exception):
-    """Raised inside fit() to leave it at once (cancel or divergence)."""
-
-    def __init__(self, status: str) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-def emit(sink: Sink | None, event: dict[str, Any]) -> None:
-    if sink is None:
-        return
-    if isinstance(sink, queue.Queue):
-        sink.put(event)
-    else:
-        sink(event)
+MAX_FUSED_STEPS = 10
 
 
 class InstrumentCallback(keras.callbacks.Callback):
-    """Records batch metrics, epoch metrics and probes, and honours a stop flag every batch.
+    """Records batch metrics, epoch metrics and probes, and honours a stop flag after every
+    executed group of batches (see `fused_steps`).
 
     A NaN/inf loss ends the run as *diverged* before garbage reaches any chart.
     """
@@ -73,15 +59,18 @@ class InstrumentCallback(keras.callbacks.Callback):
             self._fit_start = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
-        self.global_step += 1
+        # With fused steps (steps_per_execution) Keras calls this once per group, with the group's
+        # last step, which for the last group of an epoch may lie past its end.
+        done = min(batch + 1, self.steps)
+        self.global_step = (self.epoch - 1) * self.steps + done
         loss = _to_float((logs or {}).get("loss"))
         if loss is not None and not math.isfinite(loss):
-            self.diverged_at = {"epoch": self.epoch, "batch": batch + 1}
+            self.diverged_at = {"epoch": self.epoch, "batch": done}
             raise StopRun("diverged")
         if self.stop_event is not None and self.stop_event.is_set():
             raise StopRun("cancelled")
-        if (batch + 1) % self.log_every == 0 or batch + 1 == self.steps:
-            self._emit_batch(batch + 1, loss, _to_float((logs or {}).get("accuracy")))
+        if done % self.log_every == 0 or done == self.steps:
+            self._emit_batch(done, loss, _to_float((logs or {}).get("accuracy")))
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         values = {k: _to_float(v) for k, v in (logs or {}).items()}
@@ -129,6 +118,15 @@ class InstrumentCallback(keras.callbacks.Callback):
         self._eta = raw if self._eta is None else 0.7 * self._eta + 0.3 * raw
         self._eta = min(self._eta, raw * 2 + 1) if remaining else 0.0
         return round(self._eta, 1)
+
+
+def fused_steps(log_every: int, steps_per_epoch: int) -> int:
+    """Batches per compiled execution (Keras' steps_per_execution): the largest divisor of `log_every`
+    up to MAX_FUSED_STEPS. Batch events still come every `log_every` batches, exactly as without
+    fusing, while the per-batch Python work of small models (a third of a circles epoch on
+    TensorFlow) is done once per group; cancelling and divergence are noticed per group."""
+    limit = max(1, min(MAX_FUSED_STEPS, steps_per_epoch))
+    return max(d for d in range(1, limit + 1) if log_every % d == 0)
 
 
 def _to_float(value: Any) -> float | None:

@@ -137,8 +137,12 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def load_config(args: argparse.Namespace) -> ExperimentConfig:
+    """The preset or config file with the --set/--epochs changes; BNVIZ_BACKEND picks the backend
+    when neither the file nor a --set says (presets never do)."""
+    from bnviz.backends import default_backend
     from bnviz.presets import get_preset
 
+    says_backend = False
     if args.preset:
         config = get_preset(args.preset).config
     else:
@@ -150,18 +154,24 @@ def load_config(args: argparse.Namespace) -> ExperimentConfig:
         except (OSError, UnicodeDecodeError) as exc:
             raise CliError(f"cannot read config file {path}: {exc}") from None
         config = ExperimentConfig.from_json(text)
+        says_backend = "backend" in (json.loads(text).get("training") or {})
     updates = dict(parse_assignment(item) for item in args.updates)
     if args.epochs:
         updates["training.epochs"] = args.epochs
+    if not says_backend and "training.backend" not in updates and default_backend() != config.training.backend:
+        updates["training.backend"] = default_backend()
     return config.with_updates(updates) if updates else config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from bnviz import backends
+
     config = load_config(args)
     out = Path(args.out) if args.out else None
     if out is not None and not out.parent.exists():
         raise CliError(f"cannot write {out}: directory {out.parent} does not exist")
 
+    backends.activate(config.training.backend)  # before anything imports keras: a process holds one backend
     from bnviz.recorded import Stop
 
     bar = None if args.quiet else ProgressBar(sys.stderr)
@@ -183,7 +193,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     status = record["status"]
     shown = ", ".join(f"{k}={v:.4f}" for k, v in final.items() if isinstance(v, float))
     print(f"{status}: {shown or 'no metrics'} "
-          f"({summary.get('wall_time_s', 0):.1f}s on {summary.get('device')})"
+          f"({summary.get('wall_time_s', 0):.1f}s on {summary.get('device')}, {summary.get('backend')})"
           + (f" -> {out}" if out else ""))
     if record.get("id"):
         print(f"run id: {record['id']}")

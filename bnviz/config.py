@@ -32,6 +32,7 @@ Loss = Literal["auto", "binary_crossentropy", "sparse_categorical_crossentropy",
 Preprocessing = Literal["auto", "unit", "standardize", "raw"]
 Validation = Literal["test", "split", "none"]
 Augmentation = Literal["none", "shear_zoom_flip"]
+Backend = Literal["tensorflow", "jax", "torch"]
 
 PLACEMENTS: tuple[str, ...] = Placement.__args__
 ACTIVATIONS: tuple[str, ...] = Activation.__args__
@@ -39,6 +40,8 @@ DATASETS: tuple[str, ...] = DatasetName.__args__
 FAMILIES: tuple[str, ...] = Family.__args__
 OPTIMIZERS: tuple[str, ...] = Optimizer.__args__
 INITIALIZERS: tuple[str, ...] = Initializer.__args__
+BACKENDS: tuple[str, ...] = Backend.__args__
+DEFAULT_BACKEND = "tensorflow"  # what a config without training.backend (every older record) was trained on
 
 TUTORIAL_FAMILIES = ("mnist_cnn_a", "mnist_cnn_b", "cifar10_cnn")
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "npz")
@@ -158,6 +161,7 @@ class TrainingConfig(_Strict):
     loss: Loss = "auto"
     validation: Validation = Field("test", description="validate on the test set, a split of train, or not")
     validation_split: float = Field(0.2, gt=0.0, lt=1.0)
+    backend: Backend = Field(DEFAULT_BACKEND, description="the Keras backend that trains it (one per process)")
 
 
 class InstrumentConfig(_Strict):
@@ -217,10 +221,16 @@ class ExperimentConfig(_Strict):
         return ExperimentConfig.from_dict(data)
 
     def fingerprint(self) -> str:
-        """Stable hash of everything that determines the result: equal configs train identically."""
+        """Stable hash of everything that determines the result: equal configs train identically.
+
+        The default backend is left out, so configs from before `training.backend` existed keep
+        their fingerprint (and identical-run reuse still finds their runs)."""
         import hashlib
 
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        data = self.to_dict()
+        if data["training"]["backend"] == DEFAULT_BACKEND:
+            del data["training"]["backend"]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
     def encode(self) -> str:

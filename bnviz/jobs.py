@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bnviz import backends
 from bnviz.config import ExperimentConfig
 from bnviz.device import env_int
 from bnviz.errors import QueueFull
@@ -72,6 +73,8 @@ class JobManager:
         `queue_limit` replaces the per-owner limit for this request (a gallery card queues all
         its arms at once). Raises QueueFull when the owner already has that many runs waiting."""
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
+        if self.executor is not None:  # this server's own workers will train it: its backend must be here
+            backends.require(cfg.training.backend)
         if not fresh:
             found = self.queue.find_reusable(cfg.fingerprint())
             if found is not None:

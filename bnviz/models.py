@@ -12,6 +12,7 @@ fold the activation into the linear layer.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import keras
@@ -277,6 +278,6 @@ def layer_table(model: keras.Model) -> list[dict]:
 
 
 def param_counts(model: keras.Model) -> dict[str, int]:
-    trainable = sum(int(v.numpy().size) for v in model.trainable_weights)
-    non_trainable = sum(int(v.numpy().size) for v in model.non_trainable_weights)
+    trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
+    non_trainable = sum(math.prod(v.shape) for v in model.non_trainable_weights)
     return {"total": trainable + non_trainable, "trainable": trainable, "non_trainable": non_trainable}

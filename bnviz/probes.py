@@ -1,33 +1,43 @@
-"""Looking inside the network on one fixed probe batch, without changing it.
+"""Looking inside the network on one fixed probe batch, without changing it (any Keras backend).
 
-A probe runs the model twice on the same batch:
+A probe runs the model twice on the same batch, both through `Model.stateless_call`, which
+takes the variable values as arguments and *returns* updated moving statistics instead of
+assigning them, so the model is left exactly as it was:
 
-* in training mode through `Model.stateless_call`, which computes BN with batch
-  statistics and *returns* the updated moving statistics instead of assigning them,
-  so the model is left exactly as it was; the loss of this pass gives per-layer
+* in training mode, where BN uses batch statistics; the loss of this pass gives per-layer
   gradient norms;
 * in inference mode, where BN uses its moving statistics.
 
-Every recorded position is summarised as a histogram with fixed bins plus a few
-statistics, small enough to store after every epoch.
+Every recorded position is summarised on the device (bnviz.summaries) as a histogram with
+fixed bins plus a few statistics, small enough to store after every epoch. The whole probe
+is one function compiled once per run (bnviz.backends.compile_function).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from bnviz import backends
 from bnviz.config import InstrumentConfig
 from bnviz.models import blocks
+from bnviz.summaries import (
+    STAT_NAMES,
+    flat_summaries,
+    histogram_range,
+    host_summaries,
+    host_unit_stats,
+    rows,
+    unit_stats,
+)
 
 SATURATING = {"sigmoid": (0.01, 0.99), "tanh": (-0.99, 0.99)}
 DEAD_PRONE = {"relu"}
-_MAX_PERCENTILE_SAMPLES = 200_000
-MAX_ROWS = 8192  # feature-map positions kept per tensor: 256 images x 26 x 26 would be 173,056
 
 
 @dataclass(frozen=True)
@@ -58,19 +68,24 @@ class Prober:
     """Probes one model on one batch; keeps histogram edges fixed across probes."""
 
     def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, loss_fn,
-                 settings: InstrumentConfig | None = None) -> None:
+                 settings: InstrumentConfig | None = None, on_device: bool | None = None) -> None:
+        """`on_device`: summarise inside the compiled probe (default: when the backend uses a GPU)."""
         self.model = model
         self.settings = settings or InstrumentConfig()
-        self.x = tf.constant(x)
-        self.y = tf.constant(y)
-        self.y_np = np.asarray(y)
+        self.x = ops.convert_to_tensor(x)
+        self.y = ops.convert_to_tensor(y)
         self.loss_fn = loss_fn
-        self._ranges: dict[tuple[str, str], tuple[float, float, int]] = {}
-        self._rng = np.random.default_rng(0)
         self.positions, tensors = self._plan()
         self.probe_model = keras.Model(model.inputs, tensors, name="bnviz_probe")
-        self._layer_of = {id(v): v.path.split("/")[0] for v in self.probe_model.trainable_variables}
-        self._run = tf.function(self._both_passes, reduce_retracing=True)
+        layer_of = [v.path.split("/")[0] for v in self.probe_model.trainable_variables]
+        self._grad_layers = list(dict.fromkeys(layer_of))
+        self._grad_groups = [[i for i, name in enumerate(layer_of) if name == layer] for layer in self._grad_layers]
+        self._ranges: list[tuple[float, float, int]] | None = None  # per position, fixed at the first probe
+        self._first_ranges = [(-1.0, 1.0, self.settings.bins)] * len(self.positions)
+        self._saturating = [SATURATING.get(p.activation) if p.kind == "activation" else None for p in self.positions]
+        self._dead = [p.kind == "activation" and p.activation in DEAD_PRONE for p in self.positions]
+        self.on_device = bool(backends.list_gpus()) if on_device is None else on_device
+        self._compiled = None
 
     # --- which tensors -------------------------------------------------------------
     def _plan(self) -> tuple[list[Position], list]:
@@ -119,100 +134,129 @@ class Prober:
         self._infer_needed = sorted({p.tensor for p in positions if p.inference} | {out})
         return positions, tensors
 
-    # --- the two passes ----------------------------------------------------------
-    def _both_passes(self, x, y):
-        trainable = [v.value for v in self.probe_model.trainable_variables]
-        non_trainable = [v.value for v in self.probe_model.non_trainable_variables]
-        with tf.GradientTape() as tape:
-            tape.watch(trainable)
-            train_out, _ = self.probe_model.stateless_call(trainable, non_trainable, x, training=True)
-            loss = tf.reduce_mean(self.loss_fn(y, train_out[self._output_index]))
-        grads = tape.gradient(loss, trainable) if self.settings.gradients else []
-        infer_all = self.probe_model(x, training=False)
-        infer_out = [_rows(infer_all[i]) for i in self._infer_needed]
-        return [_rows(t) for t in train_out], infer_out, grads
+    # --- the passes ---------------------------------------------------------------
+    def _values(self) -> tuple[list, list]:
+        # The backend's own variable values (tf.Variable, jax.Array, torch.Tensor): no copies.
+        return ([v.value for v in self.probe_model.trainable_variables],
+                [v.value for v in self.probe_model.non_trainable_variables])
+
+    def _forward(self, trainable, non_trainable, x, y):
+        outputs, _ = self.probe_model.stateless_call(trainable, non_trainable, x, training=True)
+        return ops.mean(self.loss_fn(y, outputs[self._output_index])), outputs
+
+    def raw_outputs(self) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+        """Both passes uncompiled, as numpy (position rows): the training-mode tensors, and the
+        inference-mode ones by tensor index (for tests and debugging; probes never copy them)."""
+        trainable, non_trainable = self._values()
+        _, train_out = self._forward(trainable, non_trainable, self.x, self.y)
+        infer_all, _ = self.probe_model.stateless_call(trainable, non_trainable, self.x, training=False)
+        train = [np.asarray(backends.to_numpy(rows(t))) for t in train_out]
+        infer = {i: np.asarray(backends.to_numpy(rows(infer_all[i]))) for i in self._infer_needed}
+        return train, infer
+
+    def _summarise(self, trainable, non_trainable, x, y, lo, hi, bins):
+        """The whole probe in one compiled call: both passes, gradient norms, metrics, and either every
+        position's values (summarised on the host) or, on an accelerator, their summaries."""
+        if self.settings.gradients:
+            _, train_out, grads = backends.value_and_grad(self._forward)(trainable, non_trainable, x, y)
+        else:
+            _, train_out = self._forward(trainable, non_trainable, x, y)
+            grads = []
+        infer_all, _ = self.probe_model.stateless_call(trainable, non_trainable, x, training=False)
+        passes = {False: [rows(t) for t in train_out], True: {i: rows(infer_all[i]) for i in self._infer_needed}}
+        values = [passes[p.inference][p.tensor] for p in self.positions]
+        squares = []
+        for group in self._grad_groups:
+            parts = [ops.sum(ops.square(grads[i])) for i in group if i < len(grads) and grads[i] is not None]
+            squares.append(sum(parts[1:], parts[0]) if parts else ops.convert_to_tensor(math.nan))
+        grad_sq = ops.stack(squares) if self.settings.gradients and squares else ops.zeros((0,))
+        metrics = ops.concatenate([self._metrics(train_out[self._output_index], y),
+                                   self._metrics(infer_all[self._output_index], y)])
+        if not self.on_device:
+            unique = {(p.inference, p.tensor): v for p, v in zip(self.positions, values)}
+            return {"values": unique, "grad_sq": grad_sq, "metrics": metrics}
+        flat = flat_summaries(values, lo, hi, bins, self._saturating, self.settings.bins)
+        units, cache = [], {}
+        for pos, tensor, dead in zip(self.positions, values, self._dead):
+            key = (pos.inference, pos.tensor, dead)
+            if key not in cache:
+                cache[key] = unit_stats(tensor, dead)
+            units.append(cache[key])
+        return {**flat, "units": ops.stack(units), "grad_sq": grad_sq, "metrics": metrics}
+
+    def _call(self) -> dict[str, np.ndarray]:
+        """One probe. The first one also picks each position's bins (kept for the whole run): on
+        the device path by running once more, on the host path from the values it already has."""
+        if self._compiled is None:
+            self._compiled = backends.compile_function(self._summarise)
+        trainable, non_trainable = self._values()
+        passes = 1 if self._ranges is not None or not self.on_device else 2
+        for _ in range(passes):
+            lo, hi, bins = (np.array(column, dtype=dtype) for column, dtype in
+                            zip(zip(*(self._ranges or self._first_ranges)), ("float32", "float32", "int32")))
+            out = backends.to_numpy(self._compiled(trainable, non_trainable, self.x, self.y, lo, hi, bins))
+            if "values" in out:  # the host path
+                values = [out["values"][(p.inference, p.tensor)] for p in self.positions]
+                if self._ranges is None:
+                    self._pick_ranges(host_summaries(values, None, self._saturating, self.settings.bins))
+                summary = host_summaries(values, self._ranges, self._saturating, self.settings.bins)
+                summary["units"] = np.array([host_unit_stats(v, dead) for v, dead in zip(values, self._dead)])
+                return {**summary, "grad_sq": np.asarray(out["grad_sq"]), "metrics": np.asarray(out["metrics"])}
+            out = {k: np.asarray(v) for k, v in out.items()}
+            if self._ranges is None:
+                self._pick_ranges(out)
+        return out
+
+    def _pick_ranges(self, first: dict[str, np.ndarray]) -> None:
+        self._ranges = [histogram_range(float(q), float(s[2]) if np.isfinite(s[2]) else None, p.kind,
+                                        p.activation, self.settings.bins)
+                        for p, s, q in zip(self.positions, first["stats"], first["abs_q995"])]
 
     def probe(self, epoch: int) -> dict:
         """Record every position at this point of training; the model is not modified."""
-        train_out, infer_out, grads = self._run(self.x, self.y)
-        train_np = [t.numpy() for t in train_out]
-        infer_np = dict(zip(self._infer_needed, (t.numpy() for t in infer_out)))
-
+        out = self._call()
+        hists, units, grad_sq, metrics = out["hist"], out["units"], out["grad_sq"], out["metrics"]
+        width = hists.shape[1] - 2
         positions = []
-        for pos in self.positions:
-            values = (infer_np if pos.inference else train_np)[pos.tensor]
-            positions.append(self._describe(pos, values))
-
+        for i, pos in enumerate(self.positions):
+            stats = [*out["stats"][i], units[i][0], units[i][1], out["saturated"][i], units[i][2]]
+            positions.append(self._describe(pos, stats, hists[i], self._ranges[i], width))
+        gradients = {}
+        if self.settings.gradients:
+            gradients = {layer: _round(math.sqrt(s)) if math.isfinite(s) else None
+                         for layer, s in zip(self._grad_layers, grad_sq.tolist())}
         return {
             "epoch": int(epoch),
             "positions": positions,
-            "gradients": self._gradient_norms(grads),
+            "gradients": gradients,
             "bn_params": self._bn_params(),
             "probe_metrics": {
-                "train_mode": self._metrics(train_np[self._output_index]),
-                "inference_mode": self._metrics(infer_np[self._output_index]),
+                "train_mode": {"loss": _round(metrics[0]), "accuracy": _round(metrics[1])},
+                "inference_mode": {"loss": _round(metrics[2]), "accuracy": _round(metrics[3])},
             },
         }
 
     # --- summaries -----------------------------------------------------------------
-    def _edges(self, pos: Position, flat: np.ndarray) -> tuple[float, float, int]:
-        key = (pos.layer, pos.kind)
-        if key not in self._ranges:
-            self._ranges[key] = histogram_range(flat, pos, self.settings.bins)
-        return self._ranges[key]
+    @staticmethod
+    @functools.cache
+    def _edges(lo: float, hi: float, bins: int) -> tuple[float | None, ...]:
+        return tuple(_round(e) for e in np.linspace(lo, hi, bins + 1))
 
-    def _describe(self, pos: Position, values: np.ndarray) -> dict:
-        values = np.asarray(values, dtype=np.float32)
-        units = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values.reshape(-1, 1)
-        flat = units.reshape(-1)
-        if not np.isfinite(flat).all():
-            flat = flat[np.isfinite(flat)]
-            units = np.where(np.isfinite(units), units, 0.0)
-        lo, hi, bins = self._edges(pos, flat)
-        counts, edges = np.histogram(flat, bins=bins, range=(lo, hi))
-        sample = flat
-        if flat.size > _MAX_PERCENTILE_SAMPLES:
-            sample = self._rng.choice(flat, _MAX_PERCENTILE_SAMPLES, replace=False)
-        p15, p50, p85 = (np.percentile(sample, [15, 50, 85]) if sample.size else (math.nan,) * 3)
-        unit_mean = units.mean(axis=0)
-        unit_std = units.std(axis=0)
-        stats = {
-            "mean": _round(flat.mean()) if flat.size else None,
-            "std": _round(flat.std()) if flat.size else None,
-            "min": _round(flat.min()) if flat.size else None,
-            "max": _round(flat.max()) if flat.size else None,
-            "p15": _round(p15), "p50": _round(p50), "p85": _round(p85),
-            "unit_mean_abs": _round(np.abs(unit_mean).mean()),
-            "unit_std": _round(unit_std.mean()),
-            "saturated": None,
-            "dead": None,
-        }
-        if pos.kind == "activation" and pos.activation in SATURATING:
-            low, high = SATURATING[pos.activation]
-            stats["saturated"] = _round(((flat <= low) | (flat >= high)).mean()) if flat.size else None
-        if pos.kind == "activation" and pos.activation in DEAD_PRONE:
-            stats["dead"] = _round((units.max(axis=0) <= 0).mean())
+    def _describe(self, pos: Position, stats: list, hist: np.ndarray, edges: tuple[float, float, int],
+                  width: int) -> dict:
+        lo, hi, bins = edges
         return {
             "layer": pos.layer,
             "block": pos.block,
             "kind": pos.kind,
             "hist": {
-                "edges": [_round(e) for e in edges],
-                "counts": counts.tolist(),
-                "below": int((flat < lo).sum()),
-                "above": int((flat > hi).sum()),
+                "edges": list(self._edges(lo, hi, bins)),
+                "counts": [int(c) for c in hist[:bins]],
+                "below": int(hist[width]),
+                "above": int(hist[width + 1]),
             },
-            "stats": stats,
+            "stats": {name: _round(value) for name, value in zip(STAT_NAMES, stats)},
         }
-
-    def _gradient_norms(self, grads) -> dict[str, float | None]:
-        squares: dict[str, float] = {}
-        for var, grad in zip(self.probe_model.trainable_variables, grads):
-            if grad is None:
-                continue
-            layer = self._layer_of[id(var)]
-            squares[layer] = squares.get(layer, 0.0) + float(tf.reduce_sum(tf.square(grad)))
-        return {layer: _round(math.sqrt(s)) if math.isfinite(s) else None for layer, s in squares.items()}
 
     def _bn_params(self) -> dict[str, dict]:
         result = {}
@@ -222,49 +266,19 @@ class Prober:
             entry = {}
             for attr in ("gamma", "beta", "moving_mean", "moving_variance"):
                 var = getattr(layer, attr, None)
-                entry[attr] = _summary(np.asarray(var.numpy()).reshape(-1)) if var is not None else None
+                entry[attr] = _summary(np.asarray(ops.convert_to_numpy(var)).reshape(-1)) if var is not None else None
             result[layer.name] = entry
         return result
 
-    def _metrics(self, probs: np.ndarray) -> dict[str, float | None]:
-        y = self.y_np
-        loss = float(tf.reduce_mean(self.loss_fn(tf.constant(y), tf.constant(probs))))
+    def _metrics(self, probs, y):
+        """[loss, accuracy] of the probe batch, as a tensor."""
+        loss = ops.mean(self.loss_fn(y, probs))
         if probs.shape[-1] == 1:
-            predicted = (probs.reshape(-1) > 0.5).astype(np.int64)
-            truth = y.reshape(-1).astype(np.int64)
+            predicted = ops.cast(ops.reshape(probs, (-1,)) > 0.5, "int32")
+            truth = ops.cast(ops.reshape(y, (-1,)), "int32")
         else:
-            predicted = probs.argmax(axis=-1)
-            truth = y.argmax(axis=-1) if y.ndim == 2 and y.shape[-1] == probs.shape[-1] else y.reshape(-1)
-        return {"loss": _round(loss), "accuracy": _round((predicted == truth).mean())}
-
-
-def _rows(t):
-    """Feature maps as (positions, channels), keeping a fixed, evenly spread subset of positions.
-
-    Statistics of a conv layer's channels don't need every pixel of every probe image, and
-    copying them all out of TensorFlow would double a small CNN's epoch time. Dense outputs
-    (one row per example) are returned whole."""
-    if t.shape.rank is None or t.shape.rank <= 2:
-        return t
-    flat = tf.reshape(t, [-1, t.shape[-1]])
-    rows = flat.shape[0]
-    if rows is None or rows <= MAX_ROWS:
-        return flat
-    keep = np.sort(np.random.default_rng(0).choice(rows, MAX_ROWS, replace=False))
-    return tf.gather(flat, tf.constant(keep))
-
-
-def histogram_range(flat: np.ndarray, pos: Position, bins: int) -> tuple[float, float, int]:
-    """Bins from a power-of-two ladder, so ranges of different runs and layers nest."""
-    if pos.kind == "output" or (pos.kind == "activation" and pos.activation == "sigmoid"):
-        return 0.0, 1.0, bins // 2
-    if pos.kind == "activation" and pos.activation == "tanh":
-        return -1.0, 1.0, bins
-    if flat.size == 0:
-        return -1.0, 1.0, bins
-    q = float(np.percentile(np.abs(flat), 99.5)) * 1.5
-    exponent = min(max(math.ceil(math.log2(q)) if q > 0 else 0, -4), 20)
-    top = float(2.0**exponent)
-    if flat.min() >= 0:
-        return 0.0, top, bins // 2
-    return -top, top, bins
+            predicted = ops.cast(ops.argmax(probs, axis=-1), "int32")
+            one_hot = len(y.shape) == 2 and y.shape[-1] == probs.shape[-1]
+            truth = ops.cast(ops.argmax(y, axis=-1) if one_hot else ops.reshape(y, (-1,)), "int32")
+        accuracy = ops.mean(ops.cast(predicted == truth, "float32"))
+        return ops.stack([ops.cast(loss, "float32"), accuracy])

@@ -125,6 +125,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("fingerprint", ExperimentConfig.from_dict(cfg).fingerprint()),
         ("epochs done", len(next(iter(record["history"].values()), []))),
         ("probes", len(record["probes"])), ("device", summary.get("device") or "-"),
+        ("backend", t.get("backend", "tensorflow")),
         ("wall time", f"{summary['wall_time_s']:.1f}s" if summary.get("wall_time_s") is not None else "-"),
         ("final", " ".join(f"{k}={v:.4f}" for k, v in final.items() if isinstance(v, float)) or "-"),
         ("model file", str(model) if model else "-"),

@@ -11,7 +11,6 @@ worker takes the next queued run. Workers notice when the server is gone and sto
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import secrets
@@ -23,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bnviz import backends
 from bnviz.device import env_int
 from bnviz.run_queue import RunQueue
 from bnviz.store import RunStore
@@ -31,12 +31,6 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RECOVER_EVERY_S = 2.0  # a hand-started worker, or one of a server that died, can die too
-BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
-
-
-def installed_backends() -> list[str]:
-    """Keras backends whose framework is importable here (found without importing it)."""
-    return [name for name, module in BACKEND_MODULES.items() if importlib.util.find_spec(module) is not None]
 
 
 @dataclass
@@ -57,7 +51,7 @@ class LocalWorkers:
                  hang_s: float | None = None, check_s: float = 0.5) -> None:
         self.store, self.queue = store, RunQueue(store)
         self.n = n or env_int("BNVIZ_MAX_JOBS", 1, high=64)
-        self.backend = backend or os.environ.get("BNVIZ_BACKEND", "").strip() or "tensorflow"
+        self.backend = backend or backends.default_backend()
         self.hang_s = hang_s or env_int("BNVIZ_WORKER_TIMEOUT_S", 120, low=5, high=86_400)
         self.check_s = check_s
         self.slots: list[_Slot] = [_Slot(self.backend) for _ in range(self.n)]
@@ -153,7 +147,7 @@ class LocalWorkers:
         """A queued run of a backend no worker serves gets a worker of its own (caller holds the lock)."""
         served = {s.backend for s in self.slots}
         for backend in sorted(self.queue.backends_waiting() - served):
-            if backend in installed_backends():
+            if backend in backends.available_backends():
                 slot = _Slot(backend)
                 self.slots.append(slot)
                 self._spawn(slot)

@@ -11,11 +11,11 @@ import threading
 import time
 from typing import Any
 
-from bnviz import device
-from bnviz.callback import InstrumentCallback, Sink, StopRun, emit
+from bnviz import backends
 from bnviz.config import ExperimentConfig
 from bnviz.datasets import Dataset, load_dataset
 from bnviz.record import RunRecorder
+from bnviz.sink import Sink, StopRun, emit
 
 PROBE_SEED = 20150211  # same probe examples for every run on a dataset, so runs compare
 
@@ -59,17 +59,14 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
           model_path: str | None = None) -> dict[str, Any]:
     """Train `config` and return its run record; events also go to `sink` as they happen.
 
-    `stop_event` is checked after every batch: setting it ends the run as cancelled,
+    `stop_event` is checked after every group of fused batches (at most `instrument.log_every`
+    batches, see callback.fused_steps): setting it ends the run as cancelled,
     keeping everything recorded so far. With `model_path`, a finished model is saved there
-    as a `.keras` file.
+    as a `.keras` file. The run trains on `config.training.backend`, which must be the backend
+    of this process (or keras not imported yet); otherwise it fails with the reason.
     """
-    device_name = device.configure()
-    import keras
-
-    from bnviz import models
-    from bnviz.probes import Prober
-
     recorder = RunRecorder(config.to_dict(), run_id)
+    backend, device_name = config.training.backend, None
 
     def publish(event: dict[str, Any]) -> None:
         recorder(event)
@@ -78,6 +75,14 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
     started = time.perf_counter()
     status, error, callback, data = "succeeded", None, None, None
     try:
+        backends.activate(backend)
+        device_name = backends.configure(backend=backend)
+        import keras
+
+        from bnviz import models
+        from bnviz.callback import InstrumentCallback, fused_steps
+        from bnviz.probes import Prober
+
         # --- data --------------------------------------------------------------
         data = dataset or load_dataset(config.dataset)
         t = config.training
@@ -88,8 +93,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         # --- model -------------------------------------------------------------
         keras.utils.set_random_seed(t.seed)
         model = models.build_model(config, data.input_shape, data.n_classes)
-        model.compile(optimizer=models.make_optimizer(config), loss=loss_name, metrics=["accuracy"])
-        publish({"type": "start", "device": device_name, "params": models.param_counts(model),
+        publish({"type": "start", "backend": backend, "device": device_name, "params": models.param_counts(model),
                  "layers": models.layer_table(model)})
 
         # --- fit, instrumented -------------------------------------------------------
@@ -101,6 +105,8 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
             fit_kwargs["validation_split"] = t.validation_split
             n_fit = n_fit - int(n_fit * t.validation_split)
         steps = math.ceil(n_fit / t.batch_size)
+        model.compile(optimizer=models.make_optimizer(config), loss=loss_name, metrics=["accuracy"],
+                      steps_per_execution=fused_steps(config.instrument.log_every, steps))
         idx = probe_indices(n_fit, config.instrument.probe_size)
         loss_fn = keras.losses.get(loss_name)
         prober = Prober(model, data.x_train[idx], y_train[idx], loss_fn, config.instrument)
@@ -115,7 +121,11 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
 
         # --- evaluate ------------------------------------------------------------
         final = {k: v[-1] for k, v in recorder.record["history"].items() if v}
-        if status == "succeeded":
+        if status == "succeeded" and t.validation == "test" and "val_loss" in final:
+            # The last validation already evaluated the final weights on the test set: reuse it
+            # (another evaluate() would compile a second evaluation program for nothing).
+            final.update({f"test_{k[4:]}": v for k, v in list(final.items()) if k.startswith("val_")})
+        elif status == "succeeded":
             test = model.evaluate(data.x_test, y_test, batch_size=max(t.batch_size, 256), verbose=0,
                                   return_dict=True)
             final.update({f"test_{k}": float(v) for k, v in test.items()})
@@ -127,6 +137,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
     publish({"type": "end", "status": status, "summary": {
         "final": final,
         "wall_time_s": round(time.perf_counter() - started, 3),
+        "backend": backend,
         "device": device_name,
         "epochs_completed": callback.epochs_completed if callback else 0,
         "diverged_at": callback.diverged_at if callback else None,

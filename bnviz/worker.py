@@ -17,14 +17,13 @@ import secrets
 import threading
 import time
 
-from bnviz.config import ExperimentConfig
+from bnviz.config import DEFAULT_BACKEND, ExperimentConfig
 from bnviz.recorded import Stop, Trainer, train_recorded
 from bnviz.run_queue import RunQueue
 from bnviz.store import RunNotFound, RunStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BACKEND = "tensorflow"
 
 
 class Worker:
@@ -65,7 +64,7 @@ class Worker:
         watcher.start()
         try:
             if self.warm_up:
-                self.device = warm_up()
+                self.device = warm_up(self.backend)
             while not self.closing.is_set() and (max_runs is None or self.runs_done < max_runs):
                 claim = self.queue.claim(self.id, self.backend, self.max_running)
                 if claim is None:
@@ -130,17 +129,19 @@ class Worker:
                 self._beat("busy" if run_id else ("idle" if self.device or not self.warm_up else "starting"))
 
 
-def warm_up() -> str:
+def warm_up(backend: str = DEFAULT_BACKEND) -> str:
     """Import Keras and its backend and train a tiny model once, so the first real run starts fast."""
-    from bnviz import device
+    from bnviz import backends, device
+
+    backends.activate(backend)
     from bnviz.training import train
 
     name = device.configure(threads=device.env_int("BNVIZ_TF_THREADS", high=256)
-                            or max(1, (os.cpu_count() or 2) - 1))
+                            or max(1, (os.cpu_count() or 2) - 1), backend=backend)
     tiny = ExperimentConfig.from_dict({
         "dataset": {"name": "circles", "n_train": 32, "n_test": 16},
         "model": {"hidden": [4], "norm": {"placement": "after"}},
-        "training": {"epochs": 1, "batch_size": 16},
+        "training": {"epochs": 1, "batch_size": 16, "backend": backend},
         "instrument": {"probe_size": 16},
     })
     started = time.perf_counter()
@@ -153,11 +154,10 @@ def main(args) -> int:
     """`python -m bnviz worker`: serve this BNVIZ_HOME's queue until SIGTERM/Ctrl-C."""
     import signal
 
+    from bnviz import backends
     from bnviz.device import env_int
 
-    backend = args.backend or os.environ.get("BNVIZ_BACKEND", "").strip() or DEFAULT_BACKEND
-    if "keras" not in __import__("sys").modules:
-        os.environ["KERAS_BACKEND"] = backend
+    backend = backends.activate(args.backend or backends.default_backend())  # before keras is imported
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     store = RunStore()
     worker = Worker(store, backend=backend, worker_id=args.worker_id, parent_pid=args.parent,

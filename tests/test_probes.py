@@ -39,15 +39,39 @@ def test_first_probe_bn_output_is_normalized_per_unit_and_its_input_is_not(place
 
 
 def test_batch_statistics_match_a_hand_computed_normalization():
+    from keras import ops
+
     model, prober = _model_and_batch("before")
-    train_out, infer_out, _ = prober._run(prober.x, prober.y)
-    pre = model.get_layer("dense1")(prober.x).numpy()
+    train_out, infer_out = prober.raw_outputs()
+    pre = ops.convert_to_numpy(model.get_layer("dense1")(prober.x))
     by_hand = (pre - pre.mean(0)) / np.sqrt(pre.var(0) + 1e-3)
     idx = next(p.tensor for p in prober.positions if p.layer == "dense1_bn" and p.kind == "bn_output")
-    np.testing.assert_allclose(train_out[idx].numpy(), by_hand, atol=1e-4)
+    np.testing.assert_allclose(train_out[idx], by_hand, atol=1e-4)
     # Moving statistics start at mean 0, variance 1: inference output is the input / sqrt(1 + eps).
-    inference = dict(zip(prober._infer_needed, infer_out))[idx]
-    np.testing.assert_allclose(inference.numpy(), pre / np.sqrt(1 + 1e-3), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(infer_out[idx], pre / np.sqrt(1 + 1e-3), rtol=1e-4, atol=1e-5)
+
+
+def test_summaries_on_the_device_equal_those_on_the_host_even_with_non_finite_values():
+    """A CPU run summarises with numpy, a GPU run inside the compiled probe: same record either way."""
+    model, host = _model_and_batch("after", "tanh")
+    _, device = _model_and_batch("after", "tanh")
+    device.model.set_weights(model.get_weights())
+    kernel = model.get_layer("dense1").kernel
+    bad = np.array(kernel.numpy() if hasattr(kernel, "numpy") else kernel)
+    bad[0, :3] = [np.inf, -np.inf, np.nan]
+    for m in (model, device.model):
+        m.get_layer("dense1").kernel.assign(bad)
+    device.on_device, host.on_device = True, False
+    a, b = host.probe(0), device.probe(0)
+    for pa, pb in zip(a["positions"], b["positions"]):
+        assert pa["hist"]["edges"] == pb["hist"]["edges"]
+        assert pa["hist"]["below"] + pa["hist"]["above"] == pb["hist"]["below"] + pb["hist"]["above"]
+        assert pa["hist"]["counts"] == pb["hist"]["counts"], (pa["layer"], pa["kind"])
+        for name, value in pa["stats"].items():
+            assert (pb["stats"][name] is None) == (value is None), (pa["layer"], pa["kind"], name)
+            if value is not None:
+                assert pb["stats"][name] == pytest.approx(value, rel=1e-4, abs=1e-5), (pa["layer"], pa["kind"], name)
+    assert _pos(a, "dense1_act", "activation")["stats"]["saturated"] is not None
 
 
 def test_probing_changes_no_weight_and_no_moving_statistic():

@@ -21,8 +21,11 @@ def test_a_run_record_has_the_documented_shape():
     assert {("dense1_bn", "bn_input"), ("dense1_bn", "bn_output"), ("dense1_bn", "bn_output_inference"),
             ("dense1_act", "pre_activation"), ("dense1_act", "activation"), ("input", "input")} <= kinds
     summary = record["summary"]
+    assert summary["backend"] == "tensorflow"
     assert summary["device"] == "CPU" and summary["params"]["total"] == 2 * 8 + 8 + 4 * 8 + 9
     assert 0 <= summary["final"]["test_accuracy"] <= 1 and summary["wall_time_s"] > 0
+    # validation on the test set: the last validation is the final test evaluation
+    assert summary["final"]["test_accuracy"] == record["history"]["val_accuracy"][-1]
     assert len(record["batches"]) == 2 * 4  # log_every=1, 64 examples / batch 16
     assert [e["type"] for e in events][:3] == ["start", "probe", "batch"]
     assert events[-1]["type"] == "end"
@@ -93,3 +96,20 @@ def test_circles_learns_with_every_placement(placement):
                             "dataset.n_train": 200, "model.hidden": [16]})
     record = train(config)
     assert record["history"]["loss"][-1] < record["history"]["loss"][0]
+
+
+def test_fused_steps_record_the_same_batches_and_history_as_single_steps(monkeypatch):
+    from bnviz import callback
+
+    assert [callback.fused_steps(10, 16), callback.fused_steps(10, 4), callback.fused_steps(1, 16),
+            callback.fused_steps(7, 16), callback.fused_steps(64, 100)] == [10, 2, 1, 7, 8]
+    config = tiny_config(**{"instrument.log_every": 3, "dataset.n_train": 80, "training.epochs": 2})  # 5 steps
+    fused = train(config)
+    monkeypatch.setattr(callback, "MAX_FUSED_STEPS", 1)
+    single = train(config)
+    assert [(b["epoch"], b["batch"], b["step"]) for b in fused["batches"]] == [(1, 3, 3), (1, 5, 5), (2, 3, 8),
+                                                                              (2, 5, 10)]
+    assert [(b["epoch"], b["batch"], b["step"]) for b in single["batches"]] == [
+        (b["epoch"], b["batch"], b["step"]) for b in fused["batches"]]
+    for name, values in single["history"].items():
+        assert fused["history"][name] == pytest.approx(values, abs=1e-5), name
