@@ -100,3 +100,18 @@ def sweep(locks_dir: Path) -> None:
         if TOKEN_RE.fullmatch(owner) and not alive(locks_dir, owner):
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def is_mine(owner: str | None) -> bool:
+    """True for the token of this very process."""
+    return owner == _TOKEN
+
+
+def dead(locks_dir: Path, owner: str | None) -> bool:
+    """True only when `owner` provably died on this machine: its lock file is here and nobody holds it.
+
+    With a database shared by several machines, a missing lock file proves nothing (the process
+    may live elsewhere), so the store judges those by their heartbeats instead."""
+    if owner == _TOKEN or fcntl is None or not owner or not TOKEN_RE.fullmatch(owner):
+        return False
+    return (locks_dir / f"{owner}.lock").is_file() and not alive(locks_dir, owner)
