@@ -313,8 +313,9 @@ class RunStore:
         Every epoch such a run recorded stays. Queued runs are left waiting: they belong to no
         process, and the next worker takes them. SQLite (one machine): a run's process is gone
         when its lock file is free. PostgreSQL (many machines): see `_orphans_by_heartbeat`."""
+        dead_workers: list[str] = []
         if self.shared:
-            orphans = self._orphans_by_heartbeat()
+            orphans, dead_workers = self._orphans_by_heartbeat()
         else:
             with self._read() as con:
                 rows = con.execute("SELECT id, proc_token FROM runs WHERE status=?",
@@ -326,12 +327,15 @@ class RunStore:
                     status = con.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
                     if status and status[0] == RunState.RUNNING:
                         self._set_status(con, run_id, RunState.INTERRUPTED, error=INTERRUPTED)
+        if dead_workers:  # before their lock files go: after that, only their heartbeats would tell
+            with self._write() as con:
+                con.executemany("DELETE FROM workers WHERE id=?", [(w,) for w in dead_workers])
         liveness.sweep(self.locks_dir)
         self._sweep_partial_models()
         return orphans
 
-    def _orphans_by_heartbeat(self) -> list[str]:
-        """Running runs of a shared store whose process is gone.
+    def _orphans_by_heartbeat(self) -> tuple[list[str], list[str]]:
+        """Running runs of a shared store whose process is gone, and workers that died on this machine.
 
         A worker's run is orphaned when the worker's row is gone, its heartbeat is older than
         BNVIZ_WORKER_TIMEOUT_S, or it provably died on this machine (its lock file is free). A run
@@ -344,6 +348,7 @@ class RunStore:
                 "SELECT r.id, r.proc_token, r.worker, r.updated, w.id, w.heartbeat, w.proc_token"
                 " FROM runs r LEFT JOIN workers w ON w.id = r.worker WHERE r.status=?",
                 (RunState.RUNNING,)).fetchall()
+            workers = con.execute("SELECT id, proc_token FROM workers").fetchall()
         now, orphans = time.time(), []
         for run_id, token, worker, updated, row_id, heartbeat, worker_token in rows:
             if worker is None:
@@ -354,7 +359,7 @@ class RunStore:
                         or liveness.dead(self.locks_dir, worker_token))
             if gone:
                 orphans.append(run_id)
-        return orphans
+        return orphans, [wid for wid, token in workers if liveness.dead(self.locks_dir, token)]
 
     def _sweep_partial_models(self) -> None:
         """Delete model files whose save never completed (their run is no longer training)."""

@@ -10,7 +10,6 @@ import fcntl
 import io
 import json
 import os
-import sqlite3
 from pathlib import Path
 
 import pandas as pd
