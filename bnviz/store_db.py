@@ -75,6 +75,12 @@ def _statement(sql: str) -> tuple[sa.TextClause, tuple[str, ...]]:
     return sa.text(text), names
 
 
+@functools.lru_cache(maxsize=64)
+def _format_style(sql: str) -> str:
+    """`?` placeholders in psycopg's own style (for the driver-level fast path)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
 class Transaction:
     """One open transaction: `execute(sql, params)` with `?` placeholders, as sqlite3 has it."""
 
@@ -112,6 +118,7 @@ class Database:
             self._writer = sa.create_engine(url, pool_size=2, max_overflow=8, isolation_level="READ COMMITTED")
             self._reader = sa.create_engine(url, pool_size=4, max_overflow=12, isolation_level="REPEATABLE READ",
                                             execution_options={"postgresql_readonly": True})
+            self._single = sa.create_engine(url, pool_size=2, max_overflow=12, isolation_level="AUTOCOMMIT")
         else:
             engine = sa.create_engine(url, pool_size=8, max_overflow=-1, pool_timeout=30,
                                       connect_args={"timeout": 30.0, "check_same_thread": False})
@@ -140,14 +147,16 @@ class Database:
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         """One row of one statement (atomic by itself): the hot path of pages polling a run.
 
-        SQLite skips SQLAlchemy's transaction bookkeeping here (about 10x faster per call)."""
+        It goes straight to the driver on a pooled connection, with no transaction around it:
+        one round trip to PostgreSQL instead of three, and on SQLite about 10x faster per call."""
         if self.postgres:
-            with self.read() as con:
-                row = con.execute(sql, params).first()
-            return tuple(row) if row is not None else None
-        raw = self._reader.raw_connection()
+            raw = self._single.raw_connection()
+            sql = _format_style(sql)
+        else:
+            raw = self._reader.raw_connection()
         try:
-            return raw.driver_connection.execute(sql, params).fetchone()
+            row = raw.driver_connection.execute(sql, params).fetchone()
+            return tuple(row) if row is not None else None
         finally:
             raw.close()
 
@@ -166,6 +175,8 @@ class Database:
             self.checkpoint()
         self._writer.dispose()
         self._reader.dispose()
+        if self.postgres:
+            self._single.dispose()
 
 
 def _sqlite_connect(dbapi_con, record) -> None:
