@@ -129,7 +129,7 @@ class RunQueue:
                 if busy >= max_running:
                     return None
             lock = " FOR UPDATE SKIP LOCKED" if con.db.postgres else ""  # a run being cancelled is skipped
-            row = con.execute("SELECT id, config_json FROM runs WHERE status=? AND backend=?"
+            row = con.execute("SELECT id, config_json, upload FROM runs WHERE status=? AND backend=?"
                               " ORDER BY created, rowid LIMIT 1" + lock, (RunState.QUEUED, backend)).fetchone()
             if row is None:
                 return None
@@ -137,7 +137,7 @@ class RunQueue:
             con.execute("UPDATE runs SET status=?, worker=?, pid=?, proc_token=?, started=?, updated=?,"
                         " version=version+1 WHERE id=?",
                         (RunState.RUNNING, worker_id, os.getpid(), token, now, now, row[0]))
-        return Claim(row[0], json.loads(row[1]))
+        return Claim(row[0], self.store.local_config(json.loads(row[1]), row[2]))
 
     def cancel_requested(self, run_id: str) -> bool:
         """True once someone asked to cancel the run; raises RunNotFound once it was deleted."""

@@ -35,8 +35,8 @@ from bnviz import events, liveness, probe_codec
 from bnviz.ids import is_run_id, new_run_id, validate_run_id
 from bnviz.record import FORMAT
 from bnviz.states import ACTIVE, FINISHED, STATES, RunState
-from bnviz.store_db import LOCK_SKELETONS, Database, Transaction, env_url, resolve_url
-from bnviz.store_models import ModelFiles, ModelsInDatabase
+from bnviz.store_db import LOCK_SKELETONS, LOCK_UPLOADS, Database, Transaction, env_url, resolve_url
+from bnviz.store_files import ModelFiles, ModelsInDatabase, UploadsInDatabase
 from bnviz.store_schema import migrate
 
 NO_LIMIT = 2**62  # LIMIT for "all rows", valid in SQLite and PostgreSQL alike
@@ -128,6 +128,7 @@ class RunStore:
         self.location = self._db.describe()  # the SQLite file, or the URL without its password
         self.shared = self._db.postgres  # several machines may use this store
         self._models = ModelsInDatabase(self.models_dir, self._db) if self.shared else ModelFiles(self.models_dir)
+        self._uploads = UploadsInDatabase(self.home / "uploads", self._db) if self.shared else None
         self._templates: OrderedDict[str, probe_codec.Template] = OrderedDict()
         self._templates_lock = threading.Lock()
         self._closed = False
@@ -162,7 +163,8 @@ class RunStore:
         """Register a run before it trains; returns its new id.
 
         A queued run belongs to no process: it waits in the store for any worker. A run created
-        as running is stamped with this process, which trains it (the CLI's `train`)."""
+        as running is stamped with this process, which trains it (the CLI's `train`). With a
+        shared store, a data file the run trains on is stored too, for workers elsewhere."""
         from bnviz.config import ExperimentConfig
 
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
@@ -175,14 +177,28 @@ class RunStore:
         running = status == RunState.RUNNING
         token = liveness.hold(self.locks_dir) if running else None
         with self._write() as con:
+            upload = None
+            if self._uploads is not None and cfg.dataset.path:
+                con.advisory_lock(LOCK_UPLOADS, shared=True)  # a delete's clean-up cannot take it now
+                upload = self._uploads.put(con, cfg.dataset.path)
             con.execute(
                 "INSERT INTO runs (id, name, notes, owner, status, fingerprint, config_json, dataset, family,"
-                " placement, activation, epochs, backend, pid, proc_token, created, updated, started)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " placement, activation, epochs, backend, pid, proc_token, created, updated, started, upload)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, name, notes, owner, status, cfg.fingerprint(), _dumps(data), cfg.dataset.name,
                  cfg.model.family, cfg.model.norm.placement, cfg.model.activation, cfg.training.epochs,
-                 backend_of(data), os.getpid() if running else None, token, now, now, now if running else None))
+                 backend_of(data), os.getpid() if running else None, token, now, now, now if running else None,
+                 upload))
         return run_id
+
+    def local_config(self, config: dict[str, Any], upload: str | None) -> dict[str, Any]:
+        """`config` as this machine can train it: a stored data file points at a local copy."""
+        if self._uploads is None or not upload:
+            return config
+        local = self._uploads.local(upload)
+        if local is None:
+            return config
+        return {**config, "dataset": {**config["dataset"], "path": str(local)}}
 
     def append_event(self, run_id: str, event: Mapping[str, Any]) -> bool:
         """Apply one training event durably (bnviz/events.py says what each kind means).
@@ -303,6 +319,9 @@ class RunStore:
             con.advisory_lock(LOCK_SKELETONS)  # waits for probe writes in flight, which may share one
             con.execute("DELETE FROM skeletons WHERE hash NOT IN"
                         " (SELECT skeleton FROM probes WHERE skeleton IS NOT NULL)")
+            if self._uploads is not None:
+                con.advisory_lock(LOCK_UPLOADS)
+                con.execute("DELETE FROM uploads WHERE key NOT IN (SELECT upload FROM runs WHERE upload IS NOT NULL)")
         self._models.forget(run_id)
         return bool(gone)
 
@@ -335,30 +354,17 @@ class RunStore:
         return orphans
 
     def _orphans_by_heartbeat(self) -> tuple[list[str], list[str]]:
-        """Running runs of a shared store whose process is gone, and workers that died on this machine.
-
-        A worker's run is orphaned when the worker's row is gone, its heartbeat is older than
-        BNVIZ_WORKER_TIMEOUT_S, or it provably died on this machine (its lock file is free). A run
-        trained without a worker (`python -m bnviz train`) has its own events as heartbeat."""
+        """Running runs of a shared store whose process is gone, and workers that died on this machine."""
         from bnviz.device import env_int
 
-        timeout = env_int("BNVIZ_WORKER_TIMEOUT_S", 120, low=5, high=86_400)
         with self._read() as con:
-            rows = con.execute(
+            runs = con.execute(
                 "SELECT r.id, r.proc_token, r.worker, r.updated, w.id, w.heartbeat, w.proc_token"
                 " FROM runs r LEFT JOIN workers w ON w.id = r.worker WHERE r.status=?",
                 (RunState.RUNNING,)).fetchall()
             workers = con.execute("SELECT id, proc_token FROM workers").fetchall()
-        now, orphans = time.time(), []
-        for run_id, token, worker, updated, row_id, heartbeat, worker_token in rows:
-            if worker is None:
-                gone = liveness.dead(self.locks_dir, token) or (
-                    not liveness.is_mine(token) and now - updated > timeout)
-            else:
-                gone = (row_id is None or now - heartbeat > timeout
-                        or liveness.dead(self.locks_dir, worker_token))
-            if gone:
-                orphans.append(run_id)
+        timeout = env_int("BNVIZ_WORKER_TIMEOUT_S", 120, low=5, high=86_400)
+        orphans = [r[0] for r in runs if liveness.orphaned_by_heartbeat(self.locks_dir, *r[1:], timeout=timeout)]
         return orphans, [wid for wid, token in workers if liveness.dead(self.locks_dir, token)]
 
     def _sweep_partial_models(self) -> None:

@@ -37,7 +37,7 @@ _SQLITE = {"sqlite", "sqlite+pysqlite"}
 _POSTGRES = {"postgresql", "postgres", "postgresql+psycopg"}
 
 # advisory lock keys (PostgreSQL): one per thing that spans rows
-LOCK_MIGRATE, LOCK_CLAIM, LOCK_SKELETONS = 0x626E7601, 0x626E7602, 0x626E7603
+LOCK_MIGRATE, LOCK_CLAIM, LOCK_SKELETONS, LOCK_UPLOADS = 0x626E7601, 0x626E7602, 0x626E7603, 0x626E7604
 
 
 class DatabaseUrlError(UserError):

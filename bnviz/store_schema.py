@@ -84,12 +84,15 @@ CREATE TABLE IF NOT EXISTS workers (
 );
 """
 
-# v3: several machines share one store: trained models live in the database with their run when
-# it is PostgreSQL (a SQLite store keeps them as files next to it; see bnviz/store_models.py).
+# v3: several machines share one store: with PostgreSQL, trained models and users' data files
+# live in the database (a SQLite store keeps them as files next to it; see bnviz/store_files.py).
 _V3 = """
 CREATE TABLE IF NOT EXISTS models (
     run_id TEXT PRIMARY KEY, size INTEGER NOT NULL, data {blob} NOT NULL, created {real} NOT NULL
 );
+CREATE TABLE IF NOT EXISTS uploads (key TEXT PRIMARY KEY, size INTEGER NOT NULL, data {blob} NOT NULL);
+ALTER TABLE runs ADD COLUMN upload TEXT;
+CREATE INDEX IF NOT EXISTS runs_upload ON runs (upload);
 """
 
 MIGRATIONS = (_V1, _V2, _V3)

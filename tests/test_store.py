@@ -134,6 +134,8 @@ def test_list_runs_is_one_cheap_row_per_run_newest_first(store):
     assert rows[0]["activation"] == "tanh" and rows[0]["accuracy"] is None and rows[0]["status"] == "queued"
     assert [r["id"] for r in store.list_runs(owner="bob")] == [b]
     assert [r["id"] for r in store.list_runs(status="succeeded")] == [a]
+    assert [r["id"] for r in store.list_runs(limit=None)] == [b, a]
+    assert [r["id"] for r in store.list_runs(limit=1, offset=1)] == [a]
 
 
 def test_rename_delete_fingerprint_and_model_file(store):

@@ -16,7 +16,7 @@ from bnviz.store import RunStore
 from bnviz.store_db import DatabaseUrlError, resolve_url
 from bnviz.store_schema import SCHEMA_VERSION, statements
 from tests.fake_events import synthetic_events
-from tests.test_store import small_config
+from tests.test_store import small_config, table_counts
 
 postgres_only = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
@@ -235,3 +235,31 @@ def test_a_shared_store_judges_running_runs_by_their_workers_heartbeats(database
     assert store.recover() == [quiet]
     assert store.status(mine) == store.status(busy) == "running"
     store.close()
+
+
+@postgres_only
+def test_a_data_file_submitted_on_one_machine_trains_on_another(database, tmp_path):
+    web, gpu = RunStore(tmp_path / "web"), RunStore(tmp_path / "gpu")
+    data = tmp_path / "web" / "uploads" / "iris.csv"
+    data.parent.mkdir(parents=True)
+    data.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{'xyz'[i % 3]}\n" for i in range(30)))
+    original = data.read_bytes()
+
+    def submit(seed: int) -> str:
+        cfg = small_config(**{"dataset.name": "csv", "dataset.path": str(data), "training.seed": seed})
+        return web.create_run(cfg.to_dict())
+
+    first = submit(1)
+    claim = RunQueue(gpu).claim("w-gpu", "tensorflow")  # the GPU box never had the file
+    local = tmp_path / "gpu" / "uploads" / claim.config["dataset"]["path"].rsplit("/", 1)[-1]
+    assert claim.run_id == first and claim.config["dataset"]["path"] == str(local)
+    assert local.read_bytes() == original
+    assert web.get_record(first)["config"]["dataset"]["path"] == str(data)  # the record keeps the user's path
+    second = submit(2)
+    assert table_counts(web, "uploads") == [1]  # the same file, stored once
+    web.delete(first)
+    assert table_counts(web, "uploads") == [1]  # still needed by the second run
+    web.delete(second)
+    assert table_counts(web, "uploads") == [0]
+    web.close()
+    gpu.close()
