@@ -137,6 +137,10 @@ class RunQueue:
             con.execute("UPDATE runs SET status=?, worker=?, pid=?, proc_token=?, started=?, updated=?,"
                         " version=version+1 WHERE id=?",
                         (RunState.RUNNING, worker_id, os.getpid(), token, now, now, row[0]))
+            beat = con.execute("UPDATE workers SET state='busy', run_id=?, heartbeat=? WHERE id=?",
+                               (row[0], now, worker_id))
+            if beat.rowcount == 0:  # never registered, or dropped after a long silence: its run needs a row
+                self._insert_worker(con, worker_id, backend, token, "busy", row[0], now)
         return Claim(row[0], self.store.local_config(json.loads(row[1]), row[2]))
 
     def cancel_requested(self, run_id: str) -> bool:
@@ -148,16 +152,19 @@ class RunQueue:
         return bool(row[0])
 
     def register(self, worker_id: str, backend: str) -> None:
-        now = time.time()
         token = liveness.hold(self.store.locks_dir)
         with self.store._write() as con:
-            con.execute("INSERT INTO workers (id, pid, host, backend, state, run_id, proc_token, device,"
-                        " started, heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
-                        " pid=excluded.pid, host=excluded.host, backend=excluded.backend, state=excluded.state,"
-                        " run_id=excluded.run_id, proc_token=excluded.proc_token, device=excluded.device,"
-                        " started=excluded.started, heartbeat=excluded.heartbeat",
-                        (worker_id, os.getpid(), socket.gethostname(), backend, "starting", None, token, None,
-                         now, now))
+            self._insert_worker(con, worker_id, backend, token, "starting", None, time.time())
+
+    @staticmethod
+    def _insert_worker(con, worker_id: str, backend: str, token: str, state: str, run_id: str | None,
+                       now: float) -> None:
+        con.execute("INSERT INTO workers (id, pid, host, backend, state, run_id, proc_token, device,"
+                    " started, heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
+                    " pid=excluded.pid, host=excluded.host, backend=excluded.backend, state=excluded.state,"
+                    " run_id=excluded.run_id, proc_token=excluded.proc_token, device=excluded.device,"
+                    " started=excluded.started, heartbeat=excluded.heartbeat",
+                    (worker_id, os.getpid(), socket.gethostname(), backend, state, run_id, token, None, now, now))
 
     def heartbeat(self, worker_id: str, state: str, run_id: str | None = None, device: str | None = None) -> None:
         with self.store._write() as con:

@@ -343,7 +343,8 @@ class RunStore:
         if orphans:
             with self._write() as con:
                 for run_id in orphans:
-                    status = con.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+                    status = con.execute("SELECT status FROM runs WHERE id=?" + self._db.for_update,
+                                         (run_id,)).fetchone()  # it may have ended meanwhile
                     if status and status[0] == RunState.RUNNING:
                         self._set_status(con, run_id, RunState.INTERRUPTED, error=INTERRUPTED)
         if dead_workers:  # before their lock files go: after that, only their heartbeats would tell

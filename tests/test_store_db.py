@@ -234,6 +234,11 @@ def test_a_shared_store_judges_running_runs_by_their_workers_heartbeats(database
         con.execute("UPDATE runs SET proc_token=? WHERE id=?", ("cccccccccccccccc", busy))
     assert store.recover() == [quiet]
     assert store.status(mine) == store.status(busy) == "running"
+
+    # a worker dropped after a long silence that comes back: its next claim gives it a row again
+    again = store.create_run(config(10))
+    assert queue.claim("w-stale", "tensorflow").run_id == again
+    assert store.recover() == [] and "w-stale" in {w.id for w in queue.workers()}
     store.close()
 
 
