@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from pathlib import Path
 
 _TOKEN = secrets.token_hex(8)
@@ -100,3 +101,32 @@ def sweep(locks_dir: Path) -> None:
         if TOKEN_RE.fullmatch(owner) and not alive(locks_dir, owner):
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def is_mine(owner: str | None) -> bool:
+    """True for the token of this very process."""
+    return owner == _TOKEN
+
+
+def dead(locks_dir: Path, owner: str | None) -> bool:
+    """True only when `owner` provably died on this machine: its lock file is here and nobody holds it.
+
+    With a database shared by several machines, a missing lock file proves nothing (the process
+    may live elsewhere), so the store judges those by their heartbeats instead."""
+    if owner == _TOKEN or fcntl is None or not owner or not TOKEN_RE.fullmatch(owner):
+        return False
+    return (locks_dir / f"{owner}.lock").is_file() and not alive(locks_dir, owner)
+
+
+def orphaned_by_heartbeat(locks_dir: Path, token: str | None, worker: str | None, updated: float,
+                          worker_row: str | None, heartbeat: float | None, worker_token: str | None, *,
+                          timeout: float, now: float | None = None) -> bool:
+    """Whether a running run of a store shared by several machines has lost its process.
+
+    A worker's run: when the worker's row is gone, its heartbeat is older than `timeout`, or it
+    provably died on this machine. A run trained without a worker (`python -m bnviz train`):
+    its own events are its heartbeat (`updated`)."""
+    now = time.time() if now is None else now
+    if worker is None:
+        return dead(locks_dir, token) or (not is_mine(token) and now - updated > timeout)
+    return worker_row is None or heartbeat is None or now - heartbeat > timeout or dead(locks_dir, worker_token)

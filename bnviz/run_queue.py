@@ -3,7 +3,12 @@
 Web servers and workers are separate processes (possibly several of each) that share
 nothing but the store, so the queue is the store's queued runs in order of submission.
 A worker claims the oldest one of its backend in one write transaction (two workers can
-never take the same run), and asks the store whether its run was cancelled or deleted.
+never take the same run: SQLite runs one write transaction at a time; PostgreSQL locks the
+claimed row with `FOR UPDATE SKIP LOCKED` under a lock that serializes claims, so the
+BNVIZ_MAX_JOBS count holds too), and asks the store whether its run was cancelled or deleted.
+
+Worker rows carry heartbeats. On one machine (SQLite) a worker's lock file says whether it
+lives; with PostgreSQL the heartbeat decides for workers elsewhere (BNVIZ_WORKER_TIMEOUT_S).
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bnviz import liveness
+from bnviz.device import env_int
 from bnviz.ids import validate_run_id
 from bnviz.states import RunState
 from bnviz.store import RunNotFound, RunStore
+from bnviz.store_db import LOCK_CLAIM
 
 CANCELLED_WHILE_QUEUED = "cancelled before it started"
 
@@ -85,7 +92,7 @@ class RunQueue:
         False when the run is not waiting or training (already finished)."""
         run_id = validate_run_id(run_id)
         with self.store._write() as con:
-            row = con.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = con.execute("SELECT status FROM runs WHERE id=?" + con.db.for_update, (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(run_id)
             if row[0] == RunState.QUEUED:
@@ -115,20 +122,26 @@ class RunQueue:
                 return None
         token = liveness.hold(self.store.locks_dir)
         with self.store._write() as con:
+            con.advisory_lock(LOCK_CLAIM)  # PostgreSQL: one claim at a time, so max_running holds
             if max_running is not None:
                 busy = con.execute("SELECT COUNT(*) FROM runs WHERE status=? AND worker IS NOT NULL",
                                    (RunState.RUNNING,)).fetchone()[0]
                 if busy >= max_running:
                     return None
-            row = con.execute("SELECT id, config_json FROM runs WHERE status=? AND backend=?"
-                              " ORDER BY created, rowid LIMIT 1", (RunState.QUEUED, backend)).fetchone()
+            lock = " FOR UPDATE SKIP LOCKED" if con.db.postgres else ""  # a run being cancelled is skipped
+            row = con.execute("SELECT id, config_json, upload FROM runs WHERE status=? AND backend=?"
+                              " ORDER BY created, rowid LIMIT 1" + lock, (RunState.QUEUED, backend)).fetchone()
             if row is None:
                 return None
             now = time.time()
             con.execute("UPDATE runs SET status=?, worker=?, pid=?, proc_token=?, started=?, updated=?,"
                         " version=version+1 WHERE id=?",
                         (RunState.RUNNING, worker_id, os.getpid(), token, now, now, row[0]))
-        return Claim(row[0], json.loads(row[1]))
+            beat = con.execute("UPDATE workers SET state='busy', run_id=?, heartbeat=? WHERE id=?",
+                               (row[0], now, worker_id))
+            if beat.rowcount == 0:  # never registered, or dropped after a long silence: its run needs a row
+                self._insert_worker(con, worker_id, backend, token, "busy", row[0], now)
+        return Claim(row[0], self.store.local_config(json.loads(row[1]), row[2]))
 
     def cancel_requested(self, run_id: str) -> bool:
         """True once someone asked to cancel the run; raises RunNotFound once it was deleted."""
@@ -139,13 +152,19 @@ class RunQueue:
         return bool(row[0])
 
     def register(self, worker_id: str, backend: str) -> None:
-        now = time.time()
         token = liveness.hold(self.store.locks_dir)
         with self.store._write() as con:
-            con.execute("INSERT OR REPLACE INTO workers (id, pid, host, backend, state, run_id, proc_token, device,"
-                        " started, heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (worker_id, os.getpid(), socket.gethostname(), backend, "starting", None, token, None,
-                         now, now))
+            self._insert_worker(con, worker_id, backend, token, "starting", None, time.time())
+
+    @staticmethod
+    def _insert_worker(con, worker_id: str, backend: str, token: str, state: str, run_id: str | None,
+                       now: float) -> None:
+        con.execute("INSERT INTO workers (id, pid, host, backend, state, run_id, proc_token, device,"
+                    " started, heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
+                    " pid=excluded.pid, host=excluded.host, backend=excluded.backend, state=excluded.state,"
+                    " run_id=excluded.run_id, proc_token=excluded.proc_token, device=excluded.device,"
+                    " started=excluded.started, heartbeat=excluded.heartbeat",
+                    (worker_id, os.getpid(), socket.gethostname(), backend, state, run_id, token, None, now, now))
 
     def heartbeat(self, worker_id: str, state: str, run_id: str | None = None, device: str | None = None) -> None:
         with self.store._write() as con:
@@ -163,10 +182,18 @@ class RunQueue:
         return [WorkerRow(*r) for r in rows]
 
     def forget_dead_workers(self) -> list[str]:
-        """Drop the rows of workers whose process is gone (their runs are recovered separately)."""
+        """Drop the rows of workers whose process is gone (their runs are recovered separately).
+
+        SQLite: gone when its lock file is free. PostgreSQL: when it provably died on this machine
+        or sent no heartbeat for BNVIZ_WORKER_TIMEOUT_S (it may live on another machine)."""
         with self.store._read() as con:
-            rows = con.execute("SELECT id, proc_token FROM workers").fetchall()
-        dead = [wid for wid, token in rows if not liveness.alive(self.store.locks_dir, token)]
+            rows = con.execute("SELECT id, proc_token, heartbeat FROM workers").fetchall()
+        locks = self.store.locks_dir
+        if self.store.shared:
+            timeout, now = env_int("BNVIZ_WORKER_TIMEOUT_S", 120, low=5, high=86_400), time.time()
+            dead = [wid for wid, token, beat in rows if liveness.dead(locks, token) or now - beat > timeout]
+        else:
+            dead = [wid for wid, token, _ in rows if not liveness.alive(locks, token)]
         if dead:
             with self.store._write() as con:
                 con.executemany("DELETE FROM workers WHERE id=?", [(w,) for w in dead])

@@ -1,9 +1,9 @@
-"""The run store: every run, durably, in one SQLite file under BNVIZ_HOME.
+"""The run store: every run, durably, in SQLite under BNVIZ_HOME or in PostgreSQL.
 
-Training events are written as they happen (one transaction per event), so a crash loses
-at most the event in flight and never leaves a half-written row. WAL mode lets any number
-of readers work while one run writes. Probes are the bulk of a run, so they are stored
-as zlib-compressed JSON.
+`BNVIZ_DATABASE_URL` chooses the database (bnviz/store_db.py); unset, it is one SQLite file,
+`BNVIZ_HOME/runs.db`. Training events are written as they happen (one transaction per event),
+so a crash loses at most the event in flight and never leaves a half-written row; readers
+work while a run writes. Probes are the bulk of a run, so they are stored as compressed blobs.
 
 The store is also the one channel between web servers and training workers: the queue,
 cancel requests and worker heartbeats live here too (bnviz/run_queue.py), so every process
@@ -11,7 +11,9 @@ sees the same truth and a crash anywhere loses nothing that was committed.
 
 Crash recovery: a process that trains a run stamps it with its liveness token
 (bnviz/liveness.py); a running run whose process is gone is marked *interrupted*, with
-every epoch it recorded. Queued runs belong to no process: they wait for any worker.
+every epoch it recorded. Lock files prove that only on one machine, so with PostgreSQL a
+run is judged by its worker's heartbeat instead (see `recover`). Queued runs belong to no
+process: they wait for any worker.
 """
 
 from __future__ import annotations
@@ -19,14 +21,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import re
-import sqlite3
 import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -35,9 +35,11 @@ from bnviz import events, liveness, probe_codec
 from bnviz.ids import is_run_id, new_run_id, validate_run_id
 from bnviz.record import FORMAT
 from bnviz.states import ACTIVE, FINISHED, STATES, RunState
+from bnviz.store_db import LOCK_SKELETONS, LOCK_UPLOADS, Database, Transaction, env_url, resolve_url
+from bnviz.store_files import ModelFiles, ModelsInDatabase, UploadsInDatabase
 from bnviz.store_schema import migrate
 
-DB_NAME = "runs.db"
+NO_LIMIT = 2**62  # LIMIT for "all rows", valid in SQLite and PostgreSQL alike
 INTERRUPTED = "interrupted: the process running it stopped (crash or restart)"
 MAX_NAME = 200
 MAX_NOTES = 10_000
@@ -100,82 +102,54 @@ def _text(value: str | None, limit: int, what: str) -> str:
 # --- the store -------------------------------------------------------------------------
 
 class RunStore:
-    """All runs of one BNVIZ_HOME. Thread-safe; several processes may share it."""
+    """All runs of one BNVIZ_HOME (or of BNVIZ_DATABASE_URL). Thread-safe; many processes may share it.
 
-    def __init__(self, path_or_home: str | os.PathLike[str] | None = None, *, recover: bool = True) -> None:
+    `path_or_home` is the home for local files (locks, cached models, logs); a path ending in
+    `.db` names an SQLite file instead. `database_url` (else BNVIZ_DATABASE_URL, else SQLite
+    under the home) says where the runs are."""
+
+    def __init__(self, path_or_home: str | os.PathLike[str] | None = None, *, recover: bool = True,
+                 database_url: str | None = None) -> None:
         target = Path(path_or_home).expanduser() if path_or_home is not None else default_home()
-        if target.suffix in (".db", ".sqlite", ".sqlite3"):
-            self.home, self.db_path = target.parent, target
+        explicit_file = target.suffix in (".db", ".sqlite", ".sqlite3")
+        self.home = target.parent if explicit_file else target
+        if database_url is not None:
+            url = resolve_url(database_url, self.home)
+        elif explicit_file:
+            url = resolve_url(f"sqlite:///{target}", self.home)
         else:
-            self.home, self.db_path = target, target / DB_NAME
+            url = env_url(self.home)
         self.models_dir = self.home / "models"
         self.locks_dir = self.home / "locks"
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.models_dir.mkdir(exist_ok=True, mode=0o700)
-        self._write_lock = threading.Lock()
+        self._db = Database(url)
+        self.db_path: Path | None = self._db.path  # None with PostgreSQL
+        self.location = self._db.describe()  # the SQLite file, or the URL without its password
+        self.shared = self._db.postgres  # several machines may use this store
+        self._models = ModelsInDatabase(self.models_dir, self._db) if self.shared else ModelFiles(self.models_dir)
+        self._uploads = UploadsInDatabase(self.home / "uploads", self._db) if self.shared else None
         self._templates: OrderedDict[str, probe_codec.Template] = OrderedDict()
         self._templates_lock = threading.Lock()
-        self._writer = self._connect()
-        self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._closed = False
         with self._write() as con:
-            migrate(con, self.db_path)
+            migrate(con, self.location)
         if recover:
             self.recover()
 
-    # --- connections ---------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash never loses a commit
-        return con
+    # --- transactions ----------------------------------------------------------------
+    def _write(self) -> contextlib.AbstractContextManager[Transaction]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE, so concurrent writers queue)."""
+        return self._db.write()
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; IMMEDIATE so concurrent writers queue instead of deadlocking."""
-        with self._write_lock:
-            con = self._writer
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> contextlib.AbstractContextManager[Transaction]:
         """A read transaction: every query inside sees the same committed state."""
-        try:
-            con = self._readers.get_nowait()
-        except queue.Empty:
-            con = self._connect()
-        healthy = False
-        try:
-            con.execute("BEGIN")
-            yield con
-            healthy = True
-        finally:
-            try:
-                con.execute("COMMIT" if healthy else "ROLLBACK")
-            except sqlite3.Error:
-                healthy = False
-            if not healthy or self._closed or self._readers.qsize() >= 8:
-                con.close()
-            else:
-                self._readers.put(con)
+        return self._db.read()
 
     def close(self) -> None:
-        self._closed = True
-        with self._write_lock:
-            with contextlib.suppress(sqlite3.Error):
-                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._writer.close()
-        while True:
-            try:
-                self._readers.get_nowait().close()
-            except queue.Empty:
-                break
+        if not self._closed:
+            self._closed = True
+            self._db.close()
 
     def __enter__(self) -> RunStore:
         return self
@@ -189,7 +163,8 @@ class RunStore:
         """Register a run before it trains; returns its new id.
 
         A queued run belongs to no process: it waits in the store for any worker. A run created
-        as running is stamped with this process, which trains it (the CLI's `train`)."""
+        as running is stamped with this process, which trains it (the CLI's `train`). With a
+        shared store, a data file the run trains on is stored too, for workers elsewhere."""
         from bnviz.config import ExperimentConfig
 
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
@@ -202,14 +177,28 @@ class RunStore:
         running = status == RunState.RUNNING
         token = liveness.hold(self.locks_dir) if running else None
         with self._write() as con:
+            upload = None
+            if self._uploads is not None and cfg.dataset.path:
+                con.advisory_lock(LOCK_UPLOADS, shared=True)  # a delete's clean-up cannot take it now
+                upload = self._uploads.put(con, cfg.dataset.path)
             con.execute(
                 "INSERT INTO runs (id, name, notes, owner, status, fingerprint, config_json, dataset, family,"
-                " placement, activation, epochs, backend, pid, proc_token, created, updated, started)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " placement, activation, epochs, backend, pid, proc_token, created, updated, started, upload)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, name, notes, owner, status, cfg.fingerprint(), _dumps(data), cfg.dataset.name,
                  cfg.model.family, cfg.model.norm.placement, cfg.model.activation, cfg.training.epochs,
-                 backend_of(data), os.getpid() if running else None, token, now, now, now if running else None))
+                 backend_of(data), os.getpid() if running else None, token, now, now, now if running else None,
+                 upload))
         return run_id
+
+    def local_config(self, config: dict[str, Any], upload: str | None) -> dict[str, Any]:
+        """`config` as this machine can train it: a stored data file points at a local copy."""
+        if self._uploads is None or not upload:
+            return config
+        local = self._uploads.local(upload)
+        if local is None:
+            return config
+        return {**config, "dataset": {**config["dataset"], "path": str(local)}}
 
     def append_event(self, run_id: str, event: Mapping[str, Any]) -> bool:
         """Apply one training event durably (bnviz/events.py says what each kind means).
@@ -224,7 +213,7 @@ class RunStore:
             skeleton, packed = probe_codec.split(event["probe"])
         with self._write() as con:
             row = con.execute("SELECT summary_json, n_batches, n_epochs, n_probes, status, cancel_requested"
-                              " FROM runs WHERE id=?", (run_id,)).fetchone()
+                              " FROM runs WHERE id=?" + self._db.for_update, (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(run_id)
             sets: dict[str, Any] = {}
@@ -247,7 +236,8 @@ class RunStore:
                 key = None
                 if skeleton is not None:
                     key = probe_codec.skeleton_hash(skeleton)
-                    con.execute("INSERT OR IGNORE INTO skeletons VALUES (?,?)",
+                    con.advisory_lock(LOCK_SKELETONS, shared=True)  # a delete's clean-up cannot take it now
+                    con.execute("INSERT INTO skeletons VALUES (?,?) ON CONFLICT (hash) DO NOTHING",
                                 (key, zlib.compress(skeleton.encode(), 9)))
                 con.execute("INSERT INTO probes VALUES (?,?,?,?,?)",
                             (run_id, row[3], int(event["probe"].get("epoch", row[3])), key, packed))
@@ -263,7 +253,7 @@ class RunStore:
         return bool(row[5])
 
     @staticmethod
-    def _update(con: sqlite3.Connection, run_id: str, sets: dict[str, Any], now: float) -> None:
+    def _update(con: Transaction, run_id: str, sets: dict[str, Any], now: float) -> None:
         sets = {**sets, "updated": now}
         columns = ", ".join(f"{k}=?" for k in sets)  # keys are ours, never from outside
         con.execute(f"UPDATE runs SET {columns}, version=version+1 WHERE id=?", (*sets.values(), run_id))
@@ -277,10 +267,10 @@ class RunStore:
         with self._write() as con:
             self._set_status(con, run_id, status, error=error, summary=summary)
 
-    def _set_status(self, con: sqlite3.Connection, run_id: str, status: str, *, error: str | None = None,
+    def _set_status(self, con: Transaction, run_id: str, status: str, *, error: str | None = None,
                     summary: Mapping[str, Any] | None = None) -> None:
-        row = con.execute("SELECT summary_json, started, n_epochs, finished FROM runs WHERE id=?",
-                          (run_id,)).fetchone()
+        row = con.execute("SELECT summary_json, started, n_epochs, finished FROM runs WHERE id=?"
+                          + self._db.for_update, (run_id,)).fetchone()
         if row is None:
             raise RunNotFound(run_id)
         now = time.time()
@@ -303,7 +293,7 @@ class RunStore:
         self._update(con, run_id, sets, now)
 
     @staticmethod
-    def _last_epoch(con: sqlite3.Connection, run_id: str) -> dict[str, Any]:
+    def _last_epoch(con: Transaction, run_id: str) -> dict[str, Any]:
         history: dict[str, Any] = {}
         for (logs,) in con.execute("SELECT logs FROM epochs WHERE run_id=? ORDER BY seq", (run_id,)):
             history.update(json.loads(logs))
@@ -315,7 +305,7 @@ class RunStore:
         if notes is not None:
             sets["notes"] = _text(notes, MAX_NOTES, "notes")
         with self._write() as con:
-            if con.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone() is None:
+            if con.execute("SELECT 1 FROM runs WHERE id=?" + self._db.for_update, (run_id,)).fetchone() is None:
                 raise RunNotFound(run_id)
             self._update(con, run_id, sets, time.time())
 
@@ -324,13 +314,15 @@ class RunStore:
         run_id = validate_run_id(run_id)
         with self._write() as con:
             gone = con.execute("DELETE FROM runs WHERE id=?", (run_id,)).rowcount
-            for table in ("batches", "epochs", "probes"):
+            for table in ("batches", "epochs", "probes", "models"):
                 con.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+            con.advisory_lock(LOCK_SKELETONS)  # waits for probe writes in flight, which may share one
             con.execute("DELETE FROM skeletons WHERE hash NOT IN"
                         " (SELECT skeleton FROM probes WHERE skeleton IS NOT NULL)")
-        for path in (self._model_file(run_id), self.partial_model_path(run_id)):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            if self._uploads is not None:
+                con.advisory_lock(LOCK_UPLOADS)
+                con.execute("DELETE FROM uploads WHERE key NOT IN (SELECT upload FROM runs WHERE upload IS NOT NULL)")
+        self._models.forget(run_id)
         return bool(gone)
 
     # --- recovery ----------------------------------------------------------------------
@@ -338,22 +330,50 @@ class RunStore:
         """Mark running runs whose process is gone as interrupted; returns their ids.
 
         Every epoch such a run recorded stays. Queued runs are left waiting: they belong to no
-        process, and the next worker takes them."""
-        with self._read() as con:
-            rows = con.execute("SELECT id, proc_token FROM runs WHERE status=?", (RunState.RUNNING,)).fetchall()
-        orphans = [run_id for run_id, token in rows if not liveness.alive(self.locks_dir, token)]
+        process, and the next worker takes them. SQLite (one machine): a run's process is gone
+        when its lock file is free. PostgreSQL (many machines): see `_orphans_by_heartbeat`."""
+        dead_workers: list[str] = []
+        if self.shared:
+            orphans, dead_workers = self._orphans_by_heartbeat()
+        else:
+            with self._read() as con:
+                rows = con.execute("SELECT id, proc_token FROM runs WHERE status=?",
+                                   (RunState.RUNNING,)).fetchall()
+            orphans = [run_id for run_id, token in rows if not liveness.alive(self.locks_dir, token)]
         if orphans:
             with self._write() as con:
                 for run_id in orphans:
-                    status = con.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+                    status = con.execute("SELECT status FROM runs WHERE id=?" + self._db.for_update,
+                                         (run_id,)).fetchone()  # it may have ended meanwhile
                     if status and status[0] == RunState.RUNNING:
                         self._set_status(con, run_id, RunState.INTERRUPTED, error=INTERRUPTED)
+        if dead_workers:  # before their lock files go: after that, only their heartbeats would tell
+            with self._write() as con:
+                con.executemany("DELETE FROM workers WHERE id=?", [(w,) for w in dead_workers])
         liveness.sweep(self.locks_dir)
         self._sweep_partial_models()
         return orphans
 
+    def _orphans_by_heartbeat(self) -> tuple[list[str], list[str]]:
+        """Running runs of a shared store whose process is gone, and workers that died on this machine."""
+        from bnviz.device import env_int
+
+        with self._read() as con:
+            runs = con.execute(
+                "SELECT r.id, r.proc_token, r.worker, r.updated, w.id, w.heartbeat, w.proc_token"
+                " FROM runs r LEFT JOIN workers w ON w.id = r.worker WHERE r.status=?",
+                (RunState.RUNNING,)).fetchall()
+            workers = con.execute("SELECT id, proc_token FROM workers").fetchall()
+        timeout = env_int("BNVIZ_WORKER_TIMEOUT_S", 120, low=5, high=86_400)
+        orphans = [r[0] for r in runs if liveness.orphaned_by_heartbeat(self.locks_dir, *r[1:], timeout=timeout)]
+        return orphans, [wid for wid, token in workers if liveness.dead(self.locks_dir, token)]
+
     def _sweep_partial_models(self) -> None:
         """Delete model files whose save never completed (their run is no longer training)."""
+        for path in self.models_dir.glob(".cache-*.keras"):  # a model fetch that died half-way
+            if time.time() - path.stat().st_mtime > 3600:
+                with contextlib.suppress(OSError):
+                    path.unlink()
         for path in self.models_dir.glob(".partial-*.keras"):
             run_id = path.name[len(".partial-"):-len(".keras")]
             row = self._row(run_id, "status") if is_run_id(run_id) else None
@@ -363,8 +383,7 @@ class RunStore:
 
     # --- reading -----------------------------------------------------------------------
     def _row(self, run_id: str, columns: str) -> tuple | None:
-        with self._read() as con:
-            return con.execute(f"SELECT {columns} FROM runs WHERE id=?", (run_id,)).fetchone()
+        return self._db.one(f"SELECT {columns} FROM runs WHERE id=?", (run_id,))
 
     def exists(self, run_id: str) -> bool:
         return self._row(validate_run_id(run_id), "1") is not None
@@ -405,7 +424,7 @@ class RunStore:
                 "cursor": Cursor(cursor.batches + len(batches), cursor.epochs + len(epochs),
                                  cursor.probes + len(blobs))}
 
-    def _template(self, con: sqlite3.Connection, key: str) -> probe_codec.Template:
+    def _template(self, con: Transaction, key: str) -> probe_codec.Template:
         """Parsed skeletons, cached: every probe of a run (and of same-shaped runs) shares one."""
         with self._templates_lock:
             template = self._templates.get(key)
@@ -414,7 +433,7 @@ class RunStore:
                 return template
         row = con.execute("SELECT data FROM skeletons WHERE hash=?", (key,)).fetchone()
         if row is None:
-            raise sqlite3.DatabaseError(f"probe skeleton {key} is missing from the store")
+            raise LookupError(f"probe skeleton {key} is missing from the store")
         template = probe_codec.Template(zlib.decompress(row[0]).decode())
         with self._templates_lock:
             self._templates[key] = template
@@ -441,7 +460,7 @@ class RunStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created DESC, id LIMIT ? OFFSET ?"
         with self._read() as con:
-            rows = con.execute(sql, (*args, -1 if limit is None else int(limit), int(offset))).fetchall()
+            rows = con.execute(sql, (*args, NO_LIMIT if limit is None else int(limit), int(offset))).fetchall()
         out = []
         for r in rows:
             final = json.loads(r[12]) if r[12] else {}
@@ -477,26 +496,21 @@ class RunStore:
                               **{k: list(v) + [None] * (n - len(v)) for k, v in history.items()}})
         return frame.to_csv(index=False)
 
-    # --- saved models ------------------------------------------------------------------
-    def _model_file(self, run_id: str) -> Path:
-        return self.models_dir / f"{run_id}.keras"
-
+    # --- saved models (bnviz/store_models.py: files with SQLite, rows with PostgreSQL) ---------
     def model_path(self, run_id: str) -> Path | None:
-        """The saved `.keras` model of a run, if one was saved."""
-        path = self._model_file(validate_run_id(run_id))
-        return path if path.is_file() else None
+        """The saved `.keras` model of a run as a local file, if one was saved."""
+        return self._models.path(validate_run_id(run_id))
 
     def partial_model_path(self, run_id: str) -> Path:
-        """Where training writes the model; `commit_model` moves it into place atomically."""
-        return self.models_dir / f".partial-{validate_run_id(run_id)}.keras"
+        """Where training writes the model; `commit_model` makes it the run's model atomically."""
+        return self._models.partial(validate_run_id(run_id))
 
     def commit_model(self, run_id: str) -> Path | None:
-        partial = self.partial_model_path(run_id)
-        if not partial.is_file():
-            return None
-        target = self._model_file(run_id)
-        os.replace(partial, target)
-        return target
+        return self._models.commit(validate_run_id(run_id))
+
+    def checkpoint(self) -> None:
+        """SQLite: fold the write-ahead log into the database file (no-op on PostgreSQL)."""
+        self._db.checkpoint()
 
 
 def record_from(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -168,7 +168,7 @@ def main(args) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"bnviz worker {worker.id}: {backend}, store {store.db_path}", flush=True)
+    print(f"bnviz worker {worker.id}: {backend}, store {store.location}", flush=True)
     done = worker.serve(max_runs=args.runs)
     print(f"bnviz worker {worker.id}: stopped after {done} run(s)", flush=True)
     return 0

@@ -1,8 +1,14 @@
-"""Shared fixtures: a private BNVIZ_HOME per test session, tiny configs, the real MNIST digits."""
+"""Shared fixtures: a private BNVIZ_HOME per test session, tiny configs, the real MNIST digits,
+and the store's databases (SQLite, and a throwaway PostgreSQL server for the test session)."""
 
 from __future__ import annotations
 
+import glob
 import os
+import secrets
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,8 +22,9 @@ SHARED_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
 
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path, monkeypatch):
-    """Every test gets its own store and data directory."""
+    """Every test gets its own store and data directory (never a database configured outside)."""
     monkeypatch.setenv("BNVIZ_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("BNVIZ_DATABASE_URL", raising=False)
 
 
 def tiny_config(**updates):
@@ -82,3 +89,93 @@ def fake_worker(monkeypatch):
     worker.shutdown()
     thread.join(30)
     store.close()
+
+
+# --- the store's databases -------------------------------------------------------------------
+
+def _unavailable(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI must not skip the PostgreSQL tests)")
+    pytest.skip(reason)
+
+
+def _pg_program(name: str) -> str | None:
+    """A PostgreSQL server program: on PATH, or where Debian puts it (newest version first)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+                        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    return candidates[-1] if candidates else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The URL of a PostgreSQL server for this test session (its `postgres` database).
+
+    BNVIZ_TEST_DATABASE_URL if set; else a throwaway server (initdb + pg_ctl, run as the
+    `postgres` user when we are root) on a unix socket in a temp dir, stopped at the end."""
+    given = os.environ.get("BNVIZ_TEST_DATABASE_URL", "").strip()
+    if given:
+        yield given
+        return
+    initdb, pg_ctl = _pg_program("initdb"), _pg_program("pg_ctl")
+    if not (initdb and pg_ctl):
+        _unavailable("no PostgreSQL: initdb/pg_ctl not found (apt-get install postgresql, "
+                     "or set BNVIZ_TEST_DATABASE_URL)")
+    as_user: list[str] = []
+    root = Path(tempfile.mkdtemp(prefix="bnviz-pg-"))
+    if os.geteuid() == 0:  # initdb refuses root: run the server as Debian's postgres user
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(root)
+            _unavailable("running as root and there is no `postgres` user to run a test PostgreSQL server as")
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, log = root / "data", root / "server.log"
+
+    def run(*cmd: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_user, *cmd], capture_output=True, text=True, timeout=120)
+
+    done = run(initdb, "-D", str(data), "-U", "bnviz", "--auth=trust", "-E", "UTF8", "--no-sync")
+    started = done.returncode == 0 and run(
+        pg_ctl, "-D", str(data), "-l", str(log), "-w", "-t", "60", "start",
+        "-o", f"-k {root} -c listen_addresses='' -p 5432 -F -c max_connections=300").returncode == 0
+    if not started:
+        detail = (done.stderr or "") + (log.read_text() if log.exists() else "")
+        shutil.rmtree(root, ignore_errors=True)
+        _unavailable("could not start a test PostgreSQL server: " + " ".join(detail.split())[-300:])
+    try:
+        yield f"postgresql+psycopg://bnviz@/postgres?host={root}&port=5432"
+    finally:
+        run(pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, monkeypatch):
+    """Run the test once on SQLite (BNVIZ_HOME/runs.db) and once on a fresh PostgreSQL database.
+
+    Yields the dialect name; BNVIZ_DATABASE_URL points every RunStore (and worker) of the test
+    at the database."""
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    import sqlalchemy as sa
+
+    server = sa.make_url(request.getfixturevalue("postgres_server"))
+    name = f"bnviz_test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)
+    with admin.connect() as con:
+        con.exec_driver_sql(f"CREATE DATABASE {name}")
+    monkeypatch.setenv("BNVIZ_DATABASE_URL", server.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield "postgresql"
+    finally:
+        with admin.connect() as con:
+            con.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()

@@ -69,7 +69,7 @@ def test_invalid_run_id_is_a_value_error():
     assert issubclass(InvalidRunId, ValueError)
 
 
-def test_store_and_manager_validate_before_touching_anything(tmp_path):
+def test_store_and_manager_validate_before_touching_anything(database, tmp_path):
     from bnviz.jobs import JobManager
     from bnviz.run_queue import RunQueue
     from bnviz.store import RunStore

@@ -1,4 +1,5 @@
 """The job API over the store, with workers in threads running the fake trainer (no TensorFlow).
+Each test runs on SQLite and on PostgreSQL (the `database` fixture in tests/conftest.py).
 
 What real worker processes add (pids, kills, hangs, restarts, real training) is in
 tests/test_workers.py.
@@ -30,7 +31,7 @@ def cfg(**updates) -> ExperimentConfig:
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(database, tmp_path):
     s = RunStore(tmp_path / "home")
     yield s
     s.close()
