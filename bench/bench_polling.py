@@ -73,7 +73,7 @@ def bench_poll_cost(home: Path) -> None:
     manager.snapshot(run_id)
     stored_snap = _timed(lambda: manager.snapshot(run_id), 300)
 
-    store._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.checkpoint()
     size = sum(p.stat().st_size for p in home.glob("runs.db*"))
     reader = JobManager(RunStore(home))  # a fresh process's view: nothing cached
     t = time.perf_counter()

@@ -87,7 +87,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
-        print(f"no runs in {store.db_path}")
+        print(f"no runs in {store.location}")
         return 0
     header = ("ID", "STATUS", "EPOCHS", "ACC", "VAL_ACC", "TEST_ACC", "TIME", "CREATED", "MODEL", "NAME")
     lines = [header]
