@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import figures
+from bnviz import backends, figures
 from bnviz.config import (
     ACTIVATIONS,
     FAMILIES,
@@ -38,6 +38,9 @@ from ui.upload_view import UPLOAD_HELP, save_upload, show_upload_summary
 
 DEFAULT_PRESET = "seed001-circles-after-fast"
 PRESET_ORDER = [n for g in GROUPS for n, p in PRESETS.items() if p.group == g]
+
+
+BACKEND_TITLES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 
 
 def page() -> None:
@@ -77,20 +80,27 @@ def load_start(token: str | None, preset: str | None) -> None:
         st.session_state["_loaded_preset"] = preset
         if preset in PRESETS:
             st.session_state["preset"] = preset
-            load_config_into_widgets(PRESETS[preset].config)
+            load_config_into_widgets(_preset_config(preset))
         else:
             common.friendly_error(f"There is no preset called {preset[:60]!r}.",
                                   "Pick one from the list below; the Learn page explains each of them.")
     elif "f:dataset.name" not in st.session_state:
-        load_config_into_widgets(PRESETS[DEFAULT_PRESET].config)
+        load_config_into_widgets(_preset_config(DEFAULT_PRESET))
         st.session_state["preset"] = DEFAULT_PRESET
         st.session_state["_first_screen"] = True
+
+
+def _preset_config(name: str) -> ExperimentConfig:
+    """A preset on this server's default backend (BNVIZ_BACKEND; TensorFlow when unset)."""
+    config = PRESETS[name].config
+    backend = backends.default_backend()
+    return config if config.training.backend == backend else config.with_updates({"training.backend": backend})
 
 
 def _apply_preset() -> None:
     name = st.session_state.get("preset")
     if name in PRESETS:
-        load_config_into_widgets(PRESETS[name].config)
+        load_config_into_widgets(_preset_config(name))
         st.session_state.pop("_link_problems", None)
 
 
@@ -99,7 +109,7 @@ def preset_picker() -> None:
     chosen = st.session_state.get("preset")
     if chosen in PRESETS:
         current, _ = collect_config()
-        if current != PRESETS[chosen].config:  # changed, or no longer valid: not the preset any more
+        if current != _preset_config(chosen):  # changed, or no longer valid: not the preset any more
             st.session_state["preset"] = None
     st.selectbox(
         "Start from a preset", options=PRESET_ORDER, key="preset", on_change=_apply_preset,
@@ -238,6 +248,13 @@ def form_tabs() -> None:
         c2.number_input("Epochs", step=1, key="f:training.epochs", help="1 to 10,000.")
         c3.number_input("Seed", step=1, key="f:training.seed",
                         help="Same config and seed = the same run, so identical requests reuse a finished run.")
+        installed = backends.available_backends()
+        current = st.session_state.get("f:training.backend")
+        st.selectbox("Backend", installed + ((current,) if current and current not in installed else ()),
+                     key="f:training.backend", format_func=BACKEND_TITLES.get,
+                     help="The Keras backend that trains the run: same model, probes and record on each. JAX is "
+                          "the fast one for small models; a different backend is a different run. Only backends "
+                          "installed on this server are offered.")
         st.radio("Validate on", ["test", "split", "none"], key="f:training.validation", horizontal=True,
                  format_func={"test": "the test set", "split": "a split of the training set",
                               "none": "nothing"}.get)
@@ -310,6 +327,12 @@ def _missing_data_message(config: ExperimentConfig, detail: str) -> None:
 def train_panel(config: ExperimentConfig | None, error: str | None, who: access.Actor) -> None:
     """Train first (above the fold), then what will be trained: the model and the data."""
     st.subheader("Train it")
+    if config is not None:
+        try:
+            backends.require(config.training.backend)
+        except backends.BackendError as exc:
+            error = f"{error}\n\n{exc}" if error else f"Backend: {exc}"
+            config = None
     problems = st.session_state.get("_link_problems") or []
     if problems:
         st.error("**This link's experiment has settings the form cannot show:**\n\n"

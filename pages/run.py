@@ -31,6 +31,7 @@ VIEWS = {
     "bn_steps": "BN step by step",
 }
 CURVES_EVERY_S = 1.0
+FIRST_POINT_EVERY_S = 0.25  # until the first point arrives: a click on Train shows it within a second
 INSIDE_EVERY_S = 2.0
 
 
@@ -69,8 +70,16 @@ def _header(view: RunView) -> None:
         f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {config['dataset']['name']} · "
         f"{config['model']['family']} · {config['model']['activation']} · BN: **{placement}** · "
         f"optimizer {optimizer}, lr {training['learning_rate']:g} · batch {training['batch_size']} · "
-        f"{training['epochs']} epochs · seed {training['seed']}"
+        f"{training['epochs']} epochs · seed {training['seed']} · {_trained_on(record)}"
     )
+
+
+def _trained_on(record: dict) -> str:
+    """Which backend and device trained it (the device is known once training started)."""
+    summary = record.get("summary") or {}
+    backend = summary.get("backend") or record["config"]["training"].get("backend") or "tensorflow"
+    device = summary.get("device")
+    return f"{backend} on **{device}**" if device else backend
 
 
 def show_run(view: RunView, who: access.Actor) -> None:
@@ -93,7 +102,7 @@ def show_run(view: RunView, who: access.Actor) -> None:
     access.admin_unlock()
 
     live = is_active(view.status)
-    st.fragment(run_every=CURVES_EVERY_S if live else None)(curves)(run_id, view.status)
+    st.fragment(run_every=_curves_every(view))(curves)(run_id, view.status, _has_points(view))
     st.subheader("Inside the network")
     choice = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, default="histograms", key="view",
                                   label_visibility="collapsed") or "histograms"
@@ -103,9 +112,7 @@ def show_run(view: RunView, who: access.Actor) -> None:
 def show_presenter(view: RunView) -> None:
     """Projector layout: curves and the before/after histograms side by side, all above the fold."""
     _header(view)
-    live = is_active(view.status)
-    st.fragment(run_every=CURVES_EVERY_S if live else None)(presenter_charts)(run_id=view.record["id"],
-                                                                                shown_status=view.status)
+    st.fragment(run_every=_curves_every(view))(presenter_charts)(view.record["id"], view.status, _has_points(view))
 
 
 # --- pieces that re-read the run every time they run ---------------------------------
@@ -120,6 +127,17 @@ def draw(where, key: str, view: RunView, build, *args, **kwargs) -> None:
         return common.projector_sized(figure) if projector else figure
 
     common.chart(where, common.shared_figure(build.__name__, view.version, options, make), key)
+
+
+def _has_points(view: RunView) -> bool:
+    return bool(view.record["batches"] or view.record["history"])
+
+
+def _curves_every(view: RunView) -> float | None:
+    """Poll fast while a fresh run has nothing to show yet, then once a second; not at all once it ended."""
+    if not is_active(view.status):
+        return None
+    return CURVES_EVERY_S if _has_points(view) else FIRST_POINT_EVERY_S
 
 
 def _status(current: RunView, shown_status: str) -> None:
@@ -163,9 +181,11 @@ def _final_metrics(record: dict) -> None:
             col.metric(label, f"{final[key]:.4f}", help=help_text)
 
 
-def curves(run_id: str, shown_status: str) -> None:
+def curves(run_id: str, shown_status: str, had_points: bool = True) -> None:
     current = read_run(run_id)
     _status(current, shown_status)
+    if not had_points and _has_points(current):
+        st.rerun()  # the first point is in: redraw the page once, then poll at the normal pace
     _final_metrics(current.record)
     height = common.chart_height()
     c1, c2 = st.columns(2)
@@ -252,9 +272,11 @@ def inside(run_id: str, choice: str) -> None:
             bn_steps_panel(record, key="steps")
 
 
-def presenter_charts(run_id: str, shown_status: str) -> None:
+def presenter_charts(run_id: str, shown_status: str, had_points: bool = True) -> None:
     current = read_run(run_id)
     _status(current, shown_status)
+    if not had_points and _has_points(current):
+        st.rerun()
     record = current.record
     height = common.chart_height()
     c1, c2, c3 = st.columns(3)

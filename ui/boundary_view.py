@@ -16,7 +16,7 @@ import streamlit as st
 
 from bnviz.boundary import points_for
 from bnviz.figures import boundary as fb
-from ui.common import chart, shared_figure
+from ui.common import PROJECTOR_FONT_PX, chart, projector_sized, shared_figure
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -85,6 +85,13 @@ def boundary_panel(records: Sequence[dict[str, Any]], *, key: str, labels: Seque
             figure = fb.compare_boundaries([r for _, r in shown], [labels[i] for i, _ in shown], epoch, points,
                                            class_names=names, columns=2 if large else 3)
             return figure.update_layout(height=figure.layout.height * 1.4) if large else figure
+    if large:  # projector: every text at least PROJECTOR_FONT_PX, colour bars included
+        plain_build = build
+
+        def build():
+            figure = projector_sized(plain_build())
+            return figure.update_traces(colorbar_tickfont_size=PROJECTOR_FONT_PX,
+                                        colorbar_title_font_size=PROJECTOR_FONT_PX, selector={"type": "heatmap"})
     figure = shared_figure("boundary_panel", version, options, build) if version is not None else build()
     chart(st, figure, f"{key}_fig")
     note = ("Each cell is the model's prediction there (inference mode, moving statistics); the paler, "
