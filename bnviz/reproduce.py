@@ -123,10 +123,13 @@ class _Datasets:
 
 
 def _train_recorded(arm: Arm, name: str, store) -> dict[str, Any]:
-    """Train with every event written to the store as it happens (the CLI's own helper)."""
-    from bnviz.store_cli import recorded_training
+    """Train with every event written to the store as it happens (the engine's one recorded path)."""
+    from bnviz.recorded import train_recorded
+    from bnviz.states import RunState
 
-    return recorded_training(arm.config, name=name, store=store, save_model=False)()
+    run_id = store.create_run(arm.config, owner="cli", name=name, status=RunState.RUNNING)
+    train_recorded(store, run_id, arm.config, save_model=False)
+    return store.get_record(run_id)
 
 
 def run_arms(experiments: Sequence[Experiment], *, fast: bool, seeds: int, store, fresh: bool = False,

@@ -84,6 +84,13 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         assert page.get_by_text("Epoch", exact=False).first.is_visible()
         _shot(page, "run-live")
 
+        # The decision boundary forms live: its epoch moves on while the run trains (issue 13).
+        seen = _wait_until(lambda: _boundary_epoch(page), 60, "the live decision boundary")
+        later_boundary = _wait_until(lambda: (e := _boundary_epoch(page)) > seen and e, 60, "a newer boundary")
+        assert later_boundary > seen
+        _scroll_to(page, "Decision boundary")
+        _shot(page, "run-boundary")
+
         # A teammate opens the link in another browser context and sees the same run.
         other = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
         other.goto(f"{url}/?run={run_id}")  # the root URL with ?run= (the old share link) still works
@@ -102,6 +109,13 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         # The before/after BN histograms render for the finished run.
         page.get_by_text("Before / after BN").first.wait_for()
         assert page.locator(".js-plotly-plot").count() >= 3
+
+        # BN step by step: the formula with this run's numbers.
+        page.get_by_text("BN step by step").first.click()
+        page.get_by_text("μ_B", exact=False).first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
+        _scroll_to(page, "Inside the network")
+        _shot(page, "bn-steps")
 
         # A bad link gets a friendly message, not a traceback.
         other.goto(routes.url("run", current=url, run="../../etc/passwd"))
@@ -129,6 +143,9 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         assert len(page.url.split("runs=")[1].split("%2C")) == 3
         page.wait_for_timeout(1000)
         _shot(page, "compare")
+        _wait_until(lambda: _boundary_epoch(page), 60, "the runs' boundaries side by side")
+        _scroll_to(page, "Decision boundary")
+        _shot(page, "compare-boundary")
 
         page.goto(routes.url("runs", current=url))
         wait_for_app(page)
@@ -146,6 +163,24 @@ HIST_TITLE_JS = """
 
 def _hist_title(page) -> str:
     return page.evaluate(HIST_TITLE_JS)
+
+
+BOUNDARY_TITLE_JS = """
+() => { const p = Array.from(document.querySelectorAll('.js-plotly-plot')).find(p => p.layout && p.layout.title &&
+          String(p.layout.title.text || '').startsWith('Decision boundar'));
+        return p ? String(p.layout.title.text) : ''; }
+"""
+
+
+def _boundary_epoch(page) -> int:
+    """The epoch the decision boundary chart shows (0 while there is none)."""
+    found = re.search(r"epoch (\d+)", page.evaluate(BOUNDARY_TITLE_JS))
+    return int(found.group(1)) if found else 0
+
+
+def _scroll_to(page, heading: str) -> None:
+    page.get_by_text(heading, exact=False).first.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
 
 
 def _run_link_from_page(page) -> str:
