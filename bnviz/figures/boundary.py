@@ -204,8 +204,10 @@ def compare_boundaries(records: Sequence[Mapping[str, Any] | None], labels: Sequ
     names = []
     for i, p in shown:
         label = labels[i] if i < len(labels) else f"run {i + 1}"
+        label = label if len(label) <= 32 else label[:31] + "…"  # side-by-side titles must not overlap
         late = "" if int(p["epoch"]) == int(epoch) else f" (epoch {p['epoch']})"
-        names.append(f"{label}{late}{_accuracy(p)}")
+        accuracy = _accuracy(p).lstrip(" ·")
+        names.append(f"{label}{late}<br>{accuracy}" if accuracy else f"{label}{late}")
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, horizontal_spacing=0.04,
                         vertical_spacing=0.12)
     n = max(class_count(records[i], points) for i, _ in shown)
