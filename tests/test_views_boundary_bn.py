@@ -8,6 +8,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import tiny_config
+from ui import routes
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -57,7 +58,7 @@ def test_compare_shows_the_runs_boundaries_side_by_side():
     a = _stored_real_run("with BN", "after")
     b = _stored_real_run("without BN", "none")
     at = _app(runs=f"{a},{b}")
-    at.switch_page("pages/compare.py")
+    at.switch_page(routes.file("compare"))
     at.run()
     assert not at.exception, at.exception
     side = [types for types in _trace_types(at) if "heatmap" in types]
@@ -70,13 +71,14 @@ def test_compare_shows_the_runs_boundaries_side_by_side():
 SERVE_PANELS = r"""
 import json, sys
 from streamlit.testing.v1 import AppTest
+from ui import routes
 run_a, run_b = sys.argv[1], sys.argv[2]
-for page, params, view in [("pages/run.py", {"run": run_a}, None), ("pages/run.py", {"run": run_a}, "bn_steps"),
-                           ("pages/compare.py", {"runs": f"{run_a},{run_b}"}, None)]:
+for page, params, view in [("run", {"run": run_a}, None), ("run", {"run": run_a}, "bn_steps"),
+                           ("compare", {"runs": f"{run_a},{run_b}"}, None)]:
     at = AppTest.from_file("app.py", default_timeout=120)
     for k, v in params.items():
         at.query_params[k] = v
-    at.switch_page(page)
+    at.switch_page(routes.file(page))
     at.run()
     if view:
         at.segmented_control(key="view").set_value(view).run()

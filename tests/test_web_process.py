@@ -17,18 +17,18 @@ from streamlit.testing.v1 import AppTest
 from bnviz.store import RunStore
 from tests.fake_trainer import train
 from tests.test_jobs import cfg
+from ui import routes
 
 store = RunStore()
 run_id = store.create_run(cfg(), owner="t", name="stored", status="running")
 train(cfg(), sink=lambda e: store.append_event(run_id, e), run_id=run_id)
 queued = store.create_run(cfg(**{"training.seed": 7}), owner="t", name="waiting")
-for page, params in [("pages/experiment.py", {}), ("pages/run.py", {"run": run_id}),
-                     ("pages/run.py", {"run": queued}), ("pages/compare.py", {"runs": run_id}),
-                     ("pages/runs.py", {}), ("pages/learn.py", {})]:
+for page, params in [("experiment", {}), ("run", {"run": run_id}), ("run", {"run": queued}),
+                     ("compare", {"runs": run_id}), ("runs", {}), ("learn", {})]:
     at = AppTest.from_file("app.py", default_timeout=120)
     for k, v in params.items():
         at.query_params[k] = v
-    at.switch_page(page)
+    at.switch_page(routes.file(page))
     at.run()
     assert not at.exception, (page, [e.value for e in at.exception])
 print(json.dumps({m: m in sys.modules for m in ("tensorflow", "keras", "jax", "torch")}))
