@@ -103,6 +103,7 @@ def show_run(view: RunView, who: access.Actor) -> None:
 
     live = is_active(view.status)
     st.fragment(run_every=_curves_every(view))(curves)(run_id, view.status, _has_points(view))
+    st.fragment(run_every=INSIDE_EVERY_S if live else None)(boundary)(run_id)
     st.subheader("Inside the network")
     choice = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, default="histograms", key="view",
                                   label_visibility="collapsed") or "histograms"
@@ -194,6 +195,11 @@ def curves(run_id: str, shown_status: str, had_points: bool = True) -> None:
     note = readings.warmup_note(current.record)
     if note:
         st.info(note, icon=":material/thermostat:")
+
+
+def boundary(run_id: str) -> None:
+    """The decision boundary on 2-D data (nothing otherwise), on the slower cadence of the views below."""
+    current = read_run(run_id)
     boundary_panel([current.record], key="run_boundary", version=current.version, live=is_active(current.status))
 
 
