@@ -1,0 +1,133 @@
+"""Training on Ray (BNVIZ_EXECUTOR=ray) into PostgreSQL: a dashboard elsewhere sees it live and
+done, a Ray worker killed mid-run leaves its run interrupted and the queue goes on, and two
+dashboard servers share runs, liveness and permissions. One small local Ray instance serves
+the whole module (Ray's start-up is the expensive part)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from bnviz.jobs import JobManager
+from bnviz.store import RunStore
+from tests.server_process import config
+
+if os.environ.get("CI"):
+    import ray  # a test dependency (requirements-dev.txt): CI must not skip these tests
+else:
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements-dev.txt)")
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray instance: 2 CPUs, no dashboard, a small object store (nothing big travels)."""
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=80 * 1024 * 1024,
+             logging_level="WARNING", log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture
+def pg(postgres_server, monkeypatch):
+    """A fresh PostgreSQL database for this test; BNVIZ_DATABASE_URL points every store at it."""
+    import sqlalchemy as sa
+
+    server = sa.make_url(postgres_server)
+    name = f"bnviz_ray_{secrets.token_hex(6)}"
+    admin = sa.create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)
+    with admin.connect() as con:
+        con.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = server.set(database=name).render_as_string(hide_password=False)
+    monkeypatch.setenv("BNVIZ_DATABASE_URL", url)
+    yield url
+    with admin.connect() as con:
+        con.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture
+def on_ray(ray_cluster, pg):
+    """A job manager whose runs train as Ray tasks, one at a time, into PostgreSQL."""
+    from bnviz.ray_executor import RayExecutor
+
+    store = RunStore()
+    manager = JobManager(store, RayExecutor(store, n=1, poll_s=0.05)).start()
+    yield manager
+    manager.shutdown()
+    store.close()
+
+
+def _wait_for(predicate, timeout: float = 180, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _row(store: RunStore, run_id: str, columns: str) -> tuple:
+    with store._read() as con:
+        return con.execute(f"SELECT {columns} FROM runs WHERE id=?", (run_id,)).fetchone()
+
+
+def test_a_ray_task_trains_into_postgresql_and_a_dashboard_sees_it_live_and_finished(on_ray, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("BNVIZ_EXECUTOR", "none")  # the dashboard session starts no workers of its own
+    run = on_ray.submit(config(60, seed=1), owner="ana", name="on ray")
+    assert not run.reused
+    _wait_for(lambda: on_ray.snapshot(run.run_id).epochs_completed >= 1, what="the first epoch")
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["run"] = run.run_id
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "on ray"
+    assert at.get("progress"), "a live progress bar while it trains"
+    pid = _row(on_ray.store, run.run_id, "pid")[0]
+    assert pid != os.getpid()  # trained in a Ray worker process
+    assert on_ray.wait(run.run_id, timeout=240) == "succeeded"
+    at.run()
+    assert not at.exception, at.exception
+    assert any("succeeded" in m.value for m in at.markdown)
+    assert not at.get("progress")
+
+    with RunStore(recover=False) as elsewhere:  # another server's store: the model is in the database
+        record = elsewhere.get_record(run.run_id)
+        assert len(record["history"]["loss"]) == 60 and record["summary"]["final"]["test_accuracy"] is not None
+        model = elsewhere.model_path(run.run_id)
+        assert model is not None and model.read_bytes()[:2] == b"PK"  # a .keras file is a zip
+    again = on_ray.submit(config(60, seed=1), owner="bo")
+    assert again.reused and again.run_id == run.run_id  # identical-run reuse as with local workers
+
+
+def test_a_killed_ray_worker_leaves_its_run_interrupted_and_the_next_job_runs(on_ray):
+    victim = on_ray.submit(config(5000, seed=2), owner="ana")
+    nxt = on_ray.submit(config(2, seed=3), owner="ana")
+    _wait_for(lambda: on_ray.snapshot(victim.run_id).epochs_completed >= 2, what="two epochs")
+    assert on_ray.queue_position(nxt.run_id) == 1  # BNVIZ_MAX_JOBS=1 holds with Ray too
+    pid = _row(on_ray.store, victim.run_id, "pid")[0]
+    assert pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    assert on_ray.wait(victim.run_id, timeout=60) == "interrupted"
+    record = on_ray.store.get_record(victim.run_id)
+    epochs = len(record["history"]["loss"])
+    assert epochs >= 2 and record["summary"]["epochs_completed"] == epochs
+    assert "interrupted" in record["summary"]["error"]
+    assert on_ray.wait(nxt.run_id, timeout=240) == "succeeded"
+    assert _row(on_ray.store, nxt.run_id, "pid")[0] != pid
+
+    queued = on_ray.submit(config(5000, seed=4), owner="ana")  # cancel reaches a running Ray task
+    _wait_for(lambda: on_ray.snapshot(queued.run_id).epochs_completed >= 1, what="the first epoch")
+    assert on_ray.cancel(queued.run_id)
+    assert on_ray.wait(queued.run_id, timeout=60) == "cancelled"
+    assert len(on_ray.store.get_record(queued.run_id)["history"]["loss"]) >= 1
