@@ -114,7 +114,8 @@ class RayExecutor:
         self.n = n or env_int("BNVIZ_MAX_JOBS", 1, high=64)
         self.poll_s = poll_s
         self.warm = warm
-        self.init_args = {"include_dashboard": False, "logging_level": logging.WARNING, **(init or {})}
+        self.init_args = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False,
+                          **(init or {})}
         self.backend = backends.default_backend()
         self.jobs: dict[Any, _Job] = {}  # ObjectRef -> the run its task trains
         self._started_ray = False

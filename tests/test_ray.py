@@ -131,3 +131,56 @@ def test_a_killed_ray_worker_leaves_its_run_interrupted_and_the_next_job_runs(on
     assert on_ray.cancel(queued.run_id)
     assert on_ray.wait(queued.run_id, timeout=60) == "cancelled"
     assert len(on_ray.store.get_record(queued.run_id)["history"]["loss"]) >= 1
+
+
+def test_two_dashboard_servers_share_a_run_live_and_only_its_owner_cancels_it_from_the_other(
+        ray_cluster, pg, tmp_path):
+    """Two `streamlit run` servers (own homes, one PostgreSQL, both dispatching to Ray) in Chromium.
+
+    The owner is the browser: its `bnviz_owner` cookie, written by server A's page, goes to
+    server B too (cookies belong to the host, not the port, as behind one proxy); a second
+    browser context is a stranger."""
+    from tests.e2e_app import CHROMIUM_ARGS, chromium_path, curve_points, streamlit_server, wait_for_app
+    from ui import routes
+
+    path = chromium_path()
+    if path is None:
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    env = {"BNVIZ_EXECUTOR": "ray", "RAY_ADDRESS": ray_cluster, "BNVIZ_DATABASE_URL": pg, "BNVIZ_MAX_JOBS": "1"}
+    long_run = config(5000, seed=5).encode()
+    with streamlit_server(tmp_path / "a", env) as a, streamlit_server(tmp_path / "b", env) as b, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        owner = browser.new_context(viewport={"width": 1400, "height": 900})
+        page_a = owner.new_page()
+        page_a.goto(routes.url("experiment", current=a, cfg=long_run))
+        wait_for_app(page_a)
+        page_a.get_by_role("button", name="Train", exact=True).click()
+        page_a.wait_for_url("**?run=*", timeout=90_000)
+        run_id = page_a.url.split("run=")[1].split("&")[0]
+        page_a.close()
+
+        page_b = owner.new_page()  # the same person, on the other server
+        page_b.goto(routes.url("run", current=b, run=run_id))
+        wait_for_app(page_b)
+        first = _wait_for(lambda: curve_points(page_b)["epochs"] >= 1 and curve_points(page_b), 180,
+                          "the first epoch on server B's live chart")
+        _wait_for(lambda: curve_points(page_b)["epochs"] > first["epochs"], 60, "server B's chart to grow")
+
+        stranger = browser.new_context().new_page()
+        stranger.goto(routes.url("run", current=b, run=run_id))
+        wait_for_app(stranger)
+        stranger.get_by_text("You see this run read-only").wait_for(timeout=30_000)
+        assert stranger.get_by_role("button", name="Cancel run").count() == 0
+
+        page_b.get_by_role("button", name="Cancel run").click()
+        with RunStore(tmp_path / "reader", recover=False) as store:
+            _wait_for(lambda: store.status(run_id) == "cancelled", 60, "the run to be cancelled")
+            record = store.get_record(run_id)
+            assert len(record["history"]["loss"]) >= first["epochs"]
+        browser.close()
