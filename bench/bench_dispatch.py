@@ -1,6 +1,6 @@
 """Job dispatch overhead, local worker processes against Ray, on this machine.
 
-    python bench/bench_dispatch.py [--repeats 5] [--browser]
+    python bench/bench_dispatch.py [--repeats 5] [--browser] [--job-cost]
 
 For each executor (BNVIZ_EXECUTOR=local, then ray with a local Ray instance of 2 CPUs) a
 warm-up run trains first (Keras imported in the process that will train), then `--repeats`
@@ -10,7 +10,9 @@ clocks: runs.created and runs.started), and submit -> first batch readable in th
 (polled every 10 ms). `--browser` also measures what a person sees, in headless Chromium on a
 real `streamlit run` server: click Train -> first point on the live chart (after one
 warm-up run through the same page). SQLite under a temporary BNVIZ_HOME, or
-BNVIZ_DATABASE_URL when set.
+BNVIZ_DATABASE_URL when set. `--job-cost` measures what one classroom run costs, the basis of
+the capacity table in docs/deploy.md: `python -m bnviz train --preset seed001-circles-after`
+per backend, alone and two at once (wall time each, peak memory of one training process).
 """
 
 from __future__ import annotations
@@ -112,11 +114,37 @@ def browser(name: str) -> dict:
     return {"executor": name, "click_to_first_point_s": result["measured"], "first_click_cold_s": result["warm-up"]}
 
 
+def job_cost(backend: str, preset: str = "seed001-circles-after") -> dict:
+    import os
+    import resource
+    import subprocess
+
+    def train(n: int) -> tuple[float, float]:
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "BNVIZ_HOME": tmp, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+            cmd = [sys.executable, "-m", "bnviz", "train", "--preset", preset, "--set", f"training.backend={backend}",
+                   "--quiet", "--no-store"]
+            procs = [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL) for _ in range(n)]
+            assert all(proc.wait() == 0 for proc in procs)
+        return time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    alone, rss = train(1)
+    together, _ = train(2)
+    return {"backend": backend, "preset": preset, "cores": os.cpu_count(), "one_run_s": round(alone, 1),
+            "two_at_once_s": round(together, 1), "peak_rss_mb": round(rss)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--browser", action="store_true", help="also click Train in Chromium (slower)")
+    parser.add_argument("--job-cost", action="store_true", help="only: what one classroom run costs, per backend")
     args = parser.parse_args()
+    if args.job_cost:
+        for backend in ("jax", "tensorflow"):
+            print(json.dumps(job_cost(backend)), flush=True)
+        return
     for name in ("local", "ray"):
         print(json.dumps(dispatch(name, args.repeats)), flush=True)
     if args.browser:

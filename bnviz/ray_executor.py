@@ -119,12 +119,52 @@ class RayExecutor:
         self.backend = backends.default_backend()
         self.jobs: dict[Any, _Job] = {}  # ObjectRef -> the run its task trains
         self._started_ray = False
-        self._closing = threading.Event()
+        self._closing, self._ready = threading.Event(), threading.Event()
+        self._failed: BaseException | None = None
+        self._stop_timeout = 15.0
         self._thread: threading.Thread | None = None
         self._task = self._warm_task = None
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> RayExecutor:
+        """Connect to Ray (or start a local instance) and start dispatching; raises what went wrong."""
+        self._thread = threading.Thread(target=self._serve, name="bnviz-ray-dispatcher", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._failed is not None:
+            raise self._failed
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop dispatching; runs in progress end as interrupted (the task's SIGINT handler)."""
+        self._stop_timeout = timeout
+        self._closing.set()
+        if self._thread is not None:
+            self._thread.join(timeout + 15)
+        self.store.recover()
+        self.queue.forget_dead_workers()
+
+    def running(self) -> list[str]:
+        """Runs this server's tasks are training (or waiting for Ray to start)."""
+        return [job.run_id for job in list(self.jobs.values())]
+
+    def _serve(self) -> None:
+        """The dispatcher thread owns Ray from ray.init to ray.shutdown: a local instance's processes
+        die with the thread that started them (Ray ties them to it), and a Streamlit script thread
+        ends after every page run."""
+        try:
+            self._connect()
+        except BaseException as exc:
+            self._failed = exc
+            return
+        finally:
+            self._ready.set()
+        try:
+            self._dispatch()
+        finally:
+            self._wind_down()
+
+    def _connect(self) -> None:
         ray = self.ray
         if not ray.is_initialized():  # RAY_ADDRESS, if set, is read by ray.init itself
             joining = bool(os.environ.get("RAY_ADDRESS", "").strip())
@@ -135,34 +175,26 @@ class RayExecutor:
         self.store.recover()
         self.queue.forget_dead_workers()
         if self.warm:  # Ray keeps its worker processes: the first real run starts with Keras imported
-            for _ in range(self.n):
+            cpus = max(1.0, resources_for(self.backend).cpus)
+            for _ in range(min(self.n, max(1, int(ray.cluster_resources().get("CPU", 1) // cpus)))):
                 self._options(self._warm_task, self.backend).remote(self.backend)
-        self._thread = threading.Thread(target=self._dispatch, name="bnviz-ray-dispatcher", daemon=True)
-        self._thread.start()
         log.info("Ray executor: %s, up to %d run(s) at once", ray.get_runtime_context().gcs_address, self.n)
-        return self
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop dispatching; runs in progress end as interrupted (the task's SIGINT handler)."""
-        self._closing.set()
-        if self._thread is not None:
-            self._thread.join(5)
+    def _wind_down(self) -> None:
         refs = list(self.jobs)
-        for ref in refs:  # a running task gets KeyboardInterrupt (SIGINT): it ends its run within a batch
-            self.ray.cancel(ref)
-        if refs:
-            self.ray.wait(refs, num_returns=len(refs), timeout=timeout)
-            for ref in refs:
-                self.ray.cancel(ref, force=True)
-            self._reap(wait_s=2.0)
-        self.store.recover()
-        self.queue.forget_dead_workers()
-        if self._started_ray:
-            self.ray.shutdown()
-
-    def running(self) -> list[str]:
-        """Runs this server's tasks are training (or waiting for Ray to start)."""
-        return [job.run_id for job in list(self.jobs.values())]
+        try:
+            for ref in refs:  # a running task gets KeyboardInterrupt (SIGINT): it ends its run within a batch
+                self.ray.cancel(ref)
+            if refs:
+                self.ray.wait(refs, num_returns=len(refs), timeout=self._stop_timeout)
+                for ref in refs:
+                    self.ray.cancel(ref, force=True)
+                self._reap(wait_s=2.0)
+        except Exception:
+            log.exception("stopping the Ray tasks failed; their runs are recovered as interrupted")
+        finally:
+            if self._started_ray:
+                self.ray.shutdown()
 
     # --- the dispatcher ---------------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -217,6 +249,7 @@ class RayExecutor:
             job = self.jobs.pop(ref)
             try:
                 self.ray.get(ref)
+                self.queue.unregister(job.worker_id)  # gone already, unless the run was deleted before it started
                 continue
             except self.ray.exceptions.RayTaskError as exc:  # the task raised: a bug, or bnviz missing there
                 status, error = RunState.FAILED, f"the Ray task failed: {type(exc.cause).__name__}: {exc.cause}"

@@ -184,3 +184,22 @@ def test_two_dashboard_servers_share_a_run_live_and_only_its_owner_cancels_it_fr
             record = store.get_record(run_id)
             assert len(record["history"]["loss"]) >= first["epochs"]
         browser.close()
+
+
+def test_the_ray_executor_says_what_is_missing_and_what_a_run_asks_for(monkeypatch):
+    import sys
+
+    from bnviz.errors import UserError
+    from bnviz.ray_executor import RayExecutor, Resources, resources_for
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(UserError, match="pip install ray"):
+        RayExecutor(RunStore())
+    assert resources_for("jax") == Resources(cpus=1.0, gpus=0.0)  # no GPU unless configured
+    monkeypatch.setenv("BNVIZ_RAY_GPU_BACKENDS", "jax")
+    monkeypatch.setenv("BNVIZ_RAY_GPUS_PER_JOB", "0.25")
+    assert resources_for("jax") == Resources(cpus=1.0, gpus=0.25)
+    assert resources_for("tensorflow") == Resources(cpus=1.0, gpus=0.0)
+    monkeypatch.setenv("BNVIZ_RAY_GPU_BACKENDS", "cuda")
+    with pytest.raises(UserError, match="unknown backends cuda; allowed: tensorflow, jax, torch"):
+        resources_for("jax")
