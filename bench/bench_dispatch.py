@@ -1,6 +1,6 @@
 """Job dispatch overhead, local worker processes against Ray, on this machine.
 
-    python bench/bench_dispatch.py [--repeats 5] [--browser] [--job-cost]
+    python bench/bench_dispatch.py [--repeats 5] [--browser [--clicks 3]] [--job-cost]
 
 For each executor (BNVIZ_EXECUTOR=local, then ray with a local Ray instance of 2 CPUs) a
 warm-up run trains first (Keras imported in the process that will train), then `--repeats`
@@ -8,11 +8,12 @@ tiny runs (circles, 2 epochs) are submitted one after another. Printed per execu
 and max over the repeats: submit -> the trainer's start event in the store (the store's own
 clocks: runs.created and runs.started), and submit -> first batch readable in the store
 (polled every 10 ms). `--browser` also measures what a person sees, in headless Chromium on a
-real `streamlit run` server: click Train -> first point on the live chart (after one
-warm-up run through the same page). SQLite under a temporary BNVIZ_HOME, or
+real `streamlit run` server: click Train -> first point on the live chart, `--clicks` times
+after one warm-up run through the same page. SQLite under a temporary BNVIZ_HOME, or
 BNVIZ_DATABASE_URL when set. `--job-cost` measures what one classroom run costs, the basis of
 the capacity table in docs/deploy.md: `python -m bnviz train --preset seed001-circles-after`
-per backend, alone and two at once (wall time each, peak memory of one training process).
+per backend, alone and two at once (wall time including the process start and imports; peak
+memory of one training process, VmHWM).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _stats(values: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(values), 3), "max": round(max(values), 3)}
 
 
-def browser(name: str) -> dict:
+def browser(name: str, clicks: int = 3) -> dict:
     from playwright.sync_api import sync_playwright
 
     from bnviz.presets import PRESETS
@@ -93,8 +94,9 @@ def browser(name: str) -> dict:
             sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = chromium.new_page(viewport={"width": 1400, "height": 900})
-        result = {}
-        for label, seed in (("warm-up", 101), ("measured", 102)):
+        result: dict[str, list] = {"warm-up": [], "measured": []}
+        for i in range(clicks + 1):
+            label, seed = ("warm-up" if i == 0 else "measured"), 101 + i
             page.goto(routes.url("experiment", current=url, cfg=base.with_updates({"training.seed": seed}).encode()))
             wait_for_app(page)
             page.get_by_text("Your model").wait_for(timeout=120_000)
@@ -109,25 +111,34 @@ def browser(name: str) -> dict:
                 if page.get_by_text("succeeded").count():
                     break
                 page.wait_for_timeout(50)
-            result[label] = round(first, 2) if first is not None else None
+            result[label].append(round(first, 2) if first is not None else None)
         chromium.close()
-    return {"executor": name, "click_to_first_point_s": result["measured"], "first_click_cold_s": result["warm-up"]}
+    return {"executor": name, "click_to_first_point_s": result["measured"], "first_click_cold_s": result["warm-up"][0]}
 
 
 def job_cost(backend: str, preset: str = "seed001-circles-after") -> dict:
     import os
-    import resource
     import subprocess
 
+    def peak_mb(pid: int) -> float:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+        except (OSError, StopIteration):
+            return 0.0
+
     def train(n: int) -> tuple[float, float]:
-        started = time.perf_counter()
+        started, peak = time.perf_counter(), 0.0
         with tempfile.TemporaryDirectory() as tmp:
             env = {**os.environ, "BNVIZ_HOME": tmp, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
             cmd = [sys.executable, "-m", "bnviz", "train", "--preset", preset, "--set", f"training.backend={backend}",
                    "--quiet", "--no-store"]
             procs = [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL) for _ in range(n)]
-            assert all(proc.wait() == 0 for proc in procs)
-        return time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            while any(proc.poll() is None for proc in procs):
+                peak = max([peak, *(peak_mb(proc.pid) for proc in procs)])
+                time.sleep(0.2)
+            assert all(proc.returncode == 0 for proc in procs)
+        return time.perf_counter() - started, peak
 
     alone, rss = train(1)
     together, _ = train(2)
@@ -139,6 +150,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--browser", action="store_true", help="also click Train in Chromium (slower)")
+    parser.add_argument("--clicks", type=int, default=3, help="measured clicks per executor with --browser")
     parser.add_argument("--job-cost", action="store_true", help="only: what one classroom run costs, per backend")
     args = parser.parse_args()
     if args.job_cost:
@@ -149,7 +161,7 @@ def main() -> None:
         print(json.dumps(dispatch(name, args.repeats)), flush=True)
     if args.browser:
         for name in ("local", "ray"):
-            print(json.dumps(browser(name)), flush=True)
+            print(json.dumps(browser(name, args.clicks)), flush=True)
 
 
 if __name__ == "__main__":
