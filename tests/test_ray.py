@@ -87,14 +87,18 @@ def test_a_ray_task_trains_into_postgresql_and_a_dashboard_sees_it_live_and_fini
     run = on_ray.submit(config(60, seed=1), owner="ana", name="on ray")
     assert not run.reused
     _wait_for(lambda: on_ray.snapshot(run.run_id).epochs_completed >= 1, what="the first epoch")
+    pid = _row(on_ray.store, run.run_id, "pid")[0]
+    assert pid != os.getpid()  # trained in a Ray worker process
     at = AppTest.from_file(APP, default_timeout=90)
     at.query_params["run"] = run.run_id
-    at.run()
+    os.kill(pid, signal.SIGSTOP)  # hold the training still, so the page surely sees it running
+    try:
+        at.run()
+    finally:
+        os.kill(pid, signal.SIGCONT)
     assert not at.exception, at.exception
     assert at.title[0].value == "on ray"
     assert at.get("progress"), "a live progress bar while it trains"
-    pid = _row(on_ray.store, run.run_id, "pid")[0]
-    assert pid != os.getpid()  # trained in a Ray worker process
     assert on_ray.wait(run.run_id, timeout=240) == "succeeded"
     at.run()
     assert not at.exception, at.exception
