@@ -143,6 +143,42 @@ class RunQueue:
                 self._insert_worker(con, worker_id, backend, token, "busy", row[0], now)
         return Claim(row[0], self.store.local_config(json.loads(row[1]), row[2]))
 
+    def adopt(self, worker_id: str, backend: str, run_id: str) -> Claim | None:
+        """This process takes over a run that a dispatcher claimed for `worker_id` (a Ray task does).
+
+        From here the run's liveness token and the worker row are this process's, so its death
+        or silence marks the run interrupted. Returns the run's config as this machine trains it
+        (a stored data file fetched here), or None when the run is no longer running under that
+        worker id (cancelled while waiting, deleted, or recovered): then train nothing."""
+        token = liveness.hold(self.store.locks_dir)
+        with self.store._write() as con:
+            row = con.execute("SELECT status, worker, config_json, upload FROM runs WHERE id=?" + con.db.for_update,
+                              (run_id,)).fetchone()
+            if row is None or row[0] != RunState.RUNNING or row[1] != worker_id:
+                return None
+            con.execute("UPDATE runs SET pid=?, proc_token=? WHERE id=?", (os.getpid(), token, run_id))
+            self._insert_worker(con, worker_id, backend, token, "busy", run_id, time.time())
+        return Claim(run_id, self.store.local_config(json.loads(row[2]), row[3]))
+
+    def end_orphan(self, run_id: str, worker_id: str, status: str, error: str) -> bool:
+        """End a run whose worker is known to be gone (a Ray task that crashed or failed), unless it
+        ended already or another worker has it; its worker row goes too. True when it was ended."""
+        with self.store._write() as con:
+            row = con.execute("SELECT status, worker FROM runs WHERE id=?" + con.db.for_update, (run_id,)).fetchone()
+            ended = row is not None and row[0] == RunState.RUNNING and row[1] == worker_id
+            if ended:
+                self.store._set_status(con, run_id, status, error=error)
+            con.execute("DELETE FROM workers WHERE id=?", (worker_id,))
+        return ended
+
+    def keep_pending(self, worker_ids: list[str]) -> None:
+        """Heartbeats for claimed runs whose worker has not started yet (a Ray task waiting for
+        resources); a row its worker already took over (state busy) is left to that worker."""
+        if worker_ids:
+            with self.store._write() as con:
+                con.executemany("UPDATE workers SET heartbeat=? WHERE id=? AND state='starting'",
+                                [(time.time(), w) for w in worker_ids])
+
     def cancel_requested(self, run_id: str) -> bool:
         """True once someone asked to cancel the run; raises RunNotFound once it was deleted."""
         with self.store._read() as con:

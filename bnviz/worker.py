@@ -11,11 +11,13 @@ its heart there, so a web server, another worker or a restarted server sees the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 
 from bnviz.config import DEFAULT_BACKEND, ExperimentConfig
 from bnviz.recorded import Stop, Trainer, train_recorded
@@ -23,7 +25,6 @@ from bnviz.run_queue import RunQueue
 from bnviz.store import RunNotFound, RunStore
 
 log = logging.getLogger(__name__)
-
 
 
 class Worker:
@@ -60,9 +61,7 @@ class Worker:
     def serve(self, max_runs: int | None = None) -> int:
         """Take and train runs until shut down (or `max_runs` are done); returns how many ran."""
         self.queue.register(self.id, self.backend)
-        watcher = threading.Thread(target=self._watch, name=f"bnviz-{self.id}-watch", daemon=True)
-        watcher.start()
-        try:
+        with self._watching():
             if self.warm_up:
                 self.device = warm_up(self.backend)
             while not self.closing.is_set() and (max_runs is None or self.runs_done < max_runs):
@@ -72,6 +71,28 @@ class Worker:
                     self.closing.wait(self.poll_s)
                     continue
                 self._train(claim.run_id, claim.config)
+        return self.runs_done
+
+    def serve_claimed(self, run_id: str) -> str | None:
+        """Train one run that a dispatcher already claimed under this worker's id (a Ray task does).
+
+        The run is taken over by this process first (its liveness token and heartbeats), so its
+        death or silence marks the run interrupted as with any worker. Returns the run's status,
+        or None when the run was no longer this worker's to train (cancelled, deleted, recovered)."""
+        claim = self.queue.adopt(self.id, self.backend, run_id)
+        if claim is None:
+            log.info("worker %s: run %s is no longer waiting for it", self.id, run_id)
+            return None
+        with self._watching():
+            return self._train(claim.run_id, claim.config)
+
+    @contextlib.contextmanager
+    def _watching(self) -> Iterator[None]:
+        """Heartbeats and cancel checks in a thread while the body runs; the worker row goes after."""
+        watcher = threading.Thread(target=self._watch, name=f"bnviz-{self.id}-watch", daemon=True)
+        watcher.start()
+        try:
+            yield
         finally:
             self.closing.set()
             watcher.join(2 * self.heartbeat_s)
@@ -79,10 +100,9 @@ class Worker:
                 self.queue.unregister(self.id)
             except Exception:  # the store may be gone with the server; the supervisor cleans up
                 log.debug("could not unregister worker %s", self.id, exc_info=True)
-        return self.runs_done
 
     # --- one run -------------------------------------------------------------------------
-    def _train(self, run_id: str, config: dict) -> None:
+    def _train(self, run_id: str, config: dict) -> str:
         stop = Stop()
         with self._lock:
             self._run_id, self._stop = run_id, stop
@@ -91,8 +111,8 @@ class Worker:
         self._beat("busy")
         log.info("worker %s trains run %s", self.id, run_id)
         try:
-            train_recorded(self.store, run_id, ExperimentConfig.from_dict(config), stop=stop,
-                           save_model=self.save_models, trainer=self.trainer)
+            return train_recorded(self.store, run_id, ExperimentConfig.from_dict(config), stop=stop,
+                                  save_model=self.save_models, trainer=self.trainer)
         finally:
             with self._lock:
                 self._run_id, self._stop = None, None

@@ -50,3 +50,18 @@ def test_no_page_or_ui_module_touches_a_private_streamlit_module():
     offenders = [f"{path.relative_to(REPO)}:{n}" for folder in ("ui", "pages") for path in (REPO / folder).rglob("*.py")
                  for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
     assert offenders == []
+
+
+def test_a_spawned_helper_process_that_re_imports_app_py_serves_no_app(monkeypatch):
+    """multiprocessing's spawn runs the main script again as `__mp_main__` in the model-summary
+    helper (bnviz/describe.py); there app.py must not start an executor (a second set of workers,
+    or a second Ray instance) nor render pages."""
+    import runpy
+
+    import ui.service
+
+    def no_manager():
+        raise AssertionError("app.py started the job manager in a helper process")
+
+    monkeypatch.setattr(ui.service, "manager", no_manager)
+    runpy.run_path(str(REPO / "app.py"), run_name="__mp_main__")

@@ -3,7 +3,8 @@
 Kept in `st.cache_resource`, so all sessions (a whole classroom) share one store handle
 and one snapshot cache. Nothing here trains: the job manager queues runs in the store and
 the executor's worker processes train them (BNVIZ_EXECUTOR: `local` starts and supervises
-BNVIZ_MAX_JOBS workers with this server; `none` leaves training to `python -m bnviz worker`).
+BNVIZ_MAX_JOBS workers with this server; `ray` hands queued runs to a Ray cluster, RAY_ADDRESS
+or a local Ray instance (bnviz/ray_executor.py); `none` leaves training to `python -m bnviz worker`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import streamlit as st
 from bnviz.jobs import JobManager
 from bnviz.store import RunStore, default_home
 
-EXECUTORS = ("local", "none")
+EXECUTORS = ("local", "ray", "none")
 
 
 def _executor_name() -> str:
@@ -34,6 +35,10 @@ def _manager_for(home: str, executor: str) -> JobManager:
         from bnviz.supervisor import LocalWorkers
 
         workers = LocalWorkers(store)
+    elif executor == "ray":
+        from bnviz.ray_executor import RayExecutor
+
+        workers = RayExecutor(store)
     manager = JobManager(store, workers).start()
     atexit.register(manager.shutdown)
     return manager
