@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bnviz import backends
 from bnviz.device import env_int
+from bnviz.errors import UserError
 from bnviz.run_queue import RunQueue
 from bnviz.store import RunStore
 
@@ -31,6 +32,22 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RECOVER_EVERY_S = 2.0  # a hand-started worker, or one of a server that died, can die too
+
+
+def worker_cpus() -> set[int] | None:
+    """The cores workers train on: every core but the first, which stays the web server's.
+
+    Training threads then never take the core that answers a classroom's pages, and a room
+    full of viewers never takes the training's cores. BNVIZ_WORKER_CPUS=all turns this off;
+    with fewer than 2 cores (or no affinity API) nothing is pinned."""
+    raw = os.environ.get("BNVIZ_WORKER_CPUS", "").strip().lower()
+    if raw not in ("", "all", "rest"):
+        raise UserError(f"BNVIZ_WORKER_CPUS must be 'rest' (every core but the first, the default) or 'all', "
+                        f"got {raw!r}")
+    if raw == "all" or not hasattr(os, "sched_getaffinity"):
+        return None
+    mine = sorted(os.sched_getaffinity(0))
+    return set(mine[1:]) if len(mine) >= 2 else None
 
 
 @dataclass
@@ -59,6 +76,7 @@ class LocalWorkers:
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self.log_dir = store.home / "logs"
+        self.cpus = worker_cpus()
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> LocalWorkers:
@@ -164,4 +182,7 @@ class LocalWorkers:
             slot.proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=out,
                                          stderr=subprocess.STDOUT)
         slot.started = time.time()
+        if self.cpus:
+            with contextlib.suppress(OSError):  # the worker may already be gone; the next check sees it
+                os.sched_setaffinity(slot.proc.pid, self.cpus)
         log.info("started worker %s (pid %d, %s)", slot.worker_id, slot.proc.pid, slot.backend)

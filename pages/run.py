@@ -16,7 +16,7 @@ from ui import access, common, routes
 from ui.bn_steps_view import bn_steps_panel
 from ui.boundary_view import boundary_panel
 from ui.explain import explain
-from ui.live import RunView, ordinal, progress_text, read_run
+from ui.live import RunView, forget, ordinal, progress_text, read_run
 from ui.service import manager
 from ui.tb_download import tensorboard_button
 
@@ -91,6 +91,7 @@ def show_run(view: RunView, who: access.Actor) -> None:
     a1, a2, a3, a4 = st.columns(4)
     if mine and is_active(view.status) and a1.button("Cancel run", icon=":material/stop_circle:", type="secondary"):
         manager().cancel(run_id)
+        forget(run_id)
         st.rerun()
     routes.page_link("compare", "Compare with…", where=a2, runs=run_id)
     routes.page_link("experiment", "Edit a copy", where=a3, icon=":material/edit:",
@@ -102,7 +103,8 @@ def show_run(view: RunView, who: access.Actor) -> None:
     access.admin_unlock()
 
     live = is_active(view.status)
-    st.fragment(run_every=_curves_every(view))(curves)(run_id, view.status, _has_points(view))
+    eager = mine and not _has_points(view)  # who just clicked Train: the first point as soon as it exists
+    st.fragment(run_every=_curves_every(view, eager))(curves)(run_id, view.status, not eager)
     st.fragment(run_every=INSIDE_EVERY_S if live else None)(boundary)(run_id)
     st.subheader("Inside the network")
     choice = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, default="histograms", key="view",
@@ -113,7 +115,7 @@ def show_run(view: RunView, who: access.Actor) -> None:
 def show_presenter(view: RunView) -> None:
     """Projector layout: curves and the before/after histograms side by side, all above the fold."""
     _header(view)
-    st.fragment(run_every=_curves_every(view))(presenter_charts)(view.record["id"], view.status, _has_points(view))
+    st.fragment(run_every=_curves_every(view))(presenter_charts)(view.record["id"], view.status)
 
 
 # --- pieces that re-read the run every time they run ---------------------------------
@@ -134,11 +136,13 @@ def _has_points(view: RunView) -> bool:
     return bool(view.record["batches"] or view.record["history"])
 
 
-def _curves_every(view: RunView) -> float | None:
-    """Poll fast while a fresh run has nothing to show yet, then once a second; not at all once it ended."""
+def _curves_every(view: RunView, eager: bool = False) -> float | None:
+    """Once a second while the run is active, not at all once it ended. `eager`: faster until the first
+    point, for the one who just started the run only (a classroom of viewers polling 4x a second
+    would slow the server down for everyone)."""
     if not is_active(view.status):
         return None
-    return CURVES_EVERY_S if _has_points(view) else FIRST_POINT_EVERY_S
+    return FIRST_POINT_EVERY_S if eager else CURVES_EVERY_S
 
 
 def _status(current: RunView, shown_status: str) -> None:
@@ -278,11 +282,9 @@ def inside(run_id: str, choice: str) -> None:
             bn_steps_panel(record, key="steps")
 
 
-def presenter_charts(run_id: str, shown_status: str, had_points: bool = True) -> None:
+def presenter_charts(run_id: str, shown_status: str) -> None:
     current = read_run(run_id)
     _status(current, shown_status)
-    if not had_points and _has_points(current):
-        st.rerun()
     record = current.record
     height = common.chart_height()
     c1, c2, c3 = st.columns(3)

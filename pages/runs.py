@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from bnviz.store import RunNotFound
-from ui import access, routes
+from ui import access, live, routes
 from ui.service import manager, store
 from ui.tb_download import tensorboard_button
 
@@ -102,6 +102,7 @@ def rename(where, run_id: str, record: dict) -> None:
         if st.form_submit_button("Save"):
             try:
                 store().rename(run_id, name, notes)
+                live.forget(run_id)
             except ValueError as exc:
                 st.error(str(exc))
             else:
@@ -131,6 +132,7 @@ def delete(where, run_ids: list[str], selected: int) -> None:
         if st.button("Delete for good", type="primary"):
             for rid in run_ids:
                 manager().delete(rid)  # cancels a queued or running job first, and drops it from the cache
+                live.forget(rid)
             st.rerun()
 
 

@@ -43,7 +43,7 @@ def assert_good(fig: go.Figure, uirevision: str = "bnviz") -> None:
     assert fig.layout.uirevision == uirevision
     assert fig.layout.title.text
     assert fig.layout.height and fig.layout.height >= 300
-    assert fig.layout.template == pio.templates["plotly_white"]
+    assert fig.layout.template == pio.templates[F.TEMPLATE]
     json.loads(fig.to_json())
 
 

@@ -78,13 +78,28 @@ def projector_sized(figure: go.Figure, size: int = PROJECTOR_FONT_PX) -> go.Figu
     return fig
 
 
+class SharedFigure(go.Figure):
+    """A figure many sessions draw and none changes: its dict is made once, not once per draw.
+
+    `st.plotly_chart` turns a figure into a dict (a deep copy) on every call; for a classroom
+    that is 30 copies of each chart a second. Treat a SharedFigure as read-only."""
+
+    def to_dict(self) -> dict:
+        frozen = self.__dict__.get("_bnviz_dict")
+        if frozen is None:
+            frozen = self.__dict__["_bnviz_dict"] = super().to_dict()
+        return frozen
+
+
 @st.cache_resource(max_entries=512, show_spinner=False)
 def shared_figure(name: str, version: tuple, options: tuple, _build):
     """Build a figure once per run version and options, for every session that shows it.
 
     A classroom watching one run would otherwise rebuild the same Plotly figures (30-160 ms
     of GIL each) once per student per second, starving the training thread."""
-    return _build()
+    figure = _build()
+    figure.__class__ = SharedFigure  # the same object, now keeping its dict (a copy would be validated again)
+    return figure
 
 
 def chart(where, figure, key: str) -> None:

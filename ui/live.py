@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,14 +23,44 @@ class RunView:
     version: tuple = ()  # changes whenever the run gains data: the key of its cached figures
 
 
+FIGURES_PER_S = 2
+FRESH_S = 0.25  # viewers asking within this long share one read (a classroom polls 30+ times a second)
+_fresh: dict[str, tuple[float, RunView]] = {}
+_fresh_lock = threading.Lock()
+
+
 def read_run(run_id: str) -> RunView:
-    """A consistent snapshot of a run, cheap enough to call every second from many sessions."""
+    """A consistent snapshot of a run, cheap enough to call every second from many sessions.
+
+    Sessions of this server asking for the same run within FRESH_S share one view (read-only);
+    what this server changes itself (cancel, rename, delete) is seen at once via `forget`."""
+    now = time.monotonic()
+    with _fresh_lock:
+        hit = _fresh.get(run_id)
+    if hit is not None and now - hit[0] < FRESH_S:
+        return hit[1]
+    view = _read(run_id)
+    with _fresh_lock:
+        _fresh[run_id] = (now, view)
+        for stale in [k for k, (t, _) in _fresh.items() if now - t > 60]:
+            del _fresh[stale]
+    return view
+
+
+def forget(run_id: str) -> None:
+    """This server just changed the run: the next read goes to the store."""
+    with _fresh_lock:
+        _fresh.pop(run_id, None)
+    manager().forget(run_id)
+
+
+def _read(run_id: str) -> RunView:
     snap = manager().snapshot(run_id)
     cursor = tuple(snap.cursor)
     if is_active(snap.status):
-        # Batches arrive several times a second: viewers polling within the same second share one
-        # build of each figure; a finished epoch or probe is shown at once.
-        cursor = (cursor[1], cursor[2], int(time.time()))
+        # Batches, epochs and probes of a small model arrive many times a second: every viewer
+        # polling within the same half second shares one build of each figure (at most 2 a second).
+        cursor = (int(time.time() * FIGURES_PER_S),)
     return RunView(snap.to_record(), snap.status, dict(snap.progress or {}), snap.position,
                    (run_id, snap.status, cursor, snap.name))
 

@@ -15,9 +15,14 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 NO_DATA = "No data yet"
-TEMPLATE = "plotly_white"
+# Plotly's "plotly_white" look, its layout only: every trace here sets its own colours, and the
+# per-trace defaults were two thirds of the cost of building a figure (30 -> 9 ms), which a live
+# run pays several times a second.
+TEMPLATE = "bnviz"
+pio.templates[TEMPLATE] = go.layout.Template(layout=pio.templates["plotly_white"].layout)
 HEIGHT = 420
 
 PALETTE: dict[str, Any] = {
