@@ -36,6 +36,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         ended: dict[int, float] = {}
+        marks: dict[str, float] = {}
         stop = threading.Event()
         with streamlit_server(home, env={"PYTHONPATH": str(ROOT)}) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
@@ -49,7 +50,7 @@ def main() -> None:
             page.wait_for_url("**?run=*", timeout=60_000)
             run_url = page.url
             watcher = threading.Thread(target=_watch_epochs, args=(home / "runs.db", run_url.split("run=")[1], ended,
-                                                                  stop), daemon=True)
+                                                                  stop, marks), daemon=True)
             watcher.start()
             for _ in range(args.viewers):
                 browser.new_page().goto(run_url)
@@ -70,6 +71,8 @@ def main() -> None:
             browser.close()
 
     lags = [seen[e] - ended[e] for e in sorted(seen) if e in ended]
+    print(f"  of which: click -> run queued {marks['created'] - clicked:.2f} s, -> claimed by a worker "
+          f"{marks['started'] - clicked:.2f} s, -> first batch in the store {marks['first_batch'] - clicked:.2f} s")
     print(f"preset {args.preset}, {args.viewers} extra viewer(s)")
     print(f"click Train -> first point on the live chart: {first_point - clicked:.2f} s")
     if lags:
@@ -90,12 +93,19 @@ def _wait_for_idle_worker(db: Path, timeout: float = 180) -> None:
     raise TimeoutError("no worker became idle")
 
 
-def _watch_epochs(db: Path, run_id: str, ended: dict[int, float], stop: threading.Event) -> None:
+def _watch_epochs(db: Path, run_id: str, ended: dict[int, float], stop: threading.Event,
+                  marks: dict[str, float]) -> None:
     """When each epoch of the run became visible in the store (any reader could show it from then on)."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     while not stop.is_set():
-        row = con.execute("SELECT n_epochs FROM runs WHERE id=?", (run_id,)).fetchone()
+        row = con.execute("SELECT n_epochs, created, started, n_batches FROM runs WHERE id=?", (run_id,)).fetchone()
         now = time.time()
+        if row:
+            marks.setdefault("created", row[1])
+            if row[2]:
+                marks.setdefault("started", row[2])
+            if row[3]:
+                marks.setdefault("first_batch", now)
         for epoch in range(1, (row[0] if row else 0) + 1):
             ended.setdefault(epoch, now)
         time.sleep(0.02)
