@@ -189,8 +189,10 @@ def _final_metrics(record: dict) -> None:
 def curves(run_id: str, shown_status: str, had_points: bool = True) -> None:
     current = read_run(run_id)
     _status(current, shown_status)
-    if not had_points and _has_points(current):
-        st.rerun()  # the first point is in: redraw the page once, then poll at the normal pace
+    if not had_points and current.record["history"]:
+        # Drawn fast since the first point; after the first whole epoch, redraw the page once to
+        # poll at the normal pace (a full redraw right at the first point would delay showing it).
+        st.rerun()
     _final_metrics(current.record)
     height = common.chart_height()
     c1, c2 = st.columns(2)
