@@ -32,6 +32,19 @@ def chromium_path() -> str | None:
     return None
 
 
+def require_chromium() -> str:
+    """Debian's Chromium, or skip (locally) / fail (in CI) saying how to get it."""
+    import pytest
+
+    path = chromium_path()
+    if path is None:
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

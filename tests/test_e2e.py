@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e_app import CHROMIUM_ARGS, chromium_path, curve_points, streamlit_server, wait_for_app
+from tests.e2e_app import CHROMIUM_ARGS, curve_points, require_chromium, streamlit_server, wait_for_app
 from ui import routes
 
 pytestmark = pytest.mark.e2e
@@ -22,12 +22,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "assets" / "screenshots"
 
 @pytest.fixture(scope="module")
 def browser():
-    path = chromium_path()
-    if path is None:
-        message = "Debian's chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    path = require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

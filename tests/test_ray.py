@@ -144,15 +144,10 @@ def test_two_dashboard_servers_share_a_run_live_and_only_its_owner_cancels_it_fr
     The owner is the browser: its `bnviz_owner` cookie, written by server A's page, goes to
     server B too (cookies belong to the host, not the port, as behind one proxy); a second
     browser context is a stranger."""
-    from tests.e2e_app import CHROMIUM_ARGS, chromium_path, curve_points, streamlit_server, wait_for_app
+    from tests.e2e_app import CHROMIUM_ARGS, curve_points, require_chromium, streamlit_server, wait_for_app
     from ui import routes
 
-    path = chromium_path()
-    if path is None:
-        message = "Debian's chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    path = require_chromium()
     from playwright.sync_api import sync_playwright
 
     env = {"BNVIZ_EXECUTOR": "ray", "RAY_ADDRESS": ray_cluster, "BNVIZ_DATABASE_URL": pg, "BNVIZ_MAX_JOBS": "1"}
