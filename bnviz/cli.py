@@ -11,8 +11,6 @@ from typing import Any
 
 from bnviz.config import ConfigError, ExperimentConfig, parse_assignment
 
-CLI_OWNER = "cli"
-
 
 class CliError(Exception):
     """Bad input: printed as one line, exit code 2."""
@@ -209,7 +207,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _recorded(config: ExperimentConfig, name: str, bar: Any, stop: Any):
     """Register the run in the store now (bad input fails before training); the work returns its record."""
-    from bnviz.recorded import train_recorded
+    from bnviz.recorded import CLI_OWNER, train_recorded
     from bnviz.states import RunState
     from bnviz.store import RunStore
 

@@ -9,6 +9,7 @@ runs, and a classroom polling a run costs one indexed read per poll (bnviz/snaps
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -113,7 +114,7 @@ class JobManager:
         """Everything recorded so far, consistent (never torn); cheap enough to poll every second."""
         snap = self._snapshots.get(run_id)
         if snap.status == RunState.QUEUED:
-            snap = self._snapshots.get(run_id, self.queue.position(run_id))
+            snap = dataclasses.replace(snap, position=self.queue.position(run_id))
         return snap
 
     def forget(self, run_id: str) -> None:

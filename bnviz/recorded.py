@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 Trainer = Callable[..., dict[str, Any]]
 SHUTDOWN = "interrupted: the server stopped while this run trained"
+CLI_OWNER = "cli"  # the owner of runs trained from a terminal (`train`, `reproduce`)
 
 
 class Stop(threading.Event):

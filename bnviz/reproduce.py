@@ -124,10 +124,10 @@ class _Datasets:
 
 def _train_recorded(arm: Arm, name: str, store) -> dict[str, Any]:
     """Train with every event written to the store as it happens (the engine's one recorded path)."""
-    from bnviz.recorded import train_recorded
+    from bnviz.recorded import CLI_OWNER, train_recorded
     from bnviz.states import RunState
 
-    run_id = store.create_run(arm.config, owner="cli", name=name, status=RunState.RUNNING)
+    run_id = store.create_run(arm.config, owner=CLI_OWNER, name=name, status=RunState.RUNNING)
     train_recorded(store, run_id, arm.config, save_model=False)
     return store.get_record(run_id)
 

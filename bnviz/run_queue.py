@@ -81,10 +81,10 @@ class RunQueue:
             row = con.execute(
                 "SELECT id, status FROM runs WHERE fingerprint=? AND status IN (?, ?) AND cancel_requested=0"
                 " ORDER BY created LIMIT 1", (fingerprint, RunState.QUEUED, RunState.RUNNING)).fetchone()
-            if row is None:
-                row = con.execute("SELECT id, status FROM runs WHERE fingerprint=? AND status=?"
-                                  " ORDER BY created DESC LIMIT 1", (fingerprint, RunState.SUCCEEDED)).fetchone()
-        return (row[0], row[1]) if row else None
+        if row is not None:
+            return row[0], row[1]
+        done = self.store.find_by_fingerprint(fingerprint, RunState.SUCCEEDED)
+        return (done, RunState.SUCCEEDED) if done else None
 
     def request_cancel(self, run_id: str) -> bool:
         """A queued run ends at once; a running one is flagged and its worker stops within a batch.

@@ -119,14 +119,14 @@ class _RunView:
         with self.lock:
             return Cursor(len(self.batches), self.n_epochs, len(self.probes))
 
-    def snapshot(self, position: int | None = None) -> RunSnapshot:
+    def snapshot(self) -> RunSnapshot:
         with self.lock:
             return RunSnapshot(
                 run_id=self.run_id, status=self.status, name=self.name, owner=self.owner, notes=self.notes,
                 created=self.created, config=self.config,
                 history=MappingProxyType({k: tuple(v) for k, v in self.history.items()}),
                 batches=tuple(self.batches), probes=tuple(self.probes), summary=self.summary,
-                progress=self.progress, device=self.device, position=position,
+                progress=self.progress, device=self.device, position=None,
                 cursor=Cursor(len(self.batches), self.n_epochs, len(self.probes)))
 
 
@@ -140,7 +140,7 @@ class SnapshotCache:
         self._max_runs = max(1, max_runs)
         self._max_bytes = max_mb * 1_000_000
 
-    def get(self, run_id: str, position: int | None = None) -> RunSnapshot:
+    def get(self, run_id: str) -> RunSnapshot:
         """The run as the store has it now; raises RunNotFound."""
         run_id = validate_run_id(run_id)
         version = self.store.version(run_id)
@@ -158,7 +158,7 @@ class SnapshotCache:
             with view.refresh_lock:
                 if view.version != version:
                     view.extend(self.store.read_since(run_id, view.cursor()))
-        return view.snapshot(position)
+        return view.snapshot()
 
     def forget(self, run_id: str) -> None:
         with self._lock:

@@ -19,19 +19,10 @@ class RunState(StrEnum):
     DIVERGED = "diverged"
     INTERRUPTED = "interrupted"
 
-    @property
-    def active(self) -> bool:
-        return self in ACTIVE
-
-    @property
-    def finished(self) -> bool:
-        return self not in ACTIVE
-
 
 STATES: tuple[RunState, ...] = tuple(RunState)
 ACTIVE: frozenset[RunState] = frozenset({RunState.QUEUED, RunState.RUNNING})
 FINISHED: frozenset[RunState] = frozenset(s for s in RunState if s not in ACTIVE)
-RESULTS: frozenset[RunState] = frozenset({RunState.SUCCEEDED, RunState.DIVERGED})  # runs whose outcome is a finding
 SKIPPED = "skipped"  # not a run state: the status the reproduction report gives an arm it could not run
 
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bnviz import backends
@@ -58,7 +58,6 @@ class _Slot:
     started: float = 0.0
     crashes: int = 0  # deaths in a row soon after start: back off instead of spinning
     not_before: float = 0.0
-    deaths: list[float] = field(default_factory=list)
 
 
 class LocalWorkers:
@@ -80,8 +79,7 @@ class LocalWorkers:
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> LocalWorkers:
-        self.store.recover()
-        self.queue.forget_dead_workers()
+        self._reclaim()
         with self._lock:
             for slot in self.slots:
                 self._spawn(slot)
@@ -106,8 +104,7 @@ class LocalWorkers:
                 proc.wait()
         if self._thread is not None:
             self._thread.join(2 * self.check_s + 1)
-        self.store.recover()
-        self.queue.forget_dead_workers()
+        self._reclaim()
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -121,8 +118,7 @@ class LocalWorkers:
                 self._check()
                 if time.monotonic() - last_recover > RECOVER_EVERY_S:  # runs of processes we did not start
                     last_recover = time.monotonic()
-                    self.store.recover()
-                    self.queue.forget_dead_workers()
+                    self._reclaim()
             except Exception:  # a passing store error must not end supervision
                 log.exception("worker supervision failed once; retrying")
 
@@ -154,12 +150,17 @@ class LocalWorkers:
         lived = time.time() - slot.started
         log.warning("worker %s exited with %s after %.0f s", slot.worker_id, code, lived)
         slot.proc = None
-        interrupted = self.store.recover()
-        self.queue.forget_dead_workers()
+        interrupted = self._reclaim()
         if interrupted:
             log.warning("interrupted by the worker's death: %s", ", ".join(interrupted))
         slot.crashes = slot.crashes + 1 if lived < 30 else 0
         slot.not_before = time.monotonic() + (min(60.0, 2.0 ** slot.crashes) if slot.crashes > 1 else 0.0)
+
+    def _reclaim(self) -> list[str]:
+        """Runs of dead processes become interrupted, and their worker rows go; returns those runs."""
+        interrupted = self.store.recover()
+        self.queue.forget_dead_workers()
+        return interrupted
 
     def _add_backends_on_demand(self) -> None:
         """A queued run of a backend no worker serves gets a worker of its own (caller holds the lock)."""

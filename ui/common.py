@@ -6,7 +6,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from bnviz.ids import InvalidRunId, validate_run_id
-from bnviz.states import ACTIVE
 from ui import routes
 
 STATE_ICONS = {
@@ -14,7 +13,6 @@ STATE_ICONS = {
     "failed": ":material/error:", "cancelled": ":material/cancel:", "diverged": ":material/trending_up:",
     "interrupted": ":material/power_off:",
 }
-LIVE_STATES = ACTIVE
 OPTIMIZER_TITLES = {"sgd": "SGD", "momentum": "SGD + momentum", "adam": "Adam", "rmsprop": "RMSprop"}
 PROJECTOR_FONT_PX = 18  # the smallest chart text in presenter mode (ticks, legends, axis titles)
 

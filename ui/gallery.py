@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bnviz.gallery import Arm, Experiment
-from bnviz.states import RESULTS, RunState
+from bnviz.states import RunState
 from ui.service import manager
 
-# A run in one of these states answers its arm (training is deterministic: it would end the same way).
-RESULT_STATES = tuple(RESULTS)
-ACTIVE_STATES = (RunState.RUNNING, RunState.QUEUED)
+# A finished result answers its arm (training is deterministic: it would end the same way); failing
+# that, a run still training or waiting. In this order.
+PREFERENCE = (RunState.SUCCEEDED, RunState.DIVERGED, RunState.RUNNING, RunState.QUEUED)
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ def find_runs(experiment: Experiment, fast: bool, seeds: int) -> list[ArmRun]:
     for arm in experiment.arms(fast, seeds):
         fingerprint = arm.config.fingerprint()
         match = None
-        for status in (*RESULT_STATES, *ACTIVE_STATES):
+        for status in PREFERENCE:
             run_id = store.find_by_fingerprint(fingerprint, status=status)
             if run_id:
                 match = ArmRun(arm, run_id, status)
