@@ -175,9 +175,24 @@ def test_loss_curves(record: dict) -> None:
     assert list(train.x) == [1, 2, 3] and list(train.y) == record["history"]["loss"]
     batch = fig.data[0]
     assert batch.line.width == 1
-    # batch 5 of 20 in epoch 1 sits at 0.25; batch 20 of epoch 3 at the end of epoch 3
-    assert batch.x[0] == pytest.approx(0.25) and batch.x[-1] == pytest.approx(3.0)
+    # the line starts before training, at the epoch-0 probe's loss; batch 5 of 20 in epoch 1 sits
+    # at 0.25; batch 20 of epoch 3 at the end of epoch 3
+    assert batch.x[0] == 0 and batch.y[0] == record["probes"][0]["probe_metrics"]["train_mode"]["loss"] == 1.0
+    assert batch.x[1] == pytest.approx(0.25) and batch.x[-1] == pytest.approx(3.0)
     assert fig.layout.xaxis.title.text == "epoch"
+
+
+def test_loss_curves_start_before_the_first_batch(record: dict) -> None:
+    """A run that has only probed (its first steps still compile) already shows where it starts."""
+    started = {**record, "history": {}, "batches": [], "probes": record["probes"][:1]}
+    for metric in ("loss", "accuracy"):
+        fig = F.loss_curves(started, metric)
+        assert_good(fig)
+        (start,) = fig.data
+        assert start.name == "train (batches)" and start.mode == "markers"
+        assert list(start.x) == [0] and start.y[0] == F.initial_value(started, metric) is not None
+    assert F.initial_value({**record, "probes": record["probes"][1:]}, "loss") is None
+    assert_no_data(F.loss_curves({**started, "probes": []}))
 
 
 def test_loss_curves_accuracy_and_no_batches(record: dict) -> None:

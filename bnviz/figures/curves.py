@@ -18,6 +18,7 @@ from bnviz.figures.common import (
     _rgba,
     _style,
     empty_figure,
+    find_probe,
     metric_label,
     run_color,
 )
@@ -55,6 +56,15 @@ def _batch_points(record: Mapping[str, Any], metric: str, steps: int | None) -> 
     return xs, ys
 
 
+def initial_value(record: Mapping[str, Any] | None, metric: str) -> float | None:
+    """`metric` ("loss" or "accuracy") before any update: the epoch-0 probe's batch in training mode.
+
+    The probe runs before the first step, so a live chart has its starting point (for a fresh
+    classifier about ln(classes)) while the first steps still compile."""
+    probe = find_probe(record, 0)
+    return _num(((probe or {}).get("probe_metrics") or {}).get("train_mode", {}).get(metric)) if probe else None
+
+
 def _diverged_x(record: Mapping[str, Any], steps: int | None) -> float | None:
     summary = _record(record).get("summary") or {}
     where = summary.get("diverged_at") if isinstance(summary, Mapping) else None
@@ -74,7 +84,8 @@ def loss_curves(
     height: int = HEIGHT,
 ) -> go.Figure:
     """Train/validation curves per epoch, with the logged batches as a thin line so a live run
-    shows progress inside the current epoch. `steps` overrides the steps-per-epoch estimate."""
+    shows progress inside the current epoch, from its value before training (`initial_value`) on.
+    `steps` overrides the steps-per-epoch estimate."""
     rec = _record(record)
     history = rec.get("history") or {}
     name = metric_label(metric)
@@ -83,10 +94,13 @@ def loss_curves(
     steps = steps or steps_per_epoch(rec)
     if show_batches:
         bx, by = _batch_points(rec, metric, steps)
+        start = initial_value(rec, metric)
+        if start is not None:  # the line starts where training started
+            bx, by = [0.0, *bx], [start, *by]
         if bx:
             fig.add_trace(
                 go.Scatter(
-                    x=bx, y=by, mode="lines", name="train (batches)",
+                    x=bx, y=by, mode="lines" if len(bx) > 1 else "markers", name="train (batches)",
                     line={"color": _rgba(PALETTE["train"], 0.45), "width": 1},
                     hovertemplate="epoch %{x:.2f}<br>" + name + " %{y:.4g}<extra>%{fullData.name}</extra>",
                 )
