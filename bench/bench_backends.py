@@ -47,6 +47,7 @@ def run_arm(kind: str, preset: str, epochs: int | None) -> dict:
     config = get_preset(preset).config.with_updates({
         "training.backend": backend, "training.epochs": epochs or DEFAULT_EPOCHS.get(preset) or 1})
     data = load_dataset(config.dataset)
+    keras.utils.set_random_seed(0)  # its first call imports TensorFlow when installed, on any backend: an import
     cpu_start = time.process_time()
     if kind == "plain":
         sys.path.insert(0, str(REPO / "bench"))

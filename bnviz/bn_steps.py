@@ -12,8 +12,8 @@ histogram of all of them. From that, `steps()` rebuilds the whole computation fo
 
 x̂, y and y_inf are affine in x per unit, so the input histogram *is* the histogram of each of
 them with transformed edges: the four histograms a view shows are exactly linked.
-Recording uses one training-mode `stateless_call`, which returns the would-be moving
-statistics instead of assigning them: the model is never changed.
+Recording is part of the probe's training-mode `stateless_call` (bnviz.probes), which returns
+the would-be moving statistics instead of assigning them: the model is never changed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from bnviz.compiled import compiled
 from bnviz.errors import UserError
 
 SAMPLE = 8  # probe examples whose values are kept per unit
@@ -41,35 +40,28 @@ def _exact(values) -> list[float]:
 
 
 class BNStepsRecorder:
-    """Records the `bn_steps` probe field for every BatchNormalization layer of a model."""
+    """Records the `bn_steps` probe field for every BatchNormalization layer of a model.
 
-    def __init__(self, model, x_probe: np.ndarray, sample: int = SAMPLE, bins: int = BINS) -> None:
+    It rides on the probe's own training-mode pass (bnviz.probes): `summarize` runs inside the
+    compiled probe on what enters each BN layer, `entries` turns its small results into the field."""
+
+    def __init__(self, model, batch_size: int, sample: int = SAMPLE, bins: int = BINS) -> None:
         import keras
 
         self.layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-        self.model = keras.Model(model.input, [layer.input for layer in self.layers], name="bnviz_bn_steps")
-        self.x = np.asarray(x_probe)
         # per layer, the shape of what enters it for the probe batch (batch size filled in)
-        self.shapes = [(len(self.x), *tuple(layer.input.shape[1:])) for layer in self.layers]
+        self.shapes = [(batch_size, *tuple(layer.input.shape[1:])) for layer in self.layers]
         self.sample = sample
         self.bins = bins
-        self._run = compiled(self._summaries)
 
-    def __call__(self) -> dict[str, Any]:
-        from keras import ops
-
-        trainable = [v.value for v in self.model.trainable_variables]
-        non_trainable = [v.value for v in self.model.non_trainable_variables]
-        summaries = self._run(trainable, non_trainable, self.x)
-        return {layer.name: self._layer_entry(layer, {k: np.asarray(ops.convert_to_numpy(v)) for k, v in s.items()},
-                                              shape)
-                for layer, s, shape in zip(self.layers, summaries, self.shapes)}
-
-    def _summaries(self, trainable, non_trainable, x) -> list[dict[str, Any]]:
-        inputs, _ = self.model.stateless_call(trainable, non_trainable, x, training=True)
-        if not isinstance(inputs, (list, tuple)):
-            inputs = [inputs]
+    def summarize(self, inputs: list) -> list[dict[str, Any]]:
+        """Per layer, from the tensors entering the BN layers (in `self.layers` order)."""
         return [self._summarize(tensor, shape) for tensor, shape in zip(inputs, self.shapes)]
+
+    def entries(self, summaries: list[dict[str, Any]]) -> dict[str, Any]:
+        """The probe field, from `summarize`'s results copied to the host."""
+        return {layer.name: self._layer_entry(layer, {k: np.asarray(v) for k, v in stats.items()}, shape)
+                for layer, stats, shape in zip(self.layers, summaries, self.shapes)}
 
     def _summarize(self, tensor, shape: tuple[int, ...]) -> dict[str, Any]:
         """Per-channel statistics computed where the tensor lives (compiled); only small arrays are
@@ -119,13 +111,13 @@ class BNStepsRecorder:
         }
 
 
-def recorder_for(model, x_probe: np.ndarray) -> BNStepsRecorder | None:
-    """A recorder when the model has at least one BatchNormalization layer, else None."""
+def recorder_for(model, batch_size: int) -> BNStepsRecorder | None:
+    """A recorder for a probe batch of `batch_size` when the model has a BatchNormalization layer, else None."""
     import keras
 
     if not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers):
         return None
-    return BNStepsRecorder(model, x_probe)
+    return BNStepsRecorder(model, batch_size)
 
 
 # --- the steps, from a record (pure) -------------------------------------------------------------

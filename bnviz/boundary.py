@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bnviz.compiled import compiled
+from bnviz import backends
 
 GRID = 64  # cells per axis, 4,096 predictions (~1.5 ms); at 48 only 93% of the circles tutorial's test
 #             points got the class model.predict gives them, at 64 96.8%
@@ -69,7 +69,7 @@ class BoundaryRecorder:
         self.y_range = (float(y_range[0]), float(y_range[1]))
         self.size = int(size)
         self.points = grid_points(self.x_range, self.y_range, self.size)
-        self._predict = compiled(self._stateless_predict)
+        self._predict = backends.compile_function(self._stateless_predict)
 
     def _stateless_predict(self, trainable, non_trainable, points):
         out, _ = self.model.stateless_call(trainable, non_trainable, points, training=False)

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from bnviz import backends
+from bnviz import backends, bn_steps
 from bnviz.config import InstrumentConfig
 from bnviz.models import blocks
 from bnviz.summaries import (
@@ -85,6 +85,7 @@ class Prober:
         self._saturating = [SATURATING.get(p.activation) if p.kind == "activation" else None for p in self.positions]
         self._dead = [p.kind == "activation" and p.activation in DEAD_PRONE for p in self.positions]
         self.on_device = bool(backends.list_gpus()) if on_device is None else on_device
+        self.bn_steps = bn_steps.recorder_for(model, len(x))  # rides on the training-mode pass
         self._compiled = None
 
     # --- which tensors -------------------------------------------------------------
@@ -113,6 +114,7 @@ class Prober:
 
         # Every normalization layer, in model order, is recorded on both sides.
         current_block = 0
+        self._bn_inputs = []  # the tensor entering each BatchNormalization layer, for bn_steps
         for layer in model.layers:
             name = layer.name
             root = name.split("_")[0]
@@ -126,6 +128,7 @@ class Prober:
                 positions.append(Position(name, block, "bn_output", t_out))
                 if isinstance(layer, keras.layers.BatchNormalization):
                     positions.append(Position(name, block, "bn_output_inference", t_out, inference=True))
+                    self._bn_inputs.append(t_in)
 
         out = tensor_of("output", model.output)
         positions.insert(0, Position("input", 0, "input", tensor_of("input", model.inputs[0])))
@@ -172,9 +175,11 @@ class Prober:
         grad_sq = ops.stack(squares) if self.settings.gradients and squares else ops.zeros((0,))
         metrics = ops.concatenate([self._metrics(train_out[self._output_index], y),
                                    self._metrics(infer_all[self._output_index], y)])
+        common = {"grad_sq": grad_sq, "metrics": metrics,
+                  "bn_steps": self.bn_steps.summarize([train_out[i] for i in self._bn_inputs]) if self.bn_steps else []}
         if not self.on_device:
             unique = {(p.inference, p.tensor): v for p, v in zip(self.positions, values)}
-            return {"values": unique, "grad_sq": grad_sq, "metrics": metrics}
+            return {"values": unique, **common}
         flat = flat_summaries(values, lo, hi, bins, self._saturating, self.settings.bins)
         units, cache = [], {}
         for pos, tensor, dead in zip(self.positions, values, self._dead):
@@ -182,7 +187,7 @@ class Prober:
             if key not in cache:
                 cache[key] = unit_stats(tensor, dead)
             units.append(cache[key])
-        return {**flat, "units": ops.stack(units), "grad_sq": grad_sq, "metrics": metrics}
+        return {**flat, "units": ops.stack(units), **common}
 
     def _call(self) -> dict[str, np.ndarray]:
         """One probe. The first one also picks each position's bins (kept for the whole run): on
@@ -201,8 +206,9 @@ class Prober:
                     self._pick_ranges(host_summaries(values, None, self._saturating, self.settings.bins))
                 summary = host_summaries(values, self._ranges, self._saturating, self.settings.bins)
                 summary["units"] = np.array([host_unit_stats(v, dead) for v, dead in zip(values, self._dead)])
-                return {**summary, "grad_sq": np.asarray(out["grad_sq"]), "metrics": np.asarray(out["metrics"])}
-            out = {k: np.asarray(v) for k, v in out.items()}
+                return {**summary, "grad_sq": np.asarray(out["grad_sq"]), "metrics": np.asarray(out["metrics"]),
+                        "bn_steps": out["bn_steps"]}
+            out = {k: v if k == "bn_steps" else np.asarray(v) for k, v in out.items()}
             if self._ranges is None:
                 self._pick_ranges(out)
         return out
@@ -225,7 +231,7 @@ class Prober:
         if self.settings.gradients:
             gradients = {layer: _round(math.sqrt(s)) if math.isfinite(s) else None
                          for layer, s in zip(self._grad_layers, grad_sq.tolist())}
-        return {
+        probe = {
             "epoch": int(epoch),
             "positions": positions,
             "gradients": gradients,
@@ -235,6 +241,9 @@ class Prober:
                 "inference_mode": {"loss": _round(metrics[2]), "accuracy": _round(metrics[3])},
             },
         }
+        if self.bn_steps is not None:
+            probe["bn_steps"] = self.bn_steps.entries(out["bn_steps"])
+        return probe
 
     # --- summaries -----------------------------------------------------------------
     @staticmethod

@@ -45,12 +45,11 @@ def probe_indices(n: int, size: int):
     return np.sort(rng.choice(n, size=min(size, n), replace=False))
 
 
-def probe_extras(model, data: Dataset, idx) -> dict[str, Any]:
-    """Probe fields beyond the histograms: the decision boundary (2-D inputs), BN's steps (BN layers)."""
-    from bnviz import bn_steps, boundary
+def probe_extras(model, data: Dataset) -> dict[str, Any]:
+    """Probe fields the Prober does not record itself: the decision boundary (2-D inputs only)."""
+    from bnviz import boundary
 
-    extras = {"boundary": boundary.recorder_for(model, data.x_train, data.x_test),
-              "bn_steps": bn_steps.recorder_for(model, data.x_train[idx])}
+    extras = {"boundary": boundary.recorder_for(model, data.x_train, data.x_test)}
     return {name: recorder for name, recorder in extras.items() if recorder is not None}
 
 
@@ -112,7 +111,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         prober = Prober(model, data.x_train[idx], y_train[idx], loss_fn, config.instrument)
         callback = InstrumentCallback(prober, publish, steps_per_epoch=steps, epochs=t.epochs,
                                       batch_size=t.batch_size, log_every=config.instrument.log_every,
-                                      stop_event=stop_event, extras=probe_extras(model, data, idx))
+                                      stop_event=stop_event, extras=probe_extras(model, data))
         try:
             model.fit(data.x_train, y_train, batch_size=t.batch_size, epochs=t.epochs, shuffle=True,
                       callbacks=[callback], verbose=0, **fit_kwargs)

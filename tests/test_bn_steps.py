@@ -139,12 +139,17 @@ def test_large_feature_maps_use_every_position_for_the_statistics_and_the_model_
     config = ExperimentConfig.from_dict({
         "dataset": {"name": "digits"},
         "model": {"family": "cnn", "filters": [3], "hidden": [4], "norm": {"placement": "before"}}})
+    import keras
+
+    from bnviz.probes import Prober
+
     model = build_model(config, (16, 16, 1), 10)
     x = np.random.default_rng(1).normal(2.0, 3.0, size=(40, 16, 16, 1)).astype("float32")
+    y = np.eye(10, dtype="float32")[np.arange(40) % 10]
     before = [v.numpy().copy() for v in model.variables]
-    recorder = bn_steps.recorder_for(model, x)
-    entry = recorder()["conv1_bn"]
-    assert recorder()["conv1_bn"] == entry  # training-mode statistics, yet nothing was assigned:
+    prober = Prober(model, x, y, keras.losses.get("categorical_crossentropy"))  # BN's steps ride on its probe
+    entry = prober.probe(0)["bn_steps"]["conv1_bn"]
+    assert prober.probe(1)["bn_steps"]["conv1_bn"] == entry  # training-mode statistics, yet nothing was assigned:
     for a, b in zip(before, (v.numpy() for v in model.variables)):  # weights and moving statistics as they were
         np.testing.assert_array_equal(a, b)
     inp = np.asarray(model.get_layer("conv1")(x), dtype=np.float64)  # "before": BN's input is the conv output
