@@ -15,6 +15,7 @@ from bnviz.store import RunNotFound
 from ui import access, common, routes
 from ui.bn_steps_view import bn_steps_panel
 from ui.boundary_view import boundary_panel
+from ui.epoch_picker import epoch_picker
 from ui.explain import explain
 from ui.live import RunView, forget, ordinal, progress_text, read_run
 from ui.service import manager
@@ -209,28 +210,6 @@ def boundary(run_id: str) -> None:
     boundary_panel([current.record], key="run_boundary", version=current.version, live=is_active(current.status))
 
 
-def epoch_picker(where, run_id: str, epochs: list[int], configured: int, live: bool) -> int:
-    """Which probe epoch to show. While the run trains it follows the latest epoch until the viewer
-    turns following off; the code never writes the slider's state, so a browser sending back an
-    older slider value (a rerun crossing an update) cannot stop another viewer following."""
-    last = epochs[-1]
-    if live and where.toggle("Follow training", value=True, key=f"follow:{run_id}",
-                             help="Show each new epoch as it arrives. Turn off to pick an epoch."):
-        where.caption(f"Epoch {last} (the latest)")
-        return last
-    top = max(configured, last) if live else last
-    if top < 1:
-        return last
-    key = f"epoch:{run_id}:{'live' if live else 'done'}"
-    if key not in st.session_state:
-        st.session_state[key] = last
-    value = where.slider("Epoch (0 = before training)", 0, top, key=key)
-    if value > last:
-        where.caption(f"Epoch {value} has not been reached yet; showing epoch {last}.")
-        value = last
-    return value
-
-
 def inside(run_id: str, choice: str) -> None:
     now = read_run(run_id)
     record = now.record
@@ -245,6 +224,11 @@ def inside(run_id: str, choice: str) -> None:
         return
     live = is_active(now.status)
     configured = int(record["config"]["training"]["epochs"])
+    epoch_key = f"epoch:{run_id}:{'live' if live else 'done'}"  # a finished run starts again at its last epoch
+
+    def pick_epoch(where) -> int:
+        return epoch_picker(where, epochs, key=epoch_key, live=live, planned=configured)
+
     height = common.chart_height()
     has_bn = readings.has_batch_norm(record["config"])
     blocks = [b for b in figures.position_blocks(record) if b > 0] or [0]
@@ -257,7 +241,7 @@ def inside(run_id: str, choice: str) -> None:
             block = c1.selectbox("Block", blocks, key="block", format_func=figures.block_label)
             kinds = figures.position_kinds(record, block)
             if choice == "modes":
-                epoch = epoch_picker(c2, run_id, epochs, configured, live)
+                epoch = pick_epoch(c2)
                 draw(st, "modes_fig", now, figures.bn_mode_overlay, block, epoch, height=height)
                 draw(st, "tvi", now, figures.train_vs_inference, height=height)
                 return
@@ -265,7 +249,7 @@ def inside(run_id: str, choice: str) -> None:
             shown = st.multiselect("Positions", kinds, default=default, key=f"kinds_{block}",
                                    format_func=figures.position_label)
             if choice == "histograms":
-                epoch = epoch_picker(c2, run_id, epochs, configured, live)
+                epoch = pick_epoch(c2)
                 draw(st, "hist", now, figures.histogram_overlay, block, epoch, kinds=tuple(shown), height=height)
             else:
                 draw(st, "anim", now, figures.histogram_animation, block, kinds=tuple(shown), height=height)

@@ -13,8 +13,8 @@ import streamlit as st
 from bnviz import bn_steps
 from bnviz.figures.bn_steps import bn_steps_figure
 from bnviz.states import is_active
-from ui.boundary_view import epoch_picker
 from ui.common import chart
+from ui.epoch_picker import epoch_picker
 
 
 def bn_steps_panel(record: dict[str, Any], *, key: str, wide: bool = False) -> None:
@@ -29,8 +29,7 @@ def bn_steps_panel(record: dict[str, Any], *, key: str, wide: bool = False) -> N
     layer = c1.selectbox("BN layer", layers, key=f"{key}_layer")
     units = bn_steps.unit_count(record, layer)
     unit = c2.number_input(f"Unit / channel (0–{units - 1})", 0, units - 1, 0, step=1, key=f"{key}_unit_{layer}")
-    epoch = epoch_picker(c3, "Epoch (0 = before training)", bn_steps.step_epochs(record), f"{key}_epoch",
-                         is_active(record.get("status")))
+    epoch = epoch_picker(c3, bn_steps.step_epochs(record), key=f"{key}_epoch", live=is_active(record.get("status")))
     try:
         s = bn_steps.steps(record, layer, int(unit), epoch)
     except bn_steps.BNStepsError as exc:

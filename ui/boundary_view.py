@@ -17,29 +17,13 @@ import streamlit as st
 from bnviz.boundary import points_for
 from bnviz.figures import boundary as fb
 from ui.common import PROJECTOR_FONT_PX, chart, projector_sized, shared_figure
+from ui.epoch_picker import epoch_picker
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _points(dataset_json: str):
     """Train/test points and class names of a 2-D dataset (None when it cannot be loaded here)."""
     return points_for({"dataset": json.loads(dataset_json)})
-
-
-def epoch_picker(where, label: str, epochs: list[int], key: str, live: bool) -> int:
-    """While a run trains: the newest epoch, until the viewer turns following off; then a slider.
-
-    The code never writes the slider's value while following, so a browser sending back an
-    older value (a rerun crossing an update) cannot stop a viewer from following (see pages/run.py)."""
-    if len(epochs) == 1:
-        where.caption(f"{label}: {epochs[0]} (the only one recorded so far)")
-        return epochs[0]
-    if live and where.toggle("Follow training", value=True, key=f"{key}_follow",
-                             help="Show each new epoch as it arrives. Turn off to pick an epoch."):
-        where.caption(f"Epoch {epochs[-1]} (the latest)")
-        return epochs[-1]
-    if st.session_state.get(key) not in epochs:
-        st.session_state[key] = epochs[-1]
-    return int(where.select_slider(label, epochs, key=key))
 
 
 def _shared_points(records: Sequence[dict[str, Any]]):
@@ -70,15 +54,14 @@ def boundary_panel(records: Sequence[dict[str, Any]], *, key: str, labels: Seque
             build = partial(fb.boundary_animation, record, points, class_names=names, height=820 if large else 580)
         else:
             epochs = fb.boundary_epochs(record)
-            epoch = epochs[-1] if large else epoch_picker(c2, "Epoch (0 = before training)", epochs, f"{key}_epoch",
-                                                          live)
+            epoch = epochs[-1] if large else epoch_picker(c2, epochs, key=f"{key}_epoch", live=live)
             options = ("epoch", epoch, large)
             build = partial(fb.boundary_figure, record, epoch, points, class_names=names,
                             height=760 if large else 520)
     else:
         epochs = sorted({e for _, r in shown for e in fb.boundary_epochs(r)})
-        epoch = epochs[-1] if large else epoch_picker(st, "Epoch (the same for every run)", epochs, f"{key}_epoch",
-                                                      live)
+        epoch = epochs[-1] if large else epoch_picker(st, epochs, key=f"{key}_epoch", live=live,
+                                                      label="Epoch (the same for every run)")
         options = ("compare", epoch, large, tuple(labels))
 
         def build():

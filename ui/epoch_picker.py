@@ -1,0 +1,42 @@
+"""Which epoch a view shows: the newest while a run trains, until the viewer picks one.
+
+One picker for every view with an epoch (histograms, BN modes, the decision boundary, BN step by
+step), so following a live run works the same everywhere.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+LABEL = "Epoch (0 = before training)"
+
+
+def epoch_picker(where, epochs: list[int], *, key: str, live: bool, label: str = LABEL,
+                 planned: int | None = None) -> int:
+    """One of the recorded `epochs`. While the run trains (`live`) it follows the newest epoch
+    until the viewer turns "Follow training" off. The code never writes a widget's state while
+    following, so a browser sending back an older value (a rerun crossing an update) cannot stop
+    another viewer from following.
+
+    `planned` (the run's configured epochs, for views probed every epoch): a numeric slider that,
+    while the run trains, spans the whole run so its scale does not jump as epochs arrive (an
+    epoch not reached yet shows the newest). Without it, a slider over the recorded epochs."""
+    last = epochs[-1]
+    if live and where.toggle("Follow training", value=True, key=f"{key}_follow",
+                             help="Show each new epoch as it arrives. Turn off to pick an epoch."):
+        where.caption(f"Epoch {last} (the latest)")
+        return last
+    if len(epochs) == 1:
+        where.caption(f"{label}: {last} (the only one recorded so far)")
+        return last
+    if planned is not None:  # every epoch was probed: a plain slider
+        if key not in st.session_state:
+            st.session_state[key] = last
+        value = where.slider(label, 0, max(planned, last) if live else last, key=key)
+        if value > last:
+            where.caption(f"Epoch {value} has not been reached yet; showing epoch {last}.")
+            return last
+        return value
+    if st.session_state.get(key) not in epochs:
+        st.session_state[key] = last
+    return int(where.select_slider(label, epochs, key=key))
