@@ -34,14 +34,15 @@ import plotly.graph_objects as go
 
 from bnviz import figures as bnfig
 from bnviz import gallery
-from bnviz.gallery import SKIPPED, Arm, Experiment, Row
+from bnviz.gallery import Arm, Experiment, Row
+from bnviz.states import SKIPPED, RunState
 
 REPORT_NAME = "report.md"
 FIGURE_DIR = "reproduction"
 FIGURE_WIDTH = 900
 EXPORT_TIMEOUT_S = 180.0
-REUSABLE = ("succeeded", "diverged")
-DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10")  # finished runs whose result stands: reuse them
+REUSABLE = (RunState.SUCCEEDED, RunState.DIVERGED)  # finished runs whose result stands, in order of preference
+DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10")
 
 
 @dataclass
@@ -125,7 +126,6 @@ class _Datasets:
 def _train_recorded(arm: Arm, name: str, store) -> dict[str, Any]:
     """Train with every event written to the store as it happens (the engine's one recorded path)."""
     from bnviz.recorded import CLI_OWNER, train_recorded
-    from bnviz.states import RunState
 
     run_id = store.create_run(arm.config, owner=CLI_OWNER, name=name, status=RunState.RUNNING)
     train_recorded(store, run_id, arm.config, save_model=False)
@@ -343,7 +343,7 @@ def cli_command(args) -> int:
     report, results, total_s = _report(
         args.out, fast=args.fast, only=args.only, seeds=args.seeds, data_dir=args.data_dir, store=None,
         progress=progress, fresh=args.fresh, figure_format=args.figure_format, command=None)
-    failed = [r for r in results if r.record.get("status") not in ("succeeded", "diverged", SKIPPED)]
+    failed = [r for r in results if r.record.get("status") not in (*REUSABLE, SKIPPED)]
     print(f"{report} ({len(results)} arms, {total_s:.0f} s)")
     for r in failed:
         error = (r.record.get("summary") or {}).get("error")
