@@ -9,7 +9,7 @@ import os
 import plotly.graph_objects as go
 import pytest
 
-from bnviz import gallery, reproduce
+from bnviz import figure_export, gallery, reproduce, reproduce_arms
 from bnviz.cli import main
 from bnviz.gallery import Arm
 from bnviz.store import RunStore
@@ -90,8 +90,8 @@ def test_identical_arms_are_trained_once_and_seeds_are_aggregated(tiny_circles, 
     twins = dataclasses.replace(exp, build=lambda fast: [Arm("no BN", tiny_config(), published=0.846),
                                                          Arm("BN after ReLU", tiny_config(), published=0.848)])
     with RunStore() as store:
-        results, _ = reproduce.run_arms([twins], fast=True, seeds=2, store=store, progress=lambda _: None,
-                                        trainer=fake_trainer)
+        results, _ = reproduce_arms.run_arms([twins], fast=True, seeds=2, store=store, progress=lambda _: None,
+                                             trainer=fake_trainer)
     assert len(calls) == 2  # 2 labels x 2 seeds, but the two labels have identical configs
     assert [r.source.split(" ")[0] for r in results] == ["trained", "trained", "shared", "shared"]
     rows = twins.summarize({"no BN": [r.record for r in results[:2]]})
@@ -102,20 +102,20 @@ def test_png_export_falls_back_to_html_and_says_why(monkeypatch, tmp_path):
     def broken(figs, paths):
         raise RuntimeError("Kaleido requires Google Chrome to be installed")
 
-    monkeypatch.setattr(reproduce, "_export_png", broken)
+    monkeypatch.setattr(figure_export, "_export_png", broken)
     fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
-    paths, note = reproduce.export_figures([("a", fig)], tmp_path / "figs")
+    paths, note = figure_export.export_figures([("a", fig)], tmp_path / "figs")
     assert [p.name for p in paths] == ["a.html"] and paths[0].is_file()
     assert "fell back to HTML" in note and "Chrome" in note
     with pytest.raises(RuntimeError, match="PNG export failed"):
-        reproduce.export_figures([("a", fig)], tmp_path / "figs", "png")
+        figure_export.export_figures([("a", fig)], tmp_path / "figs", "png")
 
 
 def test_png_export_writes_small_pngs_or_falls_back(tmp_path):
     """Real static export when Chromium is there (PNG), HTML otherwise; never an exception."""
     fig = go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]))
     fig.update_layout(height=420)
-    paths, note = reproduce.export_figures([("one", fig)], tmp_path / "figs")
+    paths, note = figure_export.export_figures([("one", fig)], tmp_path / "figs")
     assert len(paths) == 1 and paths[0].is_file()
     if paths[0].suffix == ".png":
         assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[0].stat().st_size < 150_000
