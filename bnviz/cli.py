@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bnviz.config import ConfigError, ExperimentConfig, parse_assignment
+from bnviz.states import RunState
 
 
 class CliError(Exception):
@@ -198,11 +199,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if status == "failed":
         print(f"bnviz: error: {summary.get('error')}", file=sys.stderr)
         return 1
-    if status == "diverged":
+    if status == RunState.DIVERGED:
         print(f"bnviz: the loss became NaN/inf at {summary.get('diverged_at')}; lower the learning rate",
               file=sys.stderr)
         return 3
-    return 0 if status == "succeeded" else 130
+    return 0 if status == RunState.SUCCEEDED else 130
 
 
 def _recorded(config: ExperimentConfig, name: str, bar: Any, stop: Any):
@@ -219,7 +220,7 @@ def _recorded(config: ExperimentConfig, name: str, bar: Any, stop: Any):
         try:
             return store.get_record(run_id)
         except LookupError:  # deleted from another terminal while training
-            return {"id": run_id, "status": "cancelled", "history": {}, "summary": {"error": "deleted"}}
+            return {"id": run_id, "status": RunState.CANCELLED, "history": {}, "summary": {"error": "deleted"}}
 
     return work
 

@@ -2,7 +2,7 @@
 
     python -m bnviz reproduce --fast --out DIR [--only SLUG ...] [--seeds N] [--data-dir DIR]
 
-Every arm of every chosen card is trained in turn through bnviz.training.train, recorded in
+Every arm of every chosen card is trained in turn through bnviz.recorded.train_recorded, recorded in
 the run store (so the runs show up in the dashboard), or reused when the store already has
 a finished run of the identical config (same fingerprint). Arms whose dataset cannot be
 loaded are reported as skipped with the reason; nothing here crashes on a missing dataset.
@@ -31,9 +31,9 @@ from typing import Any
 
 from bnviz import figures as bnfig
 from bnviz.figure_export import export_figures
-from bnviz.reproduce_arms import REUSABLE, ArmResult, run_arms, select
+from bnviz.reproduce_arms import ArmResult, run_arms, select
 from bnviz.reproduce_markdown import Section, render
-from bnviz.states import SKIPPED
+from bnviz.states import RESULTS, SKIPPED
 
 REPORT_NAME = "report.md"
 FIGURE_DIR = "reproduction"
@@ -148,7 +148,7 @@ def cli_command(args) -> int:
     report, results, total_s = _report(
         args.out, fast=args.fast, only=args.only, seeds=args.seeds, data_dir=args.data_dir, store=None,
         progress=progress, fresh=args.fresh, figure_format=args.figure_format, command=None)
-    failed = [r for r in results if r.record.get("status") not in (*REUSABLE, SKIPPED)]
+    failed = [r for r in results if r.record.get("status") not in (*RESULTS, SKIPPED)]
     print(f"{report} ({len(results)} arms, {total_s:.0f} s)")
     for r in failed:
         error = (r.record.get("summary") or {}).get("error")

@@ -15,9 +15,8 @@ from typing import Any
 
 from bnviz import gallery
 from bnviz.gallery import Arm, Experiment
-from bnviz.states import SKIPPED, RunState
+from bnviz.states import RESULTS, SKIPPED, RunState
 
-REUSABLE = (RunState.SUCCEEDED, RunState.DIVERGED)  # finished runs whose result stands, in order of preference
 DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10")  # datasets whose full size the report states
 
 
@@ -112,7 +111,7 @@ def run_arms(experiments: Sequence[Experiment], *, fast: bool, seeds: int, store
 
 
 def _reusable(store, fingerprint: str) -> dict[str, Any] | None:
-    for status in REUSABLE:
+    for status in RESULTS:
         run_id = store.find_by_fingerprint(fingerprint, status=status)
         if run_id:
             return store.get_record(run_id)

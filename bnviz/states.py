@@ -23,6 +23,9 @@ class RunState(StrEnum):
 STATES: tuple[RunState, ...] = tuple(RunState)
 ACTIVE: frozenset[RunState] = frozenset({RunState.QUEUED, RunState.RUNNING})
 FINISHED: frozenset[RunState] = frozenset(s for s in RunState if s not in ACTIVE)
+# Finished runs whose numbers stand (a diverged run's divergence is its result), best first: the
+# order in which the gallery and the reproduction report reuse runs.
+RESULTS: tuple[RunState, ...] = (RunState.SUCCEEDED, RunState.DIVERGED)
 SKIPPED = "skipped"  # not a run state: the status the reproduction report gives an arm it could not run
 
 

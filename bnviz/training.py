@@ -16,6 +16,7 @@ from bnviz.config import ExperimentConfig
 from bnviz.datasets import Dataset, load_dataset
 from bnviz.record import RunRecorder
 from bnviz.sink import Sink, StopRun, emit
+from bnviz.states import RunState
 
 PROBE_SEED = 20150211  # same probe examples for every run on a dataset, so runs compare
 
@@ -72,7 +73,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         emit(sink, event)
 
     started = time.perf_counter()
-    status, error, callback, data = "succeeded", None, None, None
+    status, error, callback, data = RunState.SUCCEEDED, None, None, None
     try:
         backends.activate(backend)
         device_name = backends.configure(backend=backend)
@@ -120,18 +121,18 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
 
         # --- evaluate ------------------------------------------------------------
         final = {k: v[-1] for k, v in recorder.record["history"].items() if v}
-        if status == "succeeded" and t.validation == "test" and "val_loss" in final:
+        if status == RunState.SUCCEEDED and t.validation == "test" and "val_loss" in final:
             # The last validation already evaluated the final weights on the test set: reuse it
             # (another evaluate() would compile a second evaluation program for nothing).
             final.update({f"test_{k[4:]}": v for k, v in list(final.items()) if k.startswith("val_")})
-        elif status == "succeeded":
+        elif status == RunState.SUCCEEDED:
             test = model.evaluate(data.x_test, y_test, batch_size=max(t.batch_size, 256), verbose=0,
                                   return_dict=True)
             final.update({f"test_{k}": float(v) for k, v in test.items()})
-        if model_path and status in ("succeeded", "cancelled"):
+        if model_path and status in (RunState.SUCCEEDED, RunState.CANCELLED):
             model.save(model_path)
     except Exception as exc:
-        status, error = "failed", str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        status, error = RunState.FAILED, str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         final = {}
     publish({"type": "end", "status": status, "summary": {
         "final": final,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bnviz import figures as bnfig
-from bnviz.states import SKIPPED
+from bnviz.states import SKIPPED, RunState
 
 if TYPE_CHECKING:
     from bnviz.gallery.model import Experiment
@@ -56,7 +56,7 @@ def _config(record: Record | None) -> Mapping[str, Any]:
 
 def final_value(record: Record | None, metric: str = METRIC) -> float | None:
     """The metric a finished run reached (None unless the run succeeded)."""
-    if not record or record.get("status") != "succeeded":
+    if not record or record.get("status") != RunState.SUCCEEDED:
         return None
     return _num((_summary(record).get("final") or {}).get(metric))
 
@@ -84,17 +84,17 @@ def arm_status(records: Sequence[Record]) -> str:
     statuses = [str(r.get("status")) for r in records]
     if all(s == SKIPPED for s in statuses):
         return SKIPPED
-    if all(s == "succeeded" for s in statuses):
+    if all(s == RunState.SUCCEEDED for s in statuses):
         return "ok"
-    if "diverged" in statuses:
-        return "diverged"
-    return next(s for s in statuses if s != "succeeded")
+    if RunState.DIVERGED in statuses:
+        return RunState.DIVERGED
+    return next(s for s in statuses if s != RunState.SUCCEEDED)
 
 
 def diverged_at(records: Sequence[Record]) -> str | None:
     for r in records:
         where = _summary(r).get("diverged_at")
-        if r.get("status") == "diverged":
+        if r.get("status") == RunState.DIVERGED:
             if isinstance(where, Mapping) and where.get("epoch") is not None:
                 return f"epoch {where.get('epoch')}, batch {where.get('batch')}"
             return "during training"

@@ -30,6 +30,7 @@ from bnviz.gallery.metrics import (
     as_lists,
     diverged_at,
 )
+from bnviz.states import RESULTS, RunState
 
 Verdict = tuple[bool | None, str]
 FigureList = list[tuple[str, go.Figure]]
@@ -162,14 +163,14 @@ class Experiment:
             return Row(label, self.metric, published, None, "not run", "no run for this arm", status=status)
         mean, n = agg["mean"], agg["n"]
         if mean is None:
-            text = "diverged" if status == "diverged" else status
+            text = "diverged" if status == RunState.DIVERGED else status
         elif n > 1:
             text = f"{mean:.3f} ± {agg['std']:.3f} (n={n})"
         else:
             text = f"{mean:.3f}"
-        if status == "diverged":
+        if status == RunState.DIVERGED:
             where = diverged_at(records)
-            count = sum(1 for r in records if r.get("status") == "diverged")
+            count = sum(1 for r in records if r.get("status") == RunState.DIVERGED)
             seeds = f"{count} of {len(records)} seeds " if len(records) > 1 else ""
             notes.append(f"{seeds}diverged (loss NaN/inf at {where})")
         elif status not in ("ok",):
@@ -181,9 +182,9 @@ class Experiment:
         warm = _warmup_note(records)
         if warm:
             notes.append(warm)
-        if self.extra is not None and any(r.get("status") in ("succeeded", "diverged") for r in records):
+        if self.extra is not None and any(r.get("status") in RESULTS for r in records):
             try:
-                extra = self.extra([r for r in records if r.get("status") in ("succeeded", "diverged")])
+                extra = self.extra([r for r in records if r.get("status") in RESULTS])
             except Exception as exc:  # a broken measurement must not lose the table
                 extra = f"(measurement failed: {type(exc).__name__})"
             if extra:
