@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -182,9 +184,25 @@ class Database:
 def _sqlite_connect(dbapi_con, record) -> None:
     dbapi_con.isolation_level = None  # the driver's own implicit BEGINs off: _sqlite_begin says how
     cur = dbapi_con.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    _enable_wal(cur)
     cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash never loses a commit
     cur.close()
+
+
+def _enable_wal(cur, patience_s: float = 30.0) -> None:
+    """WAL mode, which the database file keeps once set. Switching needs the file to itself, and
+    SQLite reports "database is locked" at once instead of waiting when other connections open a
+    new database at the same moment (servers and workers starting together): retry then."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _sqlite_begin(conn: Connection) -> None:

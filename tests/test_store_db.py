@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import traceback
 import time
 
 import pytest
@@ -141,7 +142,7 @@ def test_servers_opening_a_new_store_at_once_migrate_it_once(database):
         t.start()
     for t in threads:
         t.join(60)
-    assert not errors, errors[0]
+    assert not errors, "".join(traceback.format_exception(errors[0]))
     with RunStore() as store, store._read() as con:
         assert con.execute("SELECT version FROM bnviz_schema").scalars().all() == [SCHEMA_VERSION]
 
