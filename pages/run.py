@@ -31,7 +31,9 @@ VIEWS = {
     "saturation": "Saturation / dead units",
     "bn_steps": "BN step by step",
 }
-CURVES_EVERY_S = 1.0
+# Curves twice a second while a run trains: polled once a second, an epoch reached a classroom's
+# charts 1.5 s after it ended (p90, 30 students); at 0.5 s, 1.0-1.1 s, training no slower.
+CURVES_EVERY_S = 0.5
 FIRST_POINT_EVERY_S = 0.25  # until the first point arrives: a click on Train shows it within a second
 INSIDE_EVERY_S = 2.0
 
@@ -138,8 +140,8 @@ def _has_points(view: RunView) -> bool:
 
 
 def _curves_every(view: RunView, eager: bool = False) -> float | None:
-    """Once a second while the run is active, not at all once it ended. `eager`: faster until the first
-    point, for the one who just started the run only (a classroom of viewers polling 4x a second
+    """Every CURVES_EVERY_S while the run is active, not at all once it ended. `eager`: faster until the
+    first point, for the one who just started the run only (a classroom of viewers polling 4x a second
     would slow the server down for everyone)."""
     if not is_active(view.status):
         return None
