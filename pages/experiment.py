@@ -46,6 +46,10 @@ BACKEND_TITLES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 def page() -> None:
     if "run" in st.query_params:  # the root URL with ?run=<id> is a run's link
         routes.switch("run", run=st.query_params.get("run"), present=st.query_params.get("present"))
+    started = st.session_state.pop("_started", None)
+    if started:  # a Train button queued runs (its callback): show them before drawing the form again
+        where, ids = started
+        routes.switch(where, **({"run": ids[0]} if where == "run" else {"runs": ",".join(ids)}))
     who = access.actor()
     st.title("Experiment")
     st.caption("Pick a dataset, a model and where batch normalization goes, then train it on the server.")
@@ -295,17 +299,18 @@ def _preview(dataset_json: str):
     return None
 
 
-def _submit(configs: list[ExperimentConfig], names: list[str], owner: str) -> list[str] | None:
+def _start(configs: list[ExperimentConfig], names: list[str], owner: str, where: str) -> None:
+    """The Train buttons' callback: queue the runs at once, before the script draws the whole form
+    again (a click reaches the worker a few hundred milliseconds sooner); `page` then opens them."""
     ids = []
     for config, name in zip(configs, names):
         try:
             result = manager().submit(config, owner=owner, name=name, fresh=bool(st.session_state.get("fresh")))
         except ValueError as exc:  # a UserError: the per-person queue limit, a bad config
-            st.error(f"{exc}.", icon=":material/hourglass_top:")
-            routes.page_link("runs", "See your runs (cancel one to free a place)")
-            return None
+            st.session_state["_submit_error"] = f"{exc}."
+            return
         ids.append(result.run_id)
-    return ids
+    st.session_state["_started"] = (where, ids)
 
 
 def _data_preview(config: ExperimentConfig):
@@ -351,16 +356,16 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
     default_name = f"{config.dataset.name} {config.model.family} {label}" if config is not None else ""
     name = st.text_input("Run name", value=default_name, max_chars=120)
     blocked = config is None or bool(problems) or data_problem is not None
-    if st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch", disabled=blocked):
-        ids = _submit([config], [name], who.owner)
-        if ids:
-            routes.switch("run", run=ids[0])
-    if st.button("Train with and without BN", icon=":material/compare_arrows:", width="stretch", disabled=blocked,
-                 help="Two runs, identical except for normalization: the comparison every tutorial makes."):
-        ids = _submit([with_bn(config), without_bn(config)], [f"{name} · with BN", f"{name} · without BN"],
-                      who.owner)
-        if ids:
-            routes.switch("compare", runs=",".join(ids))
+    st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch", disabled=blocked,
+              on_click=_start, args=([config], [name], who.owner, "run"))
+    st.button("Train with and without BN", icon=":material/compare_arrows:", width="stretch", disabled=blocked,
+              help="Two runs, identical except for normalization: the comparison every tutorial makes.",
+              on_click=_start, args=([with_bn(config), without_bn(config)] if config is not None else [],
+                                     [f"{name} · with BN", f"{name} · without BN"], who.owner, "compare"))
+    refused = st.session_state.pop("_submit_error", None)
+    if refused:
+        st.error(refused, icon=":material/hourglass_top:")
+        routes.page_link("runs", "See your runs (cancel one to free a place)")
     st.toggle("Fresh run", key="fresh",
               help="Train again even if an identical finished run exists (training is deterministic, "
                    "so normally the finished run is shown instead).")
