@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import traceback
 import time
+import traceback
 
 import pytest
 
