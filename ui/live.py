@@ -60,7 +60,8 @@ def _read(run_id: str) -> RunView:
     if is_active(snap.status):
         # Batches, epochs and probes of a small model arrive many times a second: every viewer
         # polling within the same half second shares one build of each figure (at most 2 a second).
-        cursor = (int(time.time() * FIGURES_PER_S),)
+        # The first batch, epoch and probe are drawn at once (someone just clicked Train).
+        cursor = (*(min(n, 1) for n in snap.cursor), int(time.time() * FIGURES_PER_S))
     return RunView(snap.to_record(), snap.status, dict(snap.progress or {}), snap.position,
                    (run_id, snap.status, cursor, snap.name))
 
