@@ -225,8 +225,7 @@ class RayExecutor:
                 self.queue.heartbeat(worker_id, "starting", claim.run_id)  # kept alive until the task takes over
                 try:
                     ref = self._options(self._task, backend).remote(
-                        self.store._db.url.render_as_string(hide_password=False), str(self.store.home),
-                        claim.run_id, worker_id, backend)
+                        self.store.url_for_others, str(self.store.home), claim.run_id, worker_id, backend)
                 except Exception as exc:
                     self.queue.end_orphan(claim.run_id, worker_id, RunState.FAILED, f"Ray refused the run: {exc}")
                     raise
@@ -279,14 +278,16 @@ def warm_process(backend: str) -> str:
 def train_claimed(database_url: str, home: str, run_id: str, worker_id: str, backend: str) -> str | None:
     """A Ray task: train one run the dispatcher claimed for `worker_id`; returns its status.
 
-    ray.cancel (a server shutting down) arrives as SIGINT: the run then ends as interrupted
-    within a batch, like a local worker's on SIGTERM."""
+    `database_url` comes without its password (Ray keeps task arguments): this node adds its own
+    (store_db.with_local_password). ray.cancel (a server shutting down) arrives as SIGINT: the
+    run then ends as interrupted within a batch, like a local worker's on SIGTERM."""
+    from bnviz.store_db import with_local_password
     from bnviz.worker import Worker
 
     warm_process(backend)
     key = (database_url, home)
     if key not in _stores:
-        _stores[key] = RunStore(home, database_url=database_url, recover=False)
+        _stores[key] = RunStore(home, database_url=with_local_password(database_url), recover=False)
     worker = Worker(_stores[key], backend=backend, worker_id=worker_id, warm=False)
     worker.device = _devices[backend]
     in_main = threading.current_thread() is threading.main_thread()

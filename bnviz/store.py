@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bnviz import probe_codec
 from bnviz.ids import validate_run_id
-from bnviz.store_db import Database, Transaction, env_url, resolve_url
+from bnviz.store_db import Database, Transaction, env_url, resolve_url, url_without_password
 from bnviz.store_files import ModelFiles, ModelsInDatabase, UploadsInDatabase
 from bnviz.store_reads import NO_LIMIT, Cursor, RunNotFound, RunReads, iso, record_from
 from bnviz.store_recovery import INTERRUPTED, RunRecovery
@@ -66,6 +66,7 @@ class RunStore(RunWrites, RunReads, RunRecovery):
         self._db = Database(url)
         self.db_path: Path | None = self._db.path  # None with PostgreSQL
         self.location = self._db.describe()  # the SQLite file, or the URL without its password
+        self.url_for_others = url_without_password(url)  # what another process opens (bnviz.ray_executor)
         self.shared = self._db.postgres  # several machines may use this store
         self._models = ModelsInDatabase(self.models_dir, self._db) if self.shared else ModelFiles(self.models_dir)
         self._uploads = UploadsInDatabase(self.home / "uploads", self._db) if self.shared else None

@@ -209,6 +209,29 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("bnviz_write") else "BEGIN")
 
 
+def url_without_password(url: URL) -> str:
+    """`url` for another process to open, its password left out: what travels to a Ray task is kept
+    (and can be shown) by Ray, so the task's node supplies the password (`with_local_password`)."""
+    bare = URL.create(url.drivername, url.username, None, url.host, url.port, url.database, url.query)
+    return bare.render_as_string(hide_password=False)  # (URL.set ignores a None password)
+
+
+def with_local_password(sent: str) -> str:
+    """The database URL a dispatcher sent, with the password this machine knows: BNVIZ_DATABASE_URL
+    here when it names the same database as the same user; otherwise unchanged, for libpq's own
+    PGPASSWORD or ~/.pgpass (or a server that needs no password)."""
+    url = sa.make_url(sent)
+    local = os.environ.get(ENV, "").strip()
+    if url.password is not None or not local:
+        return sent
+    try:
+        mine = sa.make_url(local)
+    except Exception:
+        return sent
+    same = (mine.host, mine.port, mine.database, mine.username) == (url.host, url.port, url.database, url.username)
+    return url.set(password=mine.password).render_as_string(hide_password=False) if same else sent
+
+
 def env_url(home: Path) -> URL:
     return resolve_url(os.environ.get(ENV), home)
 

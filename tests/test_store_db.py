@@ -47,6 +47,23 @@ def test_bad_database_urls_get_one_line_naming_what_is_allowed(raw, says, tmp_pa
     assert isinstance(caught.value, ValueError)  # the CLI and pages show it as one line
 
 
+def test_the_password_never_travels_and_the_receiving_node_supplies_its_own(tmp_path, monkeypatch):
+    """What a dispatcher hands a Ray task has no password; the task's node adds the one it knows
+    for the same database and user, and nothing for another database (libpq's PGPASSWORD/.pgpass)."""
+    from bnviz.store_db import url_without_password, with_local_password
+
+    secret = "s3cret-pw"
+    url = resolve_url(f"postgresql://bn:{secret}@db.example:5433/runs", tmp_path)
+    sent = url_without_password(url)
+    assert secret not in sent and sent == "postgresql+psycopg://bn@db.example:5433/runs"
+    monkeypatch.delenv("BNVIZ_DATABASE_URL", raising=False)
+    assert with_local_password(sent) == sent
+    monkeypatch.setenv("BNVIZ_DATABASE_URL", f"postgresql://bn:{secret}@db.example:5433/runs")
+    assert with_local_password(sent) == f"postgresql+psycopg://bn:{secret}@db.example:5433/runs"
+    monkeypatch.setenv("BNVIZ_DATABASE_URL", f"postgresql://bn:{secret}@db.example:5433/other")
+    assert with_local_password(sent) == sent
+
+
 def test_postgres_urls_use_psycopg_and_sqlite_urls_any_file(tmp_path, monkeypatch):
     for raw in ("postgresql://bn:secret@db:5432/runs", "postgres://bn:secret@db:5432/runs",
                 "postgresql+psycopg://bn:secret@db:5432/runs"):
