@@ -27,6 +27,7 @@ FINISHED: frozenset[RunState] = frozenset(s for s in RunState if s not in ACTIVE
 # order in which the gallery and the reproduction report reuse runs.
 RESULTS: tuple[RunState, ...] = (RunState.SUCCEEDED, RunState.DIVERGED)
 SKIPPED = "skipped"  # not a run state: the status the reproduction report gives an arm it could not run
+MISSING = "missing"  # not a run state: a gallery arm with no run (yet) on this server
 
 
 def is_active(status: str | None) -> bool:

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from bnviz.gallery import EXPERIMENTS
-from bnviz.states import is_active
+from bnviz.states import MISSING, is_active
 from ui import access, common, routes
 from ui.gallery import find_runs, launch, records_by_arm
 
@@ -92,7 +92,7 @@ def _answer(slug: str, choice: Choice, was_live: bool) -> None:
     st.caption(f"Claim: {exp.claim} — *{exp.source}*")
     if "gallery_error" in st.session_state:
         st.error(st.session_state.pop("gallery_error"), icon=":material/hourglass_top:")
-    if any(r.status == "missing" for r in runs):
+    if any(r.status == MISSING for r in runs):
         _run_controls(slug, runs, key=f"answer_run_{slug}", choice=choice)
     if live:
         st.info(f"{sum(is_active(r.status) for r in runs)} of {len(runs)} runs are still training; "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bnviz.gallery import Arm, Experiment
-from bnviz.states import RunState
+from bnviz.states import MISSING, RunState
 from ui.service import manager
 
 # A finished result answers its arm (training is deterministic: it would end the same way); failing
@@ -17,7 +17,7 @@ PREFERENCE = (RunState.SUCCEEDED, RunState.DIVERGED, RunState.RUNNING, RunState.
 class ArmRun:
     arm: Arm
     run_id: str | None
-    status: str  # a run state, or "missing"
+    status: str  # a run state, or MISSING
 
 
 def find_runs(experiment: Experiment, fast: bool, seeds: int) -> list[ArmRun]:
@@ -32,13 +32,13 @@ def find_runs(experiment: Experiment, fast: bool, seeds: int) -> list[ArmRun]:
             if run_id:
                 match = ArmRun(arm, run_id, status)
                 break
-        found.append(match or ArmRun(arm, None, "missing"))
+        found.append(match or ArmRun(arm, None, MISSING))
     return found
 
 
 def launch(experiment: Experiment, runs: list[ArmRun], owner: str) -> list[str]:
     """Queue every arm that has no run yet (identical finished runs are reused)."""
-    missing = [r for r in runs if r.status == "missing"]
+    missing = [r for r in runs if r.status == MISSING]
     ids = []
     for r in missing:
         result = manager().submit(r.arm.config, owner=f"gallery:{experiment.slug}", queue_limit=len(runs) + 1,

@@ -25,7 +25,7 @@ from bnviz.figures.common import (
 )
 from bnviz.figures.curves import aggregate_band_figure, compare_curves
 from bnviz.figures.network import percentile_bands
-from bnviz.states import SKIPPED
+from bnviz.states import MISSING, SKIPPED
 
 Record = Mapping[str, Any]
 
@@ -68,7 +68,7 @@ def sweep_figure(points: Sequence[Mapping[str, Any]], title: str, xlabel: str, y
                 hovertemplate=f"{xlabel} %{{x:g}}<br>{ylabel} %{{y:.3f}}<extra>{group}</extra>",
             ))
         for p in pts:
-            if finite(p.get("mean")) is None and p.get("status") not in ("missing", SKIPPED):
+            if finite(p.get("mean")) is None and p.get("status") not in (MISSING, SKIPPED):
                 broken_x.append(float(p["x"]))
                 broken_text.append(f"{group}: {p.get('status') or 'no result'}")
     if broken_x:

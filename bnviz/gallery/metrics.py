@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bnviz import figures as bnfig
-from bnviz.states import SKIPPED, RunState
+from bnviz.states import MISSING, SKIPPED, RunState
 
 if TYPE_CHECKING:
     from bnviz.gallery.model import Experiment
@@ -80,7 +80,7 @@ def aggregate_arm_metric(records: Iterable[Record | None], metric: str = METRIC)
 def arm_status(records: Sequence[Record]) -> str:
     """ok (all succeeded), diverged (any seed), skipped, missing (no record), or another state."""
     if not records:
-        return "missing"
+        return MISSING
     statuses = [str(r.get("status")) for r in records]
     if all(s == SKIPPED for s in statuses):
         return SKIPPED

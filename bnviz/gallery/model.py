@@ -30,7 +30,7 @@ from bnviz.gallery.metrics import (
     as_lists,
     diverged_at,
 )
-from bnviz.states import RESULTS, RunState
+from bnviz.states import MISSING, RESULTS, RunState
 
 Verdict = tuple[bool | None, str]
 FigureList = list[tuple[str, go.Figure]]
@@ -159,7 +159,7 @@ class Experiment:
         if status == SKIPPED:
             reason = next((_summary(r).get("error") for r in records if _summary(r).get("error")), "")
             return Row(label, self.metric, published, None, "skipped", f"skipped: {reason}".strip(), status=status)
-        if status == "missing":
+        if status == MISSING:
             return Row(label, self.metric, published, None, "not run", "no run for this arm", status=status)
         mean, n = agg["mean"], agg["n"]
         if mean is None:
@@ -212,7 +212,7 @@ class Experiment:
     def verdict(self, records_by_arm: Mapping[str, Any]) -> Verdict:
         """(True/False/None, one sentence): did the claim hold? None = nothing to judge."""
         lists = as_lists(records_by_arm)
-        if not any(arm_status(v) not in (SKIPPED, "missing") for v in lists.values()):
+        if not any(arm_status(v) not in (SKIPPED, MISSING) for v in lists.values()):
             reasons = sorted({str(_summary(r).get("error")) for v in lists.values() for r in v
                               if _summary(r).get("error")})
             why = f" ({_shorten(reasons[0])})" if reasons else ""

@@ -10,6 +10,7 @@ from bnviz.figures.gallery import sweep_figure
 from bnviz.gallery.configs import BN_LABELS, _mnist_mlp
 from bnviz.gallery.metrics import SKIPPED, Record, sweep_points
 from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
+from bnviz.states import MISSING
 
 LR_FAST = (0.01, 0.1, 1.0, 10.0, 100.0)
 LR_FULL = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -35,7 +36,7 @@ def _lr_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
     plain = _working_rates(points, BN_LABELS["none"], best)
     bn = _working_rates(points, BN_LABELS["before"], best)
     broke = sorted((float(p["x"]), p["group"], p["status"]) for p in points if p["mean"] is None
-                   and p["status"] not in ("missing", SKIPPED))
+                   and p["status"] not in (MISSING, SKIPPED))
     def rng(rates: list[float]) -> str:
         if not rates:
             return "none"

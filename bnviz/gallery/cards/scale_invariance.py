@@ -6,6 +6,7 @@ from bnviz.figures.gallery import curves, sweep_figure
 from bnviz.gallery.configs import BN_LABELS, _mnist_mlp
 from bnviz.gallery.metrics import SKIPPED, Record, sweep_points
 from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
+from bnviz.states import MISSING
 
 SCALES = (0.01, 1.0, 10.0)
 
@@ -20,7 +21,7 @@ def _scale_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
     spreads = {}
     for group in (BN_LABELS["none"], BN_LABELS["before"]):
         vals = [p["mean"] if p["mean"] is not None else 0.0 for p in points
-                if p["group"] == group and p["status"] not in ("missing", SKIPPED)]
+                if p["group"] == group and p["status"] not in (MISSING, SKIPPED)]
         if len(vals) >= 2:
             spreads[group] = (min(vals), max(vals))
     if len(spreads) < 2:
