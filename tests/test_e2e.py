@@ -15,6 +15,7 @@ import pytest
 
 from tests.e2e_app import CHROMIUM_ARGS, curve_points, require_chromium, streamlit_server, wait_for_app
 from ui import routes
+from ui.access import ADMIN_COOKIE
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "assets" / "screenshots"
@@ -267,6 +268,8 @@ def test_owners_links_admin_key_and_projector(browser, tmp_path):
         other.locator("input[aria-label='Admin key']").fill("teacher-key")
         other.get_by_role("button", name="Unlock").click()
         wait_for_app(other)
+        # the page writes the teacher's token as a cookie in the rerun after Unlock: reload once it is there
+        _wait_until(lambda: any(c["name"] == ADMIN_COOKIE for c in other.context.cookies()), 30, "the admin cookie")
         other.reload()
         wait_for_app(other)
         other.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
