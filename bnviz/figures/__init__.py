@@ -35,6 +35,7 @@ from bnviz.figures.common import (
     position_kinds,
     position_label,
     probe_epochs,
+    probe_metric,
     probes,
     run_color,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "position_kinds",
     "position_label",
     "probe_epochs",
+    "probe_metric",
     "probes",
     "published_vs_ours",
     "run_color",

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bnviz import boundary as bd
-from bnviz.figures.common import HEIGHT, TEMPLATE, empty_figure, probes, run_color
+from bnviz.figures.common import HEIGHT, TEMPLATE, empty_figure, probe_metric, probes, run_color
 
 # points to draw: {"train": (x, y), "test": (x, y)}; x is (N, 2), y the class indices
 Points = Mapping[str, tuple[Any, Any]]
@@ -132,8 +132,8 @@ def boundary_epochs(record: Mapping[str, Any] | None) -> list[int]:
 
 
 def _accuracy(probe: Mapping[str, Any]) -> str:
-    acc = ((probe.get("probe_metrics") or {}).get("inference_mode") or {}).get("accuracy")
-    return f" · probe accuracy {acc:.0%}" if isinstance(acc, (int, float)) else ""
+    acc = probe_metric(probe, "inference_mode", "accuracy")
+    return f" · probe accuracy {acc:.0%}" if acc is not None else ""
 
 
 def boundary_figure(record: Mapping[str, Any] | None, epoch: int | None = None, points: Points | None = None,

@@ -211,6 +211,12 @@ def find_probe(record: Mapping[str, Any] | None, epoch: int | None = None) -> di
     return earlier[-1] if earlier else None
 
 
+def probe_metric(probe: Mapping[str, Any] | None, mode: str, metric: str) -> float | None:
+    """The probe batch's `metric` ("loss", "accuracy") in `mode` ("train_mode": batch statistics,
+    "inference_mode": moving statistics), None when the probe has no such number."""
+    return _num((((probe or {}).get("probe_metrics") or {}).get(mode) or {}).get(metric))
+
+
 def find_position(probe: Mapping[str, Any] | None, block: int, kind: str) -> dict[str, Any] | None:
     """The position of `kind` in `block` of a probe, or None when the run has none there."""
     for pos in (probe or {}).get("positions") or []:

@@ -20,6 +20,7 @@ from bnviz.figures.common import (
     empty_figure,
     find_probe,
     metric_label,
+    probe_metric,
     run_color,
 )
 
@@ -61,8 +62,7 @@ def initial_value(record: Mapping[str, Any] | None, metric: str) -> float | None
 
     The probe runs before the first step, so a live chart has its starting point (for a fresh
     classifier about ln(classes)) while the first steps still compile."""
-    probe = find_probe(record, 0)
-    return _num(((probe or {}).get("probe_metrics") or {}).get("train_mode", {}).get(metric)) if probe else None
+    return probe_metric(find_probe(record, 0), "train_mode", metric)
 
 
 def _diverged_x(record: Mapping[str, Any], steps: int | None) -> float | None:

@@ -21,6 +21,7 @@ from bnviz.figures.common import (
     find_probe,
     position_blocks,
     position_label,
+    probe_metric,
     probes,
     run_color,
 )
@@ -181,7 +182,7 @@ def train_vs_inference(
         for col, metric in ((1, "accuracy"), (2, "loss")):
             xs, ys = [], []
             for p in found:
-                v = _num((((p.get("probe_metrics") or {}).get(mode)) or {}).get(metric))
+                v = probe_metric(p, mode, metric)
                 if v is not None:
                     xs.append(int(p["epoch"]))
                     ys.append(v)

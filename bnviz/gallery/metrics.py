@@ -150,8 +150,7 @@ def _warmup_note(records: Sequence[Record]) -> str:
 
 
 def _probe_accuracy(record: Record, mode: str) -> float | None:
-    probe = bnfig.find_probe(record)
-    return _num((((probe or {}).get("probe_metrics") or {}).get(mode) or {}).get("accuracy"))
+    return bnfig.probe_metric(bnfig.find_probe(record), mode, "accuracy")
 
 
 # --------------------------------------------------------------------------- measurements
@@ -230,9 +229,8 @@ def mode_gap(record: Record | None) -> tuple[list[int], list[float | None]]:
     """Per probe epoch, probe-batch accuracy with batch statistics minus with moving statistics."""
     xs, ys = [], []
     for probe in bnfig.probes(record):
-        pm = probe.get("probe_metrics") or {}
-        train = _num((pm.get("train_mode") or {}).get("accuracy"))
-        infer = _num((pm.get("inference_mode") or {}).get("accuracy"))
+        train = bnfig.probe_metric(probe, "train_mode", "accuracy")
+        infer = bnfig.probe_metric(probe, "inference_mode", "accuracy")
         xs.append(int(probe["epoch"]))
         ys.append(train - infer if train is not None and infer is not None else None)
     return xs, ys
