@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bnviz.errors import UserError
+from bnviz.figures.common import finite
 
 FILE_SUFFIX = ".bnviz"
 
@@ -37,12 +38,6 @@ class ExportError(UserError):
     """The export cannot be written where asked; the message says why."""
 
 
-def _finite(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
 
 
 def block_tag(block: Any) -> str:
@@ -68,14 +63,14 @@ def histogram_proto(hist: Mapping[str, Any], stats: Mapping[str, Any] | None = N
     counts = [int(c) for c in hist["counts"]]
     below, above = int(hist.get("below") or 0), int(hist.get("above") or 0)
     stats = stats or {}
-    lo = min(_finite(stats.get("min")) if _finite(stats.get("min")) is not None else edges[0], edges[0])
-    hi = max(_finite(stats.get("max")) if _finite(stats.get("max")) is not None else edges[-1], edges[-1])
+    lo = min(finite(stats.get("min")) if finite(stats.get("min")) is not None else edges[0], edges[0])
+    hi = max(finite(stats.get("max")) if finite(stats.get("max")) is not None else edges[-1], edges[-1])
     limits, buckets = [edges[0], *edges[1:]], [below, *counts]
     if above:
         limits.append(hi if hi > edges[-1] else math.nextafter(edges[-1], math.inf))
         buckets.append(above)
     num = sum(buckets)
-    mean, std = _finite(stats.get("mean")), _finite(stats.get("std"))
+    mean, std = finite(stats.get("mean")), finite(stats.get("std"))
     if mean is None or std is None:  # from the bin centres
         centres = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
         inside = sum(counts) or 1
@@ -90,7 +85,7 @@ def _events(record: Mapping[str, Any]) -> Iterable[tuple[int, Any]]:
     from tensorboard.compat.proto.summary_pb2 import Summary
 
     def scalar(tag: str, value: Any):
-        v = _finite(value)
+        v = finite(value)
         return None if v is None else Summary.Value(tag=tag, simple_value=v)
 
     for metric, values in (record.get("history") or {}).items():
