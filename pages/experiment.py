@@ -299,9 +299,13 @@ def _preview(dataset_json: str):
     return None
 
 
-def _start(configs: list[ExperimentConfig], names: list[str], owner: str, where: str) -> None:
-    """The Train buttons' callback: queue the runs at once, before the script draws the whole form
-    again (a click reaches the worker a few hundred milliseconds sooner); `page` then opens them."""
+def _start(config: ExperimentConfig, name: str, owner: str, pair: bool) -> None:
+    """The Train buttons' callback: queue the run (with `pair`, the run with and without BN) at once,
+    before the script draws the whole form again (a click reaches the worker a few hundred
+    milliseconds sooner); `page` then opens them."""
+    configs, names = [config], [name]
+    if pair:
+        configs, names = [with_bn(config), without_bn(config)], [f"{name} · with BN", f"{name} · without BN"]
     ids = []
     for config, name in zip(configs, names):
         try:
@@ -310,7 +314,7 @@ def _start(configs: list[ExperimentConfig], names: list[str], owner: str, where:
             st.session_state["_submit_error"] = f"{exc}."
             return
         ids.append(result.run_id)
-    st.session_state["_started"] = (where, ids)
+    st.session_state["_started"] = ("compare" if pair else "run", ids)
 
 
 def _data_preview(config: ExperimentConfig):
@@ -357,11 +361,10 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
     name = st.text_input("Run name", value=default_name, max_chars=120)
     blocked = config is None or bool(problems) or data_problem is not None
     st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch", disabled=blocked,
-              on_click=_start, args=([config], [name], who.owner, "run"))
+              on_click=_start, args=(config, name, who.owner, False))
     st.button("Train with and without BN", icon=":material/compare_arrows:", width="stretch", disabled=blocked,
               help="Two runs, identical except for normalization: the comparison every tutorial makes.",
-              on_click=_start, args=([with_bn(config), without_bn(config)] if config is not None else [],
-                                     [f"{name} · with BN", f"{name} · without BN"], who.owner, "compare"))
+              on_click=_start, args=(config, name, who.owner, True))
     refused = st.session_state.pop("_submit_error", None)
     if refused:
         st.error(refused, icon=":material/hourglass_top:")
