@@ -266,7 +266,10 @@ def _tensorflow_compile(fn: Callable) -> Callable:
 def _jax_compile(fn: Callable) -> Callable:
     import jax
 
-    return jax.jit(fn)
+    # On a CPU, XLA's backend optimisation level 1 compiles the probe of tutorial 002's CNN in 1.4 s
+    # instead of 1.9 s and runs it about as fast (0.58-0.64 s either way); a run compiles it once.
+    options = {} if _jax_gpus() else {"xla_backend_optimization_level": 1}
+    return jax.jit(fn, compiler_options=options)
 
 
 def _torch_compile(fn: Callable) -> Callable:
