@@ -60,14 +60,14 @@ def dispatch(name: str, repeats: int) -> dict:
             submitted = time.time()
             run = manager.submit(config(2, seed=2000 + i), fresh=True)
             while True:
-                with store._read() as con:
+                with store.read_transaction() as con:
                     n = con.execute("SELECT n_batches FROM runs WHERE id=?", (run.run_id,)).fetchone()[0]
                 if n:
                     to_batch.append(time.time() - submitted)
                     break
                 time.sleep(0.01)
             assert manager.wait(run.run_id, timeout=600) == "succeeded"
-            with store._read() as con:
+            with store.read_transaction() as con:
                 created, began = con.execute("SELECT created, started FROM runs WHERE id=?",
                                              (run.run_id,)).fetchone()
             to_start.append(began - created)

@@ -58,14 +58,14 @@ class RunQueue:
     # --- web side -------------------------------------------------------------------
     def waiting(self, owner: str) -> int:
         """How many runs of `owner` are waiting to start."""
-        with self.store._read() as con:
+        with self.store.read_transaction() as con:
             return con.execute("SELECT COUNT(*) FROM runs WHERE status=? AND owner=?",
                                (RunState.QUEUED, owner)).fetchone()[0]
 
     def position(self, run_id: str) -> int | None:
         """1 for the next run of its backend to start, 2 for the one after...; None when not waiting."""
         run_id = validate_run_id(run_id)
-        with self.store._read() as con:
+        with self.store.read_transaction() as con:
             row = con.execute("SELECT status, backend, created, rowid FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None or row[0] != RunState.QUEUED:
                 return None
@@ -77,7 +77,7 @@ class RunQueue:
 
     def find_reusable(self, fingerprint: str) -> tuple[str, str] | None:
         """An identical run a new request can show instead: one waiting or training, else the newest success."""
-        with self.store._read() as con:
+        with self.store.read_transaction() as con:
             row = con.execute(
                 "SELECT id, status FROM runs WHERE fingerprint=? AND status IN (?, ?) AND cancel_requested=0"
                 " ORDER BY created LIMIT 1", (fingerprint, RunState.QUEUED, RunState.RUNNING)).fetchone()
@@ -91,7 +91,7 @@ class RunQueue:
 
         False when the run is not waiting or training (already finished)."""
         run_id = validate_run_id(run_id)
-        with self.store._write() as con:
+        with self.store.write_transaction() as con:
             row = con.execute("SELECT status FROM runs WHERE id=?" + con.db.for_update, (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(run_id)
@@ -107,7 +107,7 @@ class RunQueue:
 
     def backends_waiting(self) -> set[str]:
         """Backends that have queued runs (a supervisor starts workers for them)."""
-        with self.store._read() as con:
+        with self.store.read_transaction() as con:
             rows = con.execute("SELECT DISTINCT backend FROM runs WHERE status=?", (RunState.QUEUED,)).fetchall()
         return {r[0] for r in rows}
 
@@ -116,12 +116,12 @@ class RunQueue:
         """Take the oldest queued run of `backend` and mark it running by this process, or None.
 
         `max_running` caps trainings across all workers of this store (BNVIZ_MAX_JOBS)."""
-        with self.store._read() as con:  # a cheap look first: workers poll often
+        with self.store.read_transaction() as con:  # a cheap look first: workers poll often
             if con.execute("SELECT 1 FROM runs WHERE status=? AND backend=? LIMIT 1",
                            (RunState.QUEUED, backend)).fetchone() is None:
                 return None
         token = liveness.hold(self.store.locks_dir)
-        with self.store._write() as con:
+        with self.store.write_transaction() as con:
             con.advisory_lock(LOCK_CLAIM)  # PostgreSQL: one claim at a time, so max_running holds
             if max_running is not None:
                 busy = con.execute("SELECT COUNT(*) FROM runs WHERE status=? AND worker IS NOT NULL",
@@ -151,7 +151,7 @@ class RunQueue:
         (a stored data file fetched here), or None when the run is no longer running under that
         worker id (cancelled while waiting, deleted, or recovered): then train nothing."""
         token = liveness.hold(self.store.locks_dir)
-        with self.store._write() as con:
+        with self.store.write_transaction() as con:
             row = con.execute("SELECT status, worker, config_json, upload FROM runs WHERE id=?" + con.db.for_update,
                               (run_id,)).fetchone()
             if row is None or row[0] != RunState.RUNNING or row[1] != worker_id:
@@ -163,7 +163,7 @@ class RunQueue:
     def end_orphan(self, run_id: str, worker_id: str, status: str, error: str) -> bool:
         """End a run whose worker is known to be gone (a Ray task that crashed or failed), unless it
         ended already or another worker has it; its worker row goes too. True when it was ended."""
-        with self.store._write() as con:
+        with self.store.write_transaction() as con:
             row = con.execute("SELECT status, worker FROM runs WHERE id=?" + con.db.for_update, (run_id,)).fetchone()
             ended = row is not None and row[0] == RunState.RUNNING and row[1] == worker_id
             if ended:
@@ -175,13 +175,13 @@ class RunQueue:
         """Heartbeats for claimed runs whose worker has not started yet (a Ray task waiting for
         resources); a row its worker already took over (state busy) is left to that worker."""
         if worker_ids:
-            with self.store._write() as con:
+            with self.store.write_transaction() as con:
                 con.executemany("UPDATE workers SET heartbeat=? WHERE id=? AND state='starting'",
                                 [(time.time(), w) for w in worker_ids])
 
     def cancel_requested(self, run_id: str) -> bool:
         """True once someone asked to cancel the run; raises RunNotFound once it was deleted."""
-        with self.store._read() as con:
+        with self.store.read_transaction() as con:
             row = con.execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
             raise RunNotFound(run_id)
@@ -189,7 +189,7 @@ class RunQueue:
 
     def register(self, worker_id: str, backend: str) -> None:
         token = liveness.hold(self.store.locks_dir)
-        with self.store._write() as con:
+        with self.store.write_transaction() as con:
             self._insert_worker(con, worker_id, backend, token, "starting", None, time.time())
 
     @staticmethod
@@ -203,16 +203,16 @@ class RunQueue:
                     (worker_id, os.getpid(), socket.gethostname(), backend, state, run_id, token, None, now, now))
 
     def heartbeat(self, worker_id: str, state: str, run_id: str | None = None, device: str | None = None) -> None:
-        with self.store._write() as con:
+        with self.store.write_transaction() as con:
             con.execute("UPDATE workers SET state=?, run_id=?, device=COALESCE(?, device), heartbeat=? WHERE id=?",
                         (state, run_id, device, time.time(), worker_id))
 
     def unregister(self, worker_id: str) -> None:
-        with self.store._write() as con:
+        with self.store.write_transaction() as con:
             con.execute("DELETE FROM workers WHERE id=?", (worker_id,))
 
     def workers(self) -> list[WorkerRow]:
-        with self.store._read() as con:
+        with self.store.read_transaction() as con:
             rows = con.execute("SELECT id, pid, host, backend, state, run_id, device, started, heartbeat"
                                " FROM workers ORDER BY started").fetchall()
         return [WorkerRow(*r) for r in rows]
@@ -222,7 +222,7 @@ class RunQueue:
 
         SQLite: gone when its lock file is free. PostgreSQL: when it provably died on this machine
         or sent no heartbeat for BNVIZ_WORKER_TIMEOUT_S (it may live on another machine)."""
-        with self.store._read() as con:
+        with self.store.read_transaction() as con:
             rows = con.execute("SELECT id, proc_token, heartbeat FROM workers").fetchall()
         locks = self.store.locks_dir
         if self.store.shared:
@@ -231,6 +231,6 @@ class RunQueue:
         else:
             dead = [wid for wid, token, _ in rows if not liveness.alive(locks, token)]
         if dead:
-            with self.store._write() as con:
+            with self.store.write_transaction() as con:
                 con.executemany("DELETE FROM workers WHERE id=?", [(w,) for w in dead])
         return dead

@@ -73,17 +73,17 @@ class RunStore(RunWrites, RunReads, RunRecovery):
         self._templates: OrderedDict[str, probe_codec.Template] = OrderedDict()
         self._templates_lock = threading.Lock()
         self._closed = False
-        with self._write() as con:
+        with self.write_transaction() as con:
             migrate(con, self.location)
         if recover:
             self.recover()
 
-    # --- transactions ----------------------------------------------------------------
-    def _write(self) -> contextlib.AbstractContextManager[Transaction]:
+    # --- transactions (also what the run queue and recovery build on) -----------------
+    def write_transaction(self) -> contextlib.AbstractContextManager[Transaction]:
         """One write transaction (SQLite: BEGIN IMMEDIATE, so concurrent writers queue)."""
         return self._db.write()
 
-    def _read(self) -> contextlib.AbstractContextManager[Transaction]:
+    def read_transaction(self) -> contextlib.AbstractContextManager[Transaction]:
         """A read transaction: every query inside sees the same committed state."""
         return self._db.read()
 

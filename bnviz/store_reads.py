@@ -83,7 +83,7 @@ class RunReads:
         """The run's header plus every batch, epoch and probe past `cursor`, in one consistent read."""
         run_id = validate_run_id(run_id)
         cursor = cursor or Cursor()
-        with self._read() as con:
+        with self.read_transaction() as con:
             row = con.execute(f"SELECT {_HEADER_COLUMNS} FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(run_id)
@@ -139,7 +139,7 @@ class RunReads:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created DESC, id LIMIT ? OFFSET ?"
-        with self._read() as con:
+        with self.read_transaction() as con:
             rows = con.execute(sql, (*args, NO_LIMIT if limit is None else int(limit), int(offset))).fetchall()
         out = []
         for r in rows:
@@ -158,7 +158,7 @@ class RunReads:
         """Newest run of this config fingerprint in this status, or None."""
         if not isinstance(fingerprint, str) or not re.fullmatch(r"[0-9a-f]{8,64}", fingerprint):
             raise ValueError("a config fingerprint is 8-64 lowercase hex digits")
-        with self._read() as con:
+        with self.read_transaction() as con:
             row = con.execute("SELECT id FROM runs WHERE fingerprint=? AND status=?"
                               " ORDER BY created DESC LIMIT 1", (fingerprint, status)).fetchone()
         return row[0] if row else None

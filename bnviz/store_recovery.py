@@ -38,19 +38,19 @@ class RunRecovery:
         if self.shared:
             orphans, dead_workers = self._orphans_by_heartbeat()
         else:
-            with self._read() as con:
+            with self.read_transaction() as con:
                 rows = con.execute("SELECT id, proc_token FROM runs WHERE status=?",
                                    (RunState.RUNNING,)).fetchall()
             orphans = [run_id for run_id, token in rows if not liveness.alive(self.locks_dir, token)]
         if orphans:
-            with self._write() as con:
+            with self.write_transaction() as con:
                 for run_id in orphans:
                     status = con.execute("SELECT status FROM runs WHERE id=?" + self._db.for_update,
                                          (run_id,)).fetchone()  # it may have ended meanwhile
                     if status and status[0] == RunState.RUNNING:
                         self._set_status(con, run_id, RunState.INTERRUPTED, error=INTERRUPTED)
         if dead_workers:  # before their lock files go: after that, only their heartbeats would tell
-            with self._write() as con:
+            with self.write_transaction() as con:
                 con.executemany("DELETE FROM workers WHERE id=?", [(w,) for w in dead_workers])
         liveness.sweep(self.locks_dir)
         self._sweep_partial_models()
@@ -60,7 +60,7 @@ class RunRecovery:
         """Running runs of a shared store whose process is gone, and workers that died on this machine."""
         from bnviz.device import env_int
 
-        with self._read() as con:
+        with self.read_transaction() as con:
             runs = con.execute(
                 "SELECT r.id, r.proc_token, r.worker, r.updated, w.id, w.heartbeat, w.proc_token"
                 " FROM runs r LEFT JOIN workers w ON w.id = r.worker WHERE r.status=?",

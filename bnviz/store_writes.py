@@ -73,7 +73,7 @@ class RunWrites:
         run_id, now = new_run_id(), time.time()
         running = status == RunState.RUNNING
         token = liveness.hold(self.locks_dir) if running else None
-        with self._write() as con:
+        with self.write_transaction() as con:
             upload = None
             if self._uploads is not None and cfg.dataset.path:
                 con.advisory_lock(LOCK_UPLOADS, shared=True)  # a delete's clean-up cannot take it now
@@ -108,7 +108,7 @@ class RunWrites:
             token = liveness.hold(self.locks_dir)
         if kind == events.EventKind.PROBE:  # the expensive part, done before taking the write lock
             skeleton, packed = probe_codec.split(event["probe"])
-        with self._write() as con:
+        with self.write_transaction() as con:
             row = con.execute("SELECT summary_json, n_batches, n_epochs, n_probes, status, cancel_requested"
                               " FROM runs WHERE id=?" + self._db.for_update, (run_id,)).fetchone()
             if row is None:
@@ -161,7 +161,7 @@ class RunWrites:
         run_id = validate_run_id(run_id)
         if status not in STATES:
             raise ValueError(f"unknown run status {status!r}; one of {', '.join(STATES)}")
-        with self._write() as con:
+        with self.write_transaction() as con:
             self._set_status(con, run_id, status, error=error, summary=summary)
 
     def _set_status(self, con: Transaction, run_id: str, status: str, *, error: str | None = None,
@@ -201,7 +201,7 @@ class RunWrites:
         sets: dict[str, Any] = {"name": _text(name, MAX_NAME, "name")}
         if notes is not None:
             sets["notes"] = _text(notes, MAX_NOTES, "notes")
-        with self._write() as con:
+        with self.write_transaction() as con:
             if con.execute("SELECT 1 FROM runs WHERE id=?" + self._db.for_update, (run_id,)).fetchone() is None:
                 raise RunNotFound(run_id)
             self._update(con, run_id, sets, time.time())
@@ -209,7 +209,7 @@ class RunWrites:
     def delete(self, run_id: str) -> bool:
         """Remove a run, its rows and its saved model; False if there was no such run."""
         run_id = validate_run_id(run_id)
-        with self._write() as con:
+        with self.write_transaction() as con:
             gone = con.execute("DELETE FROM runs WHERE id=?", (run_id,)).rowcount
             for table in ("batches", "epochs", "probes", "models"):
                 con.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))

@@ -76,7 +76,7 @@ def _wait_for(predicate, timeout: float = 180, what: str = "the condition"):
 
 
 def _row(store: RunStore, run_id: str, columns: str) -> tuple:
-    with store._read() as con:
+    with store.read_transaction() as con:
         return con.execute(f"SELECT {columns} FROM runs WHERE id=?", (run_id,)).fetchone()
 
 

@@ -53,7 +53,7 @@ def store(database):
 
 
 def table_counts(store: RunStore, *tables: str) -> list[int]:
-    with store._read() as con:
+    with store.read_transaction() as con:
         return [con.execute(f"SELECT COUNT(*) FROM {t}").scalar() for t in tables]
 
 
@@ -188,7 +188,7 @@ def test_a_100_epoch_run_of_a_10_block_model_stays_around_1_mb(store):
     """10 blocks x 7 positions x 64 bins per probe, 101 probes, 10 logged batches per epoch."""
     def size() -> int:
         if store.shared:  # PostgreSQL: the tables with their indexes and compressed overflow
-            with store._read() as con:
+            with store.read_transaction() as con:
                 return sum(con.execute(f"SELECT pg_total_relation_size('{t}')").scalar()
                            for t in ("runs", "batches", "epochs", "probes", "skeletons"))
         store.checkpoint()
@@ -208,7 +208,7 @@ def test_a_100_epoch_run_of_a_10_block_model_stays_around_1_mb(store):
 # --- crash recovery ----------------------------------------------------------------------
 
 def _stamp(store: RunStore, run_id: str, token: str) -> None:
-    with store._write() as con:
+    with store.write_transaction() as con:
         con.execute("UPDATE runs SET proc_token=?, status='running' WHERE id=?", (token, run_id))
 
 

@@ -139,7 +139,7 @@ def test_a_store_written_by_an_older_bnviz_opens_migrated_with_its_runs(version,
 
 def test_a_store_from_a_newer_bnviz_is_refused(database):
     RunStore().close()
-    with RunStore(recover=False) as store, store._write() as con:
+    with RunStore(recover=False) as store, store.write_transaction() as con:
         con.execute("UPDATE bnviz_schema SET version=?", (SCHEMA_VERSION + 1,))
     with pytest.raises(RuntimeError, match=f"newer bnviz \\(schema {SCHEMA_VERSION + 1}\\); upgrade bnviz"):
         RunStore()
@@ -160,7 +160,7 @@ def test_servers_opening_a_new_store_at_once_migrate_it_once(database):
     for t in threads:
         t.join(60)
     assert not errors, "".join(traceback.format_exception(errors[0]))
-    with RunStore() as store, store._read() as con:
+    with RunStore() as store, store.read_transaction() as con:
         assert con.execute("SELECT version FROM bnviz_schema").scalars().all() == [SCHEMA_VERSION]
 
 
@@ -221,7 +221,7 @@ def test_a_shared_store_judges_running_runs_by_their_workers_heartbeats(database
     runs = {name: store.create_run(config(i)) for i, name in enumerate(names)}
     queue.register("w-fresh", "tensorflow")  # this process
     now, old = time.time(), time.time() - 60
-    with store._write() as con:
+    with store.write_transaction() as con:
         for wid, token, beat in (("w-remote", "fedcba9876543210", now),  # another machine: no lock file here
                                  ("w-stale", "aaaaaaaaaaaaaaaa", old),  # a minute without a heartbeat
                                  ("w-died_here", "0123456789abcdef", now)):  # its lock file here is free
@@ -243,12 +243,12 @@ def test_a_shared_store_judges_running_runs_by_their_workers_heartbeats(database
     mine = store.create_run(config(7), status="running")
     quiet = store.create_run(config(8), status="running")
     busy = store.create_run(config(9), status="running")
-    with store._write() as con:
+    with store.write_transaction() as con:
         con.execute("UPDATE runs SET proc_token=?, updated=? WHERE id=?", ("bbbbbbbbbbbbbbbb", old, quiet))
         con.execute("UPDATE runs SET proc_token=? WHERE id=?", ("cccccccccccccccc", busy))
     for event in list(synthetic_events(1, blocks=1, per_block=2, steps=2))[:3]:
         store.append_event(busy, {**event, **({"device": "CPU"} if event["type"] == "start" else {})})
-    with store._write() as con:  # the start event stamped this process; put the other machine back
+    with store.write_transaction() as con:  # the start event stamped this process; put the other machine back
         con.execute("UPDATE runs SET proc_token=? WHERE id=?", ("cccccccccccccccc", busy))
     assert store.recover() == [quiet]
     assert store.status(mine) == store.status(busy) == "running"

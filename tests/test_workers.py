@@ -32,7 +32,7 @@ def pool(tmp_path_factory):
 
 
 def _row(store: RunStore, run_id: str, columns: str) -> tuple:
-    with store._read() as con:
+    with store.read_transaction() as con:
         return con.execute(f"SELECT {columns} FROM runs WHERE id=?", (run_id,)).fetchone()
 
 
