@@ -160,7 +160,7 @@ def _jax_compilation_cache() -> None:
     import jax
 
     if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        from bnviz.store import default_home
+        from bnviz.home import default_home
 
         jax.config.update("jax_compilation_cache_dir", str(default_home() / "jax-cache"))
     if not os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from bnviz import probe_codec
+from bnviz.home import default_home
 from bnviz.ids import validate_run_id
 from bnviz.store_db import Database, Transaction, env_url, resolve_url, url_without_password
 from bnviz.store_files import ModelFiles, ModelsInDatabase, UploadsInDatabase
@@ -34,11 +35,6 @@ from bnviz.store_writes import MAX_NAME, MAX_NOTES, MAX_OWNER, RunWrites, backen
 
 __all__ = ["INTERRUPTED", "MAX_NAME", "MAX_NOTES", "MAX_OWNER", "NO_LIMIT", "Cursor", "RunNotFound", "RunStore",
            "backend_of", "default_home", "iso", "record_from"]
-
-
-def default_home() -> Path:
-    raw = os.environ.get("BNVIZ_HOME", "").strip()
-    return Path(raw).expanduser() if raw else Path.home() / ".bnviz"
 
 
 class RunStore(RunWrites, RunReads, RunRecovery):

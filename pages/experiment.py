@@ -20,8 +20,8 @@ from bnviz.config import (
     decode_config_data,
 )
 from bnviz.datasets import DATASET_INFO, DatasetError, load_dataset
+from bnviz.home import default_home
 from bnviz.presets import GROUPS, PRESETS
-from bnviz.store import default_home
 from ui import access, common, routes
 from ui.experiment_form import (
     FAMILY_TITLES,

@@ -14,8 +14,9 @@ import os
 
 import streamlit as st
 
+from bnviz.home import default_home
 from bnviz.jobs import JobManager
-from bnviz.store import RunStore, default_home
+from bnviz.store import RunStore
 
 EXECUTORS = ("local", "ray", "none")
 
