@@ -197,6 +197,12 @@ _GPUS: dict[str, Callable[[], list[str]]] = {
     "tensorflow": _tensorflow_gpus, "jax": _jax_gpus, "torch": _torch_gpus}
 
 
+def fuses_steps(backend: str | None = None) -> bool:
+    """Whether Keras runs several training steps per execution on the backend (steps_per_execution
+    > 1): TensorFlow and JAX do, PyTorch refuses it."""
+    return (backend or current_backend()) != "torch"
+
+
 # --- gradients and compilation of the probe --------------------------------------------------
 
 LossFn = Callable[..., tuple[Any, Any]]  # (trainable values, *args) -> (scalar loss, aux)

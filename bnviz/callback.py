@@ -120,12 +120,13 @@ class InstrumentCallback(keras.callbacks.Callback):
         return round(self._eta, 1)
 
 
-def fused_steps(log_every: int, steps_per_epoch: int) -> int:
+def fused_steps(log_every: int, steps_per_epoch: int, fuse: bool = True) -> int:
     """Batches per compiled execution (Keras' steps_per_execution): the largest divisor of `log_every`
-    up to MAX_FUSED_STEPS. Batch events still come every `log_every` batches, exactly as without
-    fusing, while the per-batch Python work of small models (a third of a circles epoch on
-    TensorFlow) is done once per group; cancelling and divergence are noticed per group."""
-    limit = max(1, min(MAX_FUSED_STEPS, steps_per_epoch))
+    up to MAX_FUSED_STEPS (1 where the backend cannot fuse, see backends.fuses_steps). Batch events still
+    come every `log_every` batches, exactly as without fusing, while the per-batch Python work of
+    small models (a third of a circles epoch on TensorFlow) is done once per group; cancelling and
+    divergence are noticed per group."""
+    limit = max(1, min(MAX_FUSED_STEPS if fuse else 1, steps_per_epoch))
     return max(d for d in range(1, limit + 1) if log_every % d == 0)
 
 

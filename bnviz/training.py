@@ -105,8 +105,9 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
             fit_kwargs["validation_split"] = t.validation_split
             n_fit = n_fit - int(n_fit * t.validation_split)
         steps = math.ceil(n_fit / t.batch_size)
+        fused = fused_steps(config.instrument.log_every, steps, backends.fuses_steps(backend))
         model.compile(optimizer=models.make_optimizer(config), loss=loss_name, metrics=["accuracy"],
-                      steps_per_execution=fused_steps(config.instrument.log_every, steps))
+                      steps_per_execution=fused)
         idx = probe_indices(n_fit, config.instrument.probe_size)
         loss_fn = keras.losses.get(loss_name)
         prober = Prober(model, data.x_train[idx], y_train[idx], loss_fn, config.instrument)

@@ -73,10 +73,11 @@ def probing_changes_nothing() -> float:
 
 
 def history_twice() -> dict:
-    """Train the same config and seed twice."""
+    """Train the same config and seed twice (log_every 2: TensorFlow and JAX fuse two steps per
+    execution, PyTorch cannot and must train one at a time)."""
     from bnviz.training import train
 
-    config = tiny(**{"model.norm.placement": "before", "training.epochs": 2})
+    config = tiny(**{"model.norm.placement": "before", "training.epochs": 2, "instrument.log_every": 2})
     first, second = train(config), train(config)
     assert first["status"] == second["status"] == "succeeded", (first["summary"], second["summary"])
     return {"first": first["history"], "second": second["history"], "summary": first["summary"]}

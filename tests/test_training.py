@@ -99,10 +99,12 @@ def test_circles_learns_with_every_placement(placement):
 
 
 def test_fused_steps_record_the_same_batches_and_history_as_single_steps(monkeypatch):
-    from bnviz import callback
+    from bnviz import backends, callback
 
     assert [callback.fused_steps(10, 16), callback.fused_steps(10, 4), callback.fused_steps(1, 16),
-            callback.fused_steps(7, 16), callback.fused_steps(64, 100)] == [10, 2, 1, 7, 8]
+            callback.fused_steps(7, 16), callback.fused_steps(64, 100), callback.fused_steps(10, 16, fuse=False)
+            ] == [10, 2, 1, 7, 8, 1]
+    assert backends.fuses_steps("tensorflow") and backends.fuses_steps("jax") and not backends.fuses_steps("torch")
     config = tiny_config(**{"instrument.log_every": 3, "dataset.n_train": 80, "training.epochs": 2})  # 5 steps
     fused = train(config)
     monkeypatch.setattr(callback, "MAX_FUSED_STEPS", 1)
