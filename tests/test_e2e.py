@@ -268,6 +268,7 @@ def test_owners_links_admin_key_and_projector(browser, tmp_path):
         other.locator("input[aria-label='Admin key']").fill("teacher-key")
         other.get_by_role("button", name="Unlock").click()
         wait_for_app(other)
+        other.get_by_text("Teacher access").first.wait_for(state="hidden", timeout=30_000)  # the key was taken
         # the page writes the teacher's token as a cookie in the rerun after Unlock: reload once it is there
         _wait_until(lambda: any(c["name"] == ADMIN_COOKIE for c in other.context.cookies()), 30, "the admin cookie")
         other.reload()

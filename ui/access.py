@@ -94,7 +94,10 @@ def actor() -> Actor:
 def admin_unlock(where=st) -> None:
     """The teacher's key field, shown only when an admin key is configured and not yet entered;
     once accepted, the browser keeps a token so the key is asked for once per browser."""
-    if st.session_state.pop("_admin_cookie_due", False):
+    if st.session_state.get("_admin_unlocked_here"):
+        # On every run of this session, not once: a run can be cut short by the next rerun before its
+        # write reaches the browser (seen under load), and the cookies this session was opened with
+        # (st.context.cookies) never show the new one. The same element again is not re-run.
         token = access.admin_token()
         if token:
             _set_cookie(ADMIN_COOKIE, token)
@@ -107,7 +110,7 @@ def admin_unlock(where=st) -> None:
         if st.form_submit_button("Unlock"):
             if access.check_admin_key(entered):
                 st.session_state["_admin"] = True
-                st.session_state["_admin_cookie_due"] = True
+                st.session_state["_admin_unlocked_here"] = True
                 st.rerun()
             else:
                 st.error("That is not the admin key.", icon=":material/key_off:")
