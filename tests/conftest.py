@@ -40,6 +40,16 @@ def tiny_config(**updates):
     return base.with_updates(updates) if updates else base
 
 
+def train_keeping_model(config, directory: Path) -> tuple[dict, Path]:
+    """Train `config` for real, saving the finished model under `directory`: (record, model path)."""
+    from bnviz.training import train
+
+    path = directory / "model.keras"
+    record = train(config, model_path=str(path))
+    assert record["status"] == "succeeded", record["summary"]["error"]
+    return record, path
+
+
 @pytest.fixture
 def tiny():
     return tiny_config

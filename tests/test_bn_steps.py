@@ -9,6 +9,7 @@ from bnviz import bn_steps
 from bnviz.config import ExperimentConfig
 from bnviz.datasets import load_dataset
 from bnviz.figures.bn_steps import bn_steps_figure
+from tests.conftest import train_keeping_model
 
 RUNS = {
     # two dense BN layers: the second one's input depends on the first one in training mode
@@ -22,17 +23,12 @@ RUNS = {
 
 
 def _run(tmp_path, name):
-    from bnviz.training import train
-
     config = ExperimentConfig.from_dict({
         **RUNS[name],
         "training": {"optimizer": "adam", "learning_rate": 0.02, "batch_size": 16, "epochs": 2, "seed": 2},
         "instrument": {"probe_size": 32, "log_every": 5},
     })
-    path = tmp_path / "model.keras"
-    record = train(config, model_path=str(path))
-    assert record["status"] == "succeeded", record["summary"]["error"]
-    return config, record, path
+    return (config, *train_keeping_model(config, tmp_path))
 
 
 def _probe_batch(config):

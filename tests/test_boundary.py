@@ -9,12 +9,11 @@ from bnviz import boundary as bd
 from bnviz.config import ExperimentConfig
 from bnviz.datasets import load_dataset
 from bnviz.figures import boundary as fb
+from tests.conftest import train_keeping_model
 
 
 def _circles_run(tmp_path, placement="after", epochs=30):
     """A real circles run that learns the rings (about 3 s), and its saved model."""
-    from bnviz.training import train
-
     config = ExperimentConfig.from_dict({
         "dataset": {"name": "circles", "n_train": 300, "n_test": 200, "noise": 0.1, "seed": 1},
         "model": {"family": "mlp", "hidden": [16], "activation": "relu", "initializer": "he_uniform",
@@ -22,10 +21,7 @@ def _circles_run(tmp_path, placement="after", epochs=30):
         "training": {"optimizer": "adam", "learning_rate": 0.03, "batch_size": 32, "epochs": epochs, "seed": 1},
         "instrument": {"probe_size": 64, "log_every": 5},
     })
-    path = tmp_path / "model.keras"
-    record = train(config, model_path=str(path))
-    assert record["status"] == "succeeded", record["summary"]["error"]
-    return config, record, path
+    return (config, *train_keeping_model(config, tmp_path))
 
 
 def test_recorded_boundary_matches_model_predict_at_the_test_points(tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from bnviz.jobs import JobManager
 from bnviz.store import RunStore
 from tests.server_process import config
+from tests.waiting import assert_interrupted_keeping_its_epochs, stored_row, wait_for
 
 if os.environ.get("CI"):
     import ray  # a test dependency (requirements-dev.txt): CI must not skip these tests
@@ -64,30 +64,14 @@ def on_ray(ray_cluster, pg):
     store.close()
 
 
-def _wait_for(predicate, timeout: float = 180, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def _row(store: RunStore, run_id: str, columns: str) -> tuple:
-    with store.read_transaction() as con:
-        return con.execute(f"SELECT {columns} FROM runs WHERE id=?", (run_id,)).fetchone()
-
-
 def test_a_ray_task_trains_into_postgresql_and_a_dashboard_sees_it_live_and_finished(on_ray, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("BNVIZ_EXECUTOR", "none")  # the dashboard session starts no workers of its own
     run = on_ray.submit(config(60, seed=1), owner="ana", name="on ray")
     assert not run.reused
-    _wait_for(lambda: on_ray.snapshot(run.run_id).epochs_completed >= 1, what="the first epoch")
-    pid = _row(on_ray.store, run.run_id, "pid")[0]
+    wait_for(lambda: on_ray.snapshot(run.run_id).epochs_completed >= 1, what="the first epoch")
+    pid = stored_row(on_ray.store, run.run_id, "pid")[0]
     assert pid != os.getpid()  # trained in a Ray worker process
     at = AppTest.from_file(APP, default_timeout=90)
     at.query_params["run"] = run.run_id
@@ -117,21 +101,18 @@ def test_a_ray_task_trains_into_postgresql_and_a_dashboard_sees_it_live_and_fini
 def test_a_killed_ray_worker_leaves_its_run_interrupted_and_the_next_job_runs(on_ray):
     victim = on_ray.submit(config(5000, seed=2), owner="ana")
     nxt = on_ray.submit(config(2, seed=3), owner="ana")
-    _wait_for(lambda: on_ray.snapshot(victim.run_id).epochs_completed >= 2, what="two epochs")
+    wait_for(lambda: on_ray.snapshot(victim.run_id).epochs_completed >= 2, what="two epochs")
     assert on_ray.queue_position(nxt.run_id) == 1  # BNVIZ_MAX_JOBS=1 holds with Ray too
-    pid = _row(on_ray.store, victim.run_id, "pid")[0]
+    pid = stored_row(on_ray.store, victim.run_id, "pid")[0]
     assert pid != os.getpid()
     os.kill(pid, signal.SIGKILL)
     assert on_ray.wait(victim.run_id, timeout=60) == "interrupted"
-    record = on_ray.store.get_record(victim.run_id)
-    epochs = len(record["history"]["loss"])
-    assert epochs >= 2 and record["summary"]["epochs_completed"] == epochs
-    assert "interrupted" in record["summary"]["error"]
+    assert_interrupted_keeping_its_epochs(on_ray.store, victim.run_id)
     assert on_ray.wait(nxt.run_id, timeout=240) == "succeeded"
-    assert _row(on_ray.store, nxt.run_id, "pid")[0] != pid
+    assert stored_row(on_ray.store, nxt.run_id, "pid")[0] != pid
 
     queued = on_ray.submit(config(5000, seed=4), owner="ana")  # cancel reaches a running Ray task
-    _wait_for(lambda: on_ray.snapshot(queued.run_id).epochs_completed >= 1, what="the first epoch")
+    wait_for(lambda: on_ray.snapshot(queued.run_id).epochs_completed >= 1, what="the first epoch")
     assert on_ray.cancel(queued.run_id)
     assert on_ray.wait(queued.run_id, timeout=60) == "cancelled"
     assert len(on_ray.store.get_record(queued.run_id)["history"]["loss"]) >= 1
@@ -167,9 +148,9 @@ def test_two_dashboard_servers_share_a_run_live_and_only_its_owner_cancels_it_fr
         page_b = owner.new_page()  # the same person, on the other server
         page_b.goto(routes.url("run", current=b, run=run_id))
         wait_for_app(page_b)
-        first = _wait_for(lambda: curve_points(page_b)["epochs"] >= 1 and curve_points(page_b), 180,
+        first = wait_for(lambda: curve_points(page_b)["epochs"] >= 1 and curve_points(page_b), 180,
                           "the first epoch on server B's live chart")
-        _wait_for(lambda: curve_points(page_b)["epochs"] > first["epochs"], 60, "server B's chart to grow")
+        wait_for(lambda: curve_points(page_b)["epochs"] > first["epochs"], 60, "server B's chart to grow")
 
         stranger = browser.new_context().new_page()
         stranger.goto(routes.url("run", current=b, run=run_id))
@@ -179,7 +160,7 @@ def test_two_dashboard_servers_share_a_run_live_and_only_its_owner_cancels_it_fr
 
         page_b.get_by_role("button", name="Cancel run").click()
         with RunStore(tmp_path / "reader", recover=False) as store:
-            _wait_for(lambda: store.status(run_id) == "cancelled", 60, "the run to be cancelled")
+            wait_for(lambda: store.status(run_id) == "cancelled", 60, "the run to be cancelled")
             record = store.get_record(run_id)
             assert len(record["history"]["loss"]) >= first["epochs"]
         browser.close()

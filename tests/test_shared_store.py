@@ -8,23 +8,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 from bnviz.jobs import JobManager
 from bnviz.store import RunStore
 from tests.server_process import config
+from tests.waiting import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
@@ -44,10 +36,10 @@ def test_a_worker_elsewhere_that_dies_is_found_by_its_heartbeat_and_the_queue_go
 
     worker = start_worker()
     try:
-        _wait_for(lambda: manager.snapshot(victim.run_id).epochs_completed >= 2, 240, "two epochs")
+        wait_for(lambda: manager.snapshot(victim.run_id).epochs_completed >= 2, 240, "two epochs")
         worker.kill()  # SIGKILL: no goodbye, its row and lock file stay behind on its own machine
         worker.wait()
-        _wait_for(lambda: victim.run_id in web.recover() or web.status(victim.run_id) != "running", 60,
+        wait_for(lambda: victim.run_id in web.recover() or web.status(victim.run_id) != "running", 60,
                   "the web box to find the run orphaned")
         record = web.get_record(victim.run_id)
         epochs = len(record["history"]["loss"])
