@@ -19,7 +19,10 @@ from typing import Any
 from bnviz.config import BACKENDS, DEFAULT_BACKEND
 from bnviz.errors import UserError
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ log, set before TensorFlow is imported: warnings off, and errors too where there
+# is no NVIDIA driver, as its CUDA probe then logs "failed call to cuInit: ... (303)" as an error on
+# every start. With a GPU, errors (out of memory, cuDNN) stay in the worker's log.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if os.path.exists("/proc/driver/nvidia") else "3")
 
 _lock = threading.Lock()
 _devices: dict[str, str] = {}

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import os
 
+from bnviz import backends  # importing it sets TensorFlow's C++ log level, before TensorFlow is imported
 from bnviz.config import BACKENDS, DEFAULT_BACKEND
 
-# Without an NVIDIA driver TensorFlow's CUDA probe logs "failed call to cuInit: ... (303)" as an
-# error on every start: on such machines C++ errors are silenced (warnings already are).
-_NO_GPU_DRIVER = not os.path.exists("/proc/driver/nvidia")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if _NO_GPU_DRIVER else "2")
 if "KERAS_BACKEND" not in os.environ:  # BNVIZ_BACKEND picks the process's backend; validated on use
     _wanted = os.environ.get("BNVIZ_BACKEND", "").strip()
     os.environ["KERAS_BACKEND"] = _wanted if _wanted in BACKENDS else DEFAULT_BACKEND
@@ -24,8 +21,6 @@ def configure(threads: int | None = None, backend: str | None = None) -> str:
 
     `threads` (or env BNVIZ_TF_THREADS) caps the intra-op pool; the dashboard leaves a core
     to the web server so pages stay responsive while a job trains."""
-    from bnviz import backends
-
     return backends.configure(threads, backend)
 
 

@@ -176,7 +176,6 @@ class LocalWorkers:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, BNVIZ_HOME=str(self.store.home), KERAS_BACKEND=slot.backend,
                    PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p))
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         cmd = [sys.executable, "-m", "bnviz", "worker", "--id", slot.worker_id, "--backend", slot.backend,
                "--parent", str(os.getpid()), "--max-jobs", str(self.n)]
         with open(self.log_dir / f"worker-{slot.backend}.log", "ab") as out:
