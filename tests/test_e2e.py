@@ -6,14 +6,15 @@ Needs Debian's Chromium (/usr/bin/chromium); Playwright drives it through execut
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.e2e_app import CHROMIUM_ARGS, curve_points, require_chromium, streamlit_server, wait_for_app
+from tests.waiting import wait_for
 from ui import routes
 from ui.access import ADMIN_COOKIE
 
@@ -47,14 +48,7 @@ def _click(page, text: str) -> None:
     page.get_by_role("button", name=text, exact=True).click()
 
 
-def _wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+_wait_until = functools.partial(wait_for, every=0.2)  # each look evaluates JavaScript in the page
 
 
 def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):

@@ -1,5 +1,5 @@
-"""What the process-level tests share: waiting for a condition, reading a run's stored row, and
-what a run interrupted by a killed worker must keep."""
+"""What the process-level and browser tests share: waiting for a condition, reading a run's
+stored row, and what a run interrupted by a killed worker must keep."""
 
 from __future__ import annotations
 
