@@ -63,8 +63,9 @@ def histogram_proto(hist: Mapping[str, Any], stats: Mapping[str, Any] | None = N
     counts = [int(c) for c in hist["counts"]]
     below, above = int(hist.get("below") or 0), int(hist.get("above") or 0)
     stats = stats or {}
-    lo = min(finite(stats.get("min")) if finite(stats.get("min")) is not None else edges[0], edges[0])
-    hi = max(finite(stats.get("max")) if finite(stats.get("max")) is not None else edges[-1], edges[-1])
+    low, high = finite(stats.get("min")), finite(stats.get("max"))
+    lo = edges[0] if low is None else min(low, edges[0])
+    hi = edges[-1] if high is None else max(high, edges[-1])
     limits, buckets = [edges[0], *edges[1:]], [below, *counts]
     if above:
         limits.append(hi if hi > edges[-1] else math.nextafter(edges[-1], math.inf))
