@@ -7,8 +7,10 @@ Arms, per preset: (a) plain-tf: the tutorial's model trained by plain `model.fit
 seed, data, batch size and epochs, no callbacks); (b) bnviz-tf: `bnviz.training.train` on
 TensorFlow (probes every epoch, batch logging, stop checks); (c) bnviz-jax, with an empty JAX
 compilation cache (a fresh BNVIZ_HOME); bnviz-jax-warm, the same again with the programs the
-previous arm cached (what a repeated preset costs); and plain-jax, so bnviz's own cost can be
-given per backend. Each arm is timed inside its process from model
+previous arm cached (what a repeated preset costs); plain-jax, so bnviz's own cost can be
+given per backend; and plain-jax-xla, plain-jax with the XLA settings bnviz's JAX workers use on a
+CPU (bnviz.backends._JAX_CPU_TUNING), which separates what those settings gain from what the
+instrumentation costs. Each arm is timed inside its process from model
 build to the end of evaluation (imports and data loading excluded; the whole process's wall
 time and the CPU time of the timed part are printed too; on a busy machine, compare CPU times).
 Arms alternate within a repeat; medians are compared.
@@ -32,7 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 ARMS = {"plain-tf": ("plain", "tensorflow"), "bnviz-tf": ("bnviz", "tensorflow"),
-        "bnviz-jax": ("bnviz", "jax"), "bnviz-jax-warm": ("bnviz", "jax"), "plain-jax": ("plain", "jax")}
+        "bnviz-jax": ("bnviz", "jax"), "bnviz-jax-warm": ("bnviz", "jax"), "plain-jax": ("plain", "jax"),
+        "plain-jax-xla": ("plain", "jax")}
 DEFAULT_EPOCHS = {"seed001-circles-after": 100, "seed002-mnist-bn": 3}
 
 
@@ -77,6 +80,10 @@ def spawn(arm: str, preset: str, epochs: int | None, data_dir: str | None, home:
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO),
            "BNVIZ_HOME": home}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    if arm == "plain-jax-xla":
+        from bnviz import backends
+
+        env["XLA_FLAGS"] = backends.with_xla_flags(env.get("XLA_FLAGS", ""), list(backends._jax_cpu_tuning()[0]))
     if data_dir:
         env["BNVIZ_DATA_DIR"] = data_dir
     cmd = [sys.executable, __file__, "--arm", kind, "--presets", preset]
@@ -130,6 +137,8 @@ def main() -> None:
                       ("bnviz-tf / plain-tf, target <= 1.05", "bnviz-tf", "plain-tf"),
                       ("bnviz-jax / plain-jax, target <= 1.05", "bnviz-jax", "plain-jax"),
                       ("bnviz-jax-warm / plain-jax", "bnviz-jax-warm", "plain-jax"),
+                      ("bnviz-jax / plain-jax-xla (the instrumentation alone)", "bnviz-jax", "plain-jax-xla"),
+                      ("plain-jax-xla / plain-jax (bnviz's XLA settings alone)", "plain-jax-xla", "plain-jax"),
                       ("plain-jax / plain-tf", "plain-jax", "plain-tf")]
             print(f"{preset}: medians " + ", ".join(f"{a} {s:.2f}s" for a, s in med.items()))
             for label, num, den in ratios:

@@ -5,8 +5,8 @@ backends in a subprocess (a process holds one backend):
 
     KERAS_BACKEND=jax python tests/backend_checks.py WORKDIR   # prints the results as JSON
 
-WORKDIR holds `probe.weights.h5` and `probe_batch.npz` written by the TensorFlow side, so both
-backends probe identical weights on an identical batch.
+WORKDIR holds each cross-check model's weights and probe batch, written by the TensorFlow side, so
+every backend probes identical weights on an identical batch.
 """
 
 from __future__ import annotations
@@ -37,16 +37,16 @@ def skewed_batch() -> tuple[np.ndarray, np.ndarray]:
     return x, (x[:, 0] > 4).astype("float32").reshape(-1, 1)
 
 
-def prober_for(config: ExperimentConfig, x, y, weights: Path | None = None):
+def prober_for(config: ExperimentConfig, x, y, weights: Path | None = None, loss: str = "binary_crossentropy"):
     import keras
 
     from bnviz.models import build_model
     from bnviz.probes import Prober
 
-    model = build_model(config, (2,), 2)
+    model = build_model(config, x.shape[1:], 3 if loss.startswith("sparse") else 2)
     if weights is not None:
         model.load_weights(weights)
-    return model, Prober(model, x, y, keras.losses.get("binary_crossentropy"), config.instrument)
+    return model, Prober(model, x, y, keras.losses.get(loss), config.instrument)
 
 
 def bn_statistics() -> dict:
@@ -83,28 +83,49 @@ def history_twice() -> dict:
     return {"first": first["history"], "second": second["history"], "summary": first["summary"]}
 
 
-CROSS_CONFIG = {"model.norm.placement": "before", "model.hidden": [16, 8], "instrument.probe_size": 128}
+def image_batch() -> tuple[np.ndarray, np.ndarray]:
+    """Small skewed images and three classes, for the convolution path (XLA on a CPU runs bnviz's
+    convolutions with other kernels than its matrix products, see bnviz.backends)."""
+    rng = np.random.default_rng(1)
+    x = (rng.normal(size=(64, 10, 10, 1)) * 0.5 + 0.25).astype("float32")
+    return x, rng.integers(0, 3, size=64).astype("int32")
+
+
+# name -> (config updates, batch, loss): identical weights and batch on every backend
+CROSS = {
+    "mlp": ({"model.norm.placement": "before", "model.hidden": [16, 8], "instrument.probe_size": 128},
+            skewed_batch, "binary_crossentropy"),
+    "cnn": ({"dataset.name": "mnist", "model.family": "cnn", "model.filters": [4, 8], "model.hidden": [8],
+             "model.norm.placement": "before", "instrument.probe_size": 64},
+            image_batch, "sparse_categorical_crossentropy"),
+}
 
 
 def save_cross_inputs(workdir: Path) -> None:
-    """Weights and a probe batch for `cross_probe`, written once (by the TensorFlow side)."""
-    x, y = skewed_batch()
-    model, _ = prober_for(tiny(**CROSS_CONFIG), x, y)
+    """Weights and a probe batch per CROSS model for `cross_probes`, written once (by the TensorFlow side)."""
+    import keras
+
     rng = np.random.default_rng(5)
-    for layer in ("dense1_bn", "dense2_bn"):  # non-trivial moving statistics and BN parameters
-        bn = model.get_layer(layer)
-        n = bn.moving_mean.shape[0]
-        bn.moving_mean.assign(rng.normal(size=n).astype("float32"))
-        bn.moving_variance.assign(rng.uniform(0.5, 2.0, size=n).astype("float32"))
-        bn.gamma.assign(rng.uniform(0.5, 1.5, size=n).astype("float32"))
-    model.save_weights(workdir / "probe.weights.h5")
-    np.savez(workdir / "probe_batch.npz", x=x, y=y)
+    for name, (updates, batch, loss) in CROSS.items():
+        x, y = batch()
+        model, _ = prober_for(tiny(**updates), x, y, loss=loss)
+        for bn in (layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)):
+            n = bn.moving_mean.shape[0]  # non-trivial moving statistics and BN parameters
+            bn.moving_mean.assign(rng.normal(size=n).astype("float32"))
+            bn.moving_variance.assign(rng.uniform(0.5, 2.0, size=n).astype("float32"))
+            bn.gamma.assign(rng.uniform(0.5, 1.5, size=n).astype("float32"))
+        model.save_weights(workdir / f"{name}.weights.h5")
+        np.savez(workdir / f"{name}_batch.npz", x=x, y=y)
 
 
-def cross_probe(workdir: Path) -> dict:
-    batch = np.load(workdir / "probe_batch.npz")
-    _, prober = prober_for(tiny(**CROSS_CONFIG), batch["x"], batch["y"], workdir / "probe.weights.h5")
-    return prober.probe(0)
+def cross_probes(workdir: Path) -> dict:
+    """Each CROSS model's first probe, from the saved weights and batch."""
+    probes = {}
+    for name, (updates, _, loss) in CROSS.items():
+        batch = np.load(workdir / f"{name}_batch.npz")
+        _, prober = prober_for(tiny(**updates), batch["x"], batch["y"], workdir / f"{name}.weights.h5", loss)
+        probes[name] = prober.probe(0)
+    return probes
 
 
 def run_all(workdir: Path) -> dict:
@@ -114,7 +135,7 @@ def run_all(workdir: Path) -> dict:
 
     return {"backend": keras.config.backend(), "device": backends.configure(),
             "bn": bn_statistics(), "max_change": probing_changes_nothing(),
-            "history": history_twice(), "cross": cross_probe(workdir)}
+            "history": history_twice(), "cross": cross_probes(workdir)}
 
 
 if __name__ == "__main__":

@@ -80,9 +80,10 @@ def test_the_same_config_and_seed_give_the_same_history_twice(result):
 
 
 @pytest.mark.parametrize("other", ["jax", "torch"])
-def test_probe_statistics_agree_with_tensorflow_for_identical_weights_and_batch(other, results):
+@pytest.mark.parametrize("model", list(backend_checks.CROSS))
+def test_probe_statistics_agree_with_tensorflow_for_identical_weights_and_batch(other, model, results):
     _require_installed(other)
-    reference, probe = results["tensorflow"]["cross"], results[other]["cross"]
+    reference, probe = results["tensorflow"]["cross"][model], results[other]["cross"][model]
     assert [(p["layer"], p["kind"]) for p in probe["positions"]] == [
         (p["layer"], p["kind"]) for p in reference["positions"]]
     for a, b in zip(reference["positions"], probe["positions"]):
@@ -208,3 +209,23 @@ def test_a_config_file_without_a_backend_takes_bnviz_backend_and_one_with_it_kee
     assert load_config(parser.parse_args(["train", "--config", str(path)])).training.backend == "tensorflow"
     args = parser.parse_args(["train", "--config", str(path), "--set", "training.backend=jax"])
     assert load_config(args).training.backend == "jax"
+
+
+# --- XLA settings for JAX on a CPU ----------------------------------------------------------
+
+def test_xla_flags_are_added_without_overriding_the_users_own():
+    wanted = ["--xla_backend_optimization_level=1", "--xla_cpu_multi_thread_eigen=false"]
+    assert backends.with_xla_flags("", wanted) == " ".join(wanted)
+    assert backends.with_xla_flags("--xla_backend_optimization_level=3 --xla_dump_to=/tmp/x", wanted) == (
+        "--xla_backend_optimization_level=3 --xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=false")
+
+
+def test_cpu_xla_tuning_applies_only_to_the_jaxlib_series_it_was_measured_on(monkeypatch):
+    import importlib.metadata
+
+    monkeypatch.setattr(backends.os.path, "exists", lambda path: False)  # no NVIDIA driver
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.10.7")
+    flags, options = backends._jax_cpu_tuning()
+    assert any("ynn_fusion_type" in flag for flag in flags) and options
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.11.0")
+    assert backends._jax_cpu_tuning() == ((), {})  # an unknown flag would abort the process: XLA's defaults
