@@ -19,10 +19,16 @@ from typing import Any
 from bnviz.config import BACKENDS, DEFAULT_BACKEND
 from bnviz.errors import UserError
 
+
+def has_nvidia_driver() -> bool:
+    """Whether this machine has an NVIDIA driver: known before any framework starts (CPU-only settings)."""
+    return os.path.exists("/proc/driver/nvidia")
+
+
 # TensorFlow's C++ log, set before TensorFlow is imported: warnings off, and errors too where there
 # is no NVIDIA driver, as its CUDA probe then logs "failed call to cuInit: ... (303)" as an error on
 # every start. With a GPU, errors (out of memory, cuDNN) stay in the worker's log.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if os.path.exists("/proc/driver/nvidia") else "3")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if has_nvidia_driver() else "3")
 
 _lock = threading.Lock()
 _devices: dict[str, str] = {}
@@ -180,7 +186,7 @@ def _jax_cpu_tuning() -> tuple[tuple[str, ...], dict[str, Any]]:
     """(XLA_FLAGS additions, probe compiler options) for this jaxlib on a CPU-only machine."""
     from importlib.metadata import PackageNotFoundError, version
 
-    if os.path.exists("/proc/driver/nvidia"):
+    if has_nvidia_driver():
         return (), {}
     try:
         series = ".".join(version("jaxlib").split(".")[:2])

@@ -223,7 +223,7 @@ def test_xla_flags_are_added_without_overriding_the_users_own():
 def test_cpu_xla_tuning_applies_only_to_the_jaxlib_series_it_was_measured_on(monkeypatch):
     import importlib.metadata
 
-    monkeypatch.setattr(backends.os.path, "exists", lambda path: False)  # no NVIDIA driver
+    monkeypatch.setattr(backends, "has_nvidia_driver", lambda: False)
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.10.7")
     flags, options = backends._jax_cpu_tuning()
     assert any("ynn_fusion_type" in flag for flag in flags) and options
