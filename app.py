@@ -23,5 +23,5 @@ def main() -> None:
     routes.navigation().run()
 
 
-if __name__ != "__mp_main__":  # a helper process (bnviz/describe.py, spawn) re-imports this file: no app there
+if __name__ != "__mp_main__":  # a helper process (bnviz/train/describe.py, spawn) re-imports this file: no app there
     main()

@@ -4,12 +4,12 @@
 
 Arms, per preset: (a) plain-tf: the tutorial's model trained by plain `model.fit()` +
 `evaluate()` on TensorFlow (as bench/bench_instrumentation.py builds it: the same layers,
-seed, data, batch size and epochs, no callbacks); (b) bnviz-tf: `bnviz.training.train` on
+seed, data, batch size and epochs, no callbacks); (b) bnviz-tf: `bnviz.train.training.train` on
 TensorFlow (probes every epoch, batch logging, stop checks); (c) bnviz-jax, with an empty JAX
 compilation cache (a fresh BNVIZ_HOME); bnviz-jax-warm, the same again with the programs the
 previous arm cached (what a repeated preset costs); plain-jax, so bnviz's own cost can be
 given per backend; and plain-jax-xla, plain-jax with the XLA settings bnviz's JAX workers use on a
-CPU (bnviz.backends._JAX_CPU_TUNING), which separates what those settings gain from what the
+CPU (bnviz.train.backends._JAX_CPU_TUNING), which separates what those settings gain from what the
 instrumentation costs. Each arm is timed inside its process from model
 build to the end of evaluation (imports and data loading excluded; the whole process's wall
 time and the CPU time of the timed part are printed too; on a busy machine, compare CPU times).
@@ -43,7 +43,7 @@ def run_arm(kind: str, preset: str, epochs: int | None) -> dict:
     """Inside the arm's process: load the data, then time one training."""
     import keras
 
-    from bnviz.datasets import load_dataset
+    from bnviz.data.loading import load_dataset
     from bnviz.presets import get_preset
 
     backend = keras.config.backend()
@@ -56,14 +56,14 @@ def run_arm(kind: str, preset: str, epochs: int | None) -> dict:
         sys.path.insert(0, str(REPO / "bench"))
         from bench_instrumentation import plain_fit
 
-        from bnviz import backends
+        from bnviz.train import backends
 
         seconds = plain_fit(config, data)  # no bnviz set-up (threads, compilation cache): the tutorial's code
         gpus = backends.list_gpus()
         device, accuracy = f"GPU ({gpus[0]})" if gpus else "CPU", None
     else:
-        from bnviz import boundary, callback, probes  # noqa: F401  (imports happen before the clock, as keras' do)
-        from bnviz.training import train
+        from bnviz.train import boundary, callback, probes  # noqa: F401  (imports happen before the clock, as keras' do)
+        from bnviz.train.training import train
 
         start = time.perf_counter()
         record = train(config, dataset=data)
@@ -81,7 +81,7 @@ def spawn(arm: str, preset: str, epochs: int | None, data_dir: str | None, home:
            "BNVIZ_HOME": home}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     if arm == "plain-jax-xla":
-        from bnviz import backends
+        from bnviz.train import backends
 
         env["XLA_FLAGS"] = backends.with_xla_flags(env.get("XLA_FLAGS", ""), list(backends._jax_cpu_tuning()[0]))
     if data_dir:

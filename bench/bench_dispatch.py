@@ -36,10 +36,10 @@ RAY_INIT = {"num_cpus": 2, "object_store_memory": 80 * 1024 * 1024}
 
 def _executor(name: str, store):
     if name == "local":
-        from bnviz.supervisor import LocalWorkers
+        from bnviz.jobs.supervisor import LocalWorkers
 
         return LocalWorkers(store, n=1)
-    from bnviz.ray_executor import RayExecutor
+    from bnviz.jobs.ray_executor import RayExecutor
 
     return RayExecutor(store, n=1, init=RAY_INIT)
 

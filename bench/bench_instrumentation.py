@@ -24,8 +24,8 @@ def plain_fit(config, data) -> float:
     """The model bnviz would build, trained by model.fit() with no callbacks."""
     import keras
 
-    from bnviz import models
-    from bnviz.training import prepare_labels
+    from bnviz.train import models
+    from bnviz.train.training import prepare_labels
 
     t = config.training
     loss = models.resolve_loss(config, data.n_classes)
@@ -44,7 +44,7 @@ def plain_fit(config, data) -> float:
 
 
 def bnviz_fit(config, data) -> float:
-    from bnviz.training import train
+    from bnviz.train.training import train
 
     start = time.perf_counter()
     record = train(config, dataset=data)
@@ -62,9 +62,9 @@ def main() -> None:
     if args.data_dir:
         os.environ["BNVIZ_DATA_DIR"] = args.data_dir
 
-    from bnviz import device
-    from bnviz.datasets import load_dataset
+    from bnviz.data.loading import load_dataset
     from bnviz.presets import get_preset
+    from bnviz.train import device
 
     print(f"device: {device.configure()}")
     config = get_preset(args.preset).config

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bnviz.config import ExperimentConfig
 from bnviz.jobs import JobManager
+from bnviz.jobs.supervisor import LocalWorkers
 from bnviz.store import RunStore
-from bnviz.supervisor import LocalWorkers
 from tests.fake_events import synthetic_events
 
 

@@ -21,7 +21,7 @@ N_TRAIN = 8000
 
 def prepare(target: Path, source: Path = SOURCE, n_train: int = N_TRAIN) -> Path:
     """Write `target/mnist/{train,t10k}-{images,labels}-*.gz`; returns the data dir (`target`)."""
-    from bnviz.datasets import read_idx_gz, write_idx_gz
+    from bnviz.data.loading import read_idx_gz, write_idx_gz
 
     images, labels = source / "t10k-images-idx3-ubyte.gz", source / "t10k-labels-idx1-ubyte.gz"
     for path in (images, labels):

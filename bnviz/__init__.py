@@ -7,14 +7,14 @@ training and run records. It never imports Streamlit; the dashboard is built on 
     record = train(get_preset("seed001-circles-after-fast").config)
 """
 
-from bnviz import device as _device  # noqa: F401 - sets quiet TensorFlow logging before any import
 from bnviz.config import ConfigError, ExperimentConfig
 from bnviz.presets import PRESETS, get_preset
+from bnviz.train import device as _device  # noqa: F401 - sets quiet TensorFlow logging before any import
 
 
 def train(config, **kwargs):
-    """Train `config` and return its run record (see bnviz.training.train)."""
-    from bnviz.training import train as _train
+    """Train `config` and return its run record (see bnviz.train.training.train)."""
+    from bnviz.train.training import train as _train
 
     return _train(config, **kwargs)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bnviz import figures, readings
+from bnviz import figures
 from bnviz.ids import is_run_id
+from bnviz.report import readings
 from bnviz.states import is_active
 from bnviz.store import RunNotFound
 from ui import common, routes

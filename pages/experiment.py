@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import backends, figures
+from bnviz import figures
 from bnviz.config import (
     ACTIVATIONS,
     FAMILIES,
@@ -19,9 +19,10 @@ from bnviz.config import (
     ExperimentConfig,
     decode_config_data,
 )
-from bnviz.datasets import DATASET_INFO, DatasetError, load_dataset
+from bnviz.data.loading import DATASET_INFO, DatasetError, load_dataset
 from bnviz.home import default_home
 from bnviz.presets import GROUPS, PRESETS
+from bnviz.train import backends
 from ui import access, common, routes
 from ui.experiment_form import (
     FAMILY_TITLES,
@@ -280,7 +281,7 @@ def form_tabs() -> None:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _summary(config_json: str) -> dict:
-    from bnviz.describe import model_summary_isolated
+    from bnviz.train.describe import model_summary_isolated
 
     return model_summary_isolated(ExperimentConfig.from_json(config_json))
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import figures, readings
+from bnviz import figures
 from bnviz.config import ExperimentConfig
+from bnviz.report import readings
 from bnviz.states import is_active
 from bnviz.store import RunNotFound
 from ui import access, common, routes

@@ -40,8 +40,8 @@ def skewed_batch() -> tuple[np.ndarray, np.ndarray]:
 def prober_for(config: ExperimentConfig, x, y, weights: Path | None = None, loss: str = "binary_crossentropy"):
     import keras
 
-    from bnviz.models import build_model
-    from bnviz.probes import Prober
+    from bnviz.train.models import build_model
+    from bnviz.train.probes import Prober
 
     model = build_model(config, x.shape[1:], 3 if loss.startswith("sparse") else 2)
     if weights is not None:
@@ -75,7 +75,7 @@ def probing_changes_nothing() -> float:
 def history_twice() -> dict:
     """Train the same config and seed twice (log_every 2: TensorFlow and JAX fuse two steps per
     execution, PyTorch cannot and must train one at a time)."""
-    from bnviz.training import train
+    from bnviz.train.training import train
 
     config = tiny(**{"model.norm.placement": "before", "training.epochs": 2, "instrument.log_every": 2})
     first, second = train(config), train(config)
@@ -85,7 +85,7 @@ def history_twice() -> dict:
 
 def image_batch() -> tuple[np.ndarray, np.ndarray]:
     """Small skewed images and three classes, for the convolution path (XLA on a CPU runs bnviz's
-    convolutions with other kernels than its matrix products, see bnviz.backends)."""
+    convolutions with other kernels than its matrix products, see bnviz.train.backends)."""
     rng = np.random.default_rng(1)
     x = (rng.normal(size=(64, 10, 10, 1)) * 0.5 + 0.25).astype("float32")
     return x, rng.integers(0, 3, size=64).astype("int32")
@@ -131,7 +131,7 @@ def cross_probes(workdir: Path) -> dict:
 def run_all(workdir: Path) -> dict:
     import keras
 
-    from bnviz import backends
+    from bnviz.train import backends
 
     return {"backend": keras.config.backend(), "device": backends.configure(),
             "bn": bn_statistics(), "max_change": probing_changes_nothing(),

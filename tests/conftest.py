@@ -42,7 +42,7 @@ def tiny_config(**updates):
 
 def train_keeping_model(config, directory: Path) -> tuple[dict, Path]:
     """Train `config` for real, saving the finished model under `directory`: (record, model path)."""
-    from bnviz.training import train
+    from bnviz.train.training import train
 
     path = directory / "model.keras"
     record = train(config, model_path=str(path))
@@ -66,7 +66,7 @@ def mnist_dir(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail(reason + " (CI must not skip this)")
         pytest.skip(reason)
-    from bnviz.datasets import read_idx_gz, write_idx_gz
+    from bnviz.data.loading import read_idx_gz, write_idx_gz
 
     x = read_idx_gz(images)
     y = read_idx_gz(labels)
@@ -86,8 +86,8 @@ def fake_worker(monkeypatch):
     test's store queues with the fast fake trainer (tests/fake_trainer.py)."""
     import threading
 
+    from bnviz.jobs.worker import Worker
     from bnviz.store import RunStore
-    from bnviz.worker import Worker
     from tests.fake_trainer import train
 
     monkeypatch.setenv("BNVIZ_EXECUTOR", "none")

@@ -1,6 +1,6 @@
 """Training events without TensorFlow: realistic-size probes and a fake trainer.
 
-`synthetic_events` yields what bnviz.training.train emits (start, probe 0, batches,
+`synthetic_events` yields what bnviz.train.training.train emits (start, probe 0, batches,
 epoch, probe, ..., end) with probes of the documented shape and realistic size (values
 rounded to 6 significant digits like the real prober). `FakeTrainer` has train()'s
 signature, so a JobManager (or a UI test) can run "jobs" in milliseconds.
@@ -113,7 +113,7 @@ def synthetic_events(epochs: int = 100, *, blocks: int = 10, per_block: int = 7,
 
 
 class FakeTrainer:
-    """Stands in for bnviz.training.train: same signature, small synthetic events, no TensorFlow.
+    """Stands in for bnviz.train.training.train: same signature, small synthetic events, no TensorFlow.
 
     `gate` (an Event) holds every run before its first event; `batch_delay` slows batches so
     a test can cancel mid-run; `fail` raises inside the trainer. `calls` lists run ids in the

@@ -1,4 +1,4 @@
-"""A fast stand-in for bnviz.training.train with the same signature and events, for UI tests.
+"""A fast stand-in for bnviz.train.training.train with the same signature and events, for UI tests.
 
 Trained by the `fake_worker` fixture (tests/conftest.py). BNVIZ_FAKE_EPOCH_S sets how long an
 epoch takes, so live views can be watched.

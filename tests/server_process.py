@@ -56,8 +56,8 @@ def config(epochs: int, seed: int = 0):
 
 def main(out_dir: Path) -> None:
     from bnviz.jobs import JobManager
+    from bnviz.jobs.supervisor import LocalWorkers
     from bnviz.store import RunStore
-    from bnviz.supervisor import LocalWorkers
 
     store = RunStore()
     manager = JobManager(store, LocalWorkers(store)).start()

@@ -26,7 +26,7 @@ def test_the_form_offers_the_installed_backends_and_a_link_keeps_the_choice():
 
 
 def test_a_link_to_a_backend_this_server_lacks_disables_train_and_says_so(monkeypatch):
-    from bnviz import backends
+    from bnviz.train import backends
 
     monkeypatch.setattr(backends, "available_backends", lambda: ("tensorflow", "jax"))  # a server without torch
     config = PRESETS["seed001-circles-after-fast"].config.with_updates({"training.backend": "torch"})

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bnviz import backends
 from bnviz.config import ExperimentConfig
+from bnviz.train import backends
 from tests import backend_checks
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,7 +165,7 @@ def test_a_process_cannot_switch_backends_once_keras_is_imported():
 
 
 def test_a_run_on_another_backend_than_the_process_fails_with_the_reason():
-    from bnviz.training import train
+    from bnviz.train.training import train
     from tests.conftest import tiny_config
 
     if "jax" not in backends.available_backends():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bnviz import bn_steps
 from bnviz.config import ExperimentConfig
-from bnviz.datasets import load_dataset
+from bnviz.data.loading import load_dataset
 from bnviz.figures.bn_steps import bn_steps_figure
+from bnviz.train import bn_steps
 from tests.conftest import train_keeping_model
 
 RUNS = {
@@ -32,7 +32,7 @@ def _run(tmp_path, name):
 
 
 def _probe_batch(config):
-    from bnviz.training import probe_indices
+    from bnviz.train.training import probe_indices
 
     data = load_dataset(config.dataset)
     return data.x_train[probe_indices(len(data.x_train), config.instrument.probe_size)]
@@ -130,14 +130,14 @@ def test_bad_choices_say_what_exists(tmp_path):
 
 
 def test_large_feature_maps_use_every_position_for_the_statistics_and_the_model_is_untouched():
-    from bnviz.models import build_model
+    from bnviz.train.models import build_model
 
     config = ExperimentConfig.from_dict({
         "dataset": {"name": "digits"},
         "model": {"family": "cnn", "filters": [3], "hidden": [4], "norm": {"placement": "before"}}})
     import keras
 
-    from bnviz.probes import Prober
+    from bnviz.train.probes import Prober
 
     model = build_model(config, (16, 16, 1), 10)
     x = np.random.default_rng(1).normal(2.0, 3.0, size=(40, 16, 16, 1)).astype("float32")

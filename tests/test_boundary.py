@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bnviz import boundary as bd
 from bnviz.config import ExperimentConfig
-from bnviz.datasets import load_dataset
+from bnviz.data.loading import load_dataset
 from bnviz.figures import boundary as fb
+from bnviz.train import boundary as bd
 from tests.conftest import train_keeping_model
 
 
@@ -52,7 +52,7 @@ def test_recorded_boundary_matches_model_predict_at_the_test_points(tmp_path):
 
 
 def test_recording_changes_no_weight_and_no_moving_statistic():
-    from bnviz.models import build_model
+    from bnviz.train.models import build_model
 
     config = ExperimentConfig.from_dict({"model": {"hidden": [8, 8], "norm": {"placement": "before"}}})
     model = build_model(config, (2,), 2)
@@ -73,7 +73,7 @@ def test_recording_changes_no_weight_and_no_moving_statistic():
 
 
 def test_no_boundary_for_inputs_that_are_not_2d_points():
-    from bnviz.models import build_model
+    from bnviz.train.models import build_model
 
     model = build_model(ExperimentConfig.from_dict({"model": {"hidden": [4]}}), (3,), 2)
     assert bd.recorder_for(model, np.zeros((4, 3), "float32")) is None
@@ -121,7 +121,7 @@ def test_points_for_loads_2d_data_and_declines_others():
 
 def test_each_probe_event_carries_its_boundary_while_the_run_trains():
     """What live views read: a boundary arrives with every probe, before the run ends, and changes."""
-    from bnviz.training import train
+    from bnviz.train.training import train
     from tests.conftest import tiny_config
 
     events = []
@@ -135,7 +135,7 @@ def test_each_probe_event_carries_its_boundary_while_the_run_trains():
 
 
 def test_a_two_column_upload_gets_a_boundary_and_its_points(tmp_path):
-    from bnviz.training import train
+    from bnviz.train.training import train
     from tests.conftest import tiny_config
 
     rng = np.random.default_rng(0)

@@ -68,7 +68,7 @@ def test_defect9_compare_opens_on_the_metric_that_differs_most():
 
 
 def test_defect9_most_different_position():
-    from bnviz import readings
+    from bnviz.report import readings
 
     def record(mean, std):
         return {"probes": [{"epoch": 1, "positions": [
@@ -171,7 +171,7 @@ def test_defect11_the_cli_progress_writes_plain_lines_into_logs():
 
 
 def test_defect11_eta_counts_down_smoothly(monkeypatch):
-    from bnviz import callback
+    from bnviz.train import callback
 
     clock = [0.0]
     monkeypatch.setattr(callback.time, "perf_counter", lambda: clock[0])
@@ -195,12 +195,12 @@ def test_defect11_no_cuinit_error_on_a_machine_without_a_gpu_driver():
     import subprocess
     import sys
 
-    from bnviz.backends import has_nvidia_driver
+    from bnviz.train.backends import has_nvidia_driver
 
     if has_nvidia_driver():
         pytest.skip("this machine has an NVIDIA driver")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    out = subprocess.run([sys.executable, "-c", "import bnviz, bnviz.device as d; d.configure()"],
+    out = subprocess.run([sys.executable, "-c", "import bnviz, bnviz.train.device as d; d.configure()"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "cuInit" not in out.stderr

@@ -1,4 +1,4 @@
-"""Tests of bnviz.datasets: real numbers, real files, and the messages a user gets to read."""
+"""Tests of bnviz.data.loading: real numbers, real files, and the messages a user gets to read."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_circles
 
-from bnviz import datasets as ds
 from bnviz.config import DATASETS, DatasetConfig
-from bnviz.datasets import DATASET_INFO, DatasetError, load_dataset, read_idx_gz, write_idx_gz
+from bnviz.data import loading as ds
+from bnviz.data.loading import DATASET_INFO, DatasetError, load_dataset, read_idx_gz, write_idx_gz
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
@@ -171,7 +171,7 @@ def test_data_dir_reads_the_env_var(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 def test_importing_the_module_does_not_import_keras_or_sklearn() -> None:
-    code = ("import sys, bnviz.datasets; "
+    code = ("import sys, bnviz.data.loading; "
             "print(sorted(m for m in ('keras', 'tensorflow', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -71,7 +71,7 @@ def test_invalid_run_id_is_a_value_error():
 
 def test_store_and_manager_validate_before_touching_anything(database, tmp_path):
     from bnviz.jobs import JobManager
-    from bnviz.run_queue import RunQueue
+    from bnviz.jobs.queue import RunQueue
     from bnviz.store import RunStore
 
     store = RunStore(tmp_path / "home")

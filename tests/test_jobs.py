@@ -15,8 +15,8 @@ import pytest
 from bnviz.config import ExperimentConfig
 from bnviz.errors import QueueFull, UserError
 from bnviz.jobs import JobManager
+from bnviz.jobs.worker import Worker
 from bnviz.store import RunNotFound, RunStore
-from bnviz.worker import Worker
 from tests.fake_events import FakeTrainer
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bnviz.config import ExperimentConfig
-from bnviz.models import blocks, build_model, param_counts
 from bnviz.presets import PRESETS
+from bnviz.train.models import blocks, build_model, param_counts
 
 
 def _names(model):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bnviz.config import ExperimentConfig
-from bnviz.models import build_model
-from bnviz.probes import Prober
+from bnviz.train.models import build_model
+from bnviz.train.probes import Prober
 
 
 def _model_and_batch(placement="before", activation="relu", hidden=(16, 16)):

@@ -55,7 +55,7 @@ def pg(postgres_server, monkeypatch):
 @pytest.fixture
 def on_ray(ray_cluster, pg):
     """A job manager whose runs train as Ray tasks, one at a time, into PostgreSQL."""
-    from bnviz.ray_executor import RayExecutor
+    from bnviz.jobs.ray_executor import RayExecutor
 
     store = RunStore()
     manager = JobManager(store, RayExecutor(store, n=1, poll_s=0.05)).start()
@@ -170,7 +170,7 @@ def test_the_ray_executor_says_what_is_missing_and_what_a_run_asks_for(monkeypat
     import sys
 
     from bnviz.errors import UserError
-    from bnviz.ray_executor import RayExecutor, Resources, resources_for
+    from bnviz.jobs.ray_executor import RayExecutor, Resources, resources_for
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     with pytest.raises(UserError, match="pip install ray"):

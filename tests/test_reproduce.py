@@ -9,9 +9,11 @@ import os
 import plotly.graph_objects as go
 import pytest
 
-from bnviz import figure_export, gallery, reproduce, reproduce_arms
+from bnviz import gallery
 from bnviz.cli import main
 from bnviz.gallery import Arm
+from bnviz.report import arms as reproduce_arms
+from bnviz.report import figure_export, reproduce
 from bnviz.store import RunStore
 from tests.conftest import tiny_config
 

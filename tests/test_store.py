@@ -15,10 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bnviz import probe_codec
 from bnviz.cli import main
 from bnviz.config import ConfigError, ExperimentConfig
-from bnviz.store import RunNotFound, RunStore
+from bnviz.store import RunNotFound, RunStore, probe_codec
 from tests.fake_events import FakeTrainer, record_of, synthetic_events, synthetic_probe
 
 REPO = Path(__file__).resolve().parents[1]
@@ -276,7 +275,7 @@ def test_cli_train_records_into_the_store_and_runs_commands_manage_it(database, 
     assert main(["runs", "show", run_id]) == 2
     assert "no run with id" in capsys.readouterr().err
 
-    monkeypatch.setattr("bnviz.training.train", FakeTrainer())  # the no-store path needs no real training
+    monkeypatch.setattr("bnviz.train.training.train", FakeTrainer())  # the no-store path needs no real training
     assert main(["train", "--config", str(config_file), "--quiet", "--no-store"]) == 0
     assert "run id" not in capsys.readouterr().out
     with RunStore() as store:

@@ -12,10 +12,10 @@ import traceback
 
 import pytest
 
-from bnviz.run_queue import RunQueue
+from bnviz.jobs.queue import RunQueue
 from bnviz.store import RunStore
-from bnviz.store_db import DatabaseUrlError, resolve_url
-from bnviz.store_schema import SCHEMA_VERSION, statements
+from bnviz.store.db import DatabaseUrlError, resolve_url
+from bnviz.store.schema import SCHEMA_VERSION, statements
 from tests.fake_events import synthetic_events
 from tests.test_store import small_config, table_counts
 
@@ -50,7 +50,7 @@ def test_bad_database_urls_get_one_line_naming_what_is_allowed(raw, says, tmp_pa
 def test_the_password_never_travels_and_the_receiving_node_supplies_its_own(tmp_path, monkeypatch):
     """What a dispatcher hands a Ray task has no password; the task's node adds the one it knows
     for the same database and user, and nothing for another database (libpq's PGPASSWORD/.pgpass)."""
-    from bnviz.store_db import url_without_password, with_local_password
+    from bnviz.store.db import url_without_password, with_local_password
 
     secret = "s3cret-pw"
     url = resolve_url(f"postgresql://bn:{secret}@db.example:5433/runs", tmp_path)

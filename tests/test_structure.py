@@ -37,7 +37,7 @@ def test_one_module_per_card_and_cards_take_keywords() -> None:
 
 def test_old_import_surfaces_still_work() -> None:
     from bnviz import figures, gallery
-    from bnviz.datasets import (  # noqa: F401
+    from bnviz.data.loading import (  # noqa: F401
         DATASET_INFO,
         ENV_DATA_DIR,
         Dataset,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bnviz import tb_export
 from bnviz.cli import main
+from bnviz.report import tensorboard as tb_export
 from tests.conftest import REPO, tiny_config
 
 
@@ -21,7 +21,7 @@ def runs():
     import tempfile
 
     from bnviz.store import RunStore
-    from bnviz.training import train
+    from bnviz.train.training import train
 
     home = tempfile.mkdtemp(prefix="bnviz-tb-")
     old = os.environ.get("BNVIZ_HOME")
@@ -135,7 +135,7 @@ def test_zip_download_and_no_tensorflow_import(runs, tmp_path):
     assert "epoch/loss" in _read(tmp_path / "x" / "bnviz-tensorboard" / records[1]["id"]).Tags()["scalars"]
     # the export itself never imports TensorFlow
     (tmp_path / "r.json").write_text(json.dumps(records[0]))
-    code = ("import json, sys; from bnviz.tb_export import write_run; "
+    code = ("import json, sys; from bnviz.report.tensorboard import write_run; "
             f"write_run(json.load(open({str(tmp_path / 'r.json')!r})), {str(tmp_path / 'y')!r}); "
             "print('tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bnviz.training import train
+from bnviz.train.training import train
 from tests.conftest import tiny_config
 
 
@@ -99,7 +99,7 @@ def test_circles_learns_with_every_placement(placement):
 
 
 def test_fused_steps_record_the_same_batches_and_history_as_single_steps(monkeypatch):
-    from bnviz import backends, callback
+    from bnviz.train import backends, callback
 
     assert [callback.fused_steps(10, 16), callback.fused_steps(10, 4), callback.fused_steps(1, 16),
             callback.fused_steps(7, 16), callback.fused_steps(64, 100), callback.fused_steps(10, 16, fuse=False)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from bnviz.config import DatasetConfig
-from bnviz.datasets import DatasetError, load_dataset
-from bnviz.uploads import inspect_upload
+from bnviz.data.loading import DatasetError, load_dataset
+from bnviz.data.uploads import inspect_upload
 
 
 def _xy(n: int = 40, features: int = 3, classes: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +227,7 @@ def test_experiment_page_shows_an_uploaded_files_summary_and_a_bad_files_error()
 
 
 def test_a_run_records_what_it_trained_on(tmp_path: Path, tiny) -> None:
-    from bnviz.training import train
+    from bnviz.train.training import train
 
     x, y = _xy(60, features=2)
     path = _npz(tmp_path, x=x, y=y)

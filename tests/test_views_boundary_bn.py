@@ -15,7 +15,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 def _stored_real_run(name: str, placement: str) -> str:
     from bnviz.store import RunStore
-    from bnviz.training import train
+    from bnviz.train.training import train
 
     config = tiny_config(**{"model.norm.placement": placement})
     with RunStore() as store:

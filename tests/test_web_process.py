@@ -54,7 +54,7 @@ def test_no_page_or_ui_module_touches_a_private_streamlit_module():
 
 def test_a_spawned_helper_process_that_re_imports_app_py_serves_no_app(monkeypatch):
     """multiprocessing's spawn runs the main script again as `__mp_main__` in the model-summary
-    helper (bnviz/describe.py); there app.py must not start an executor (a second set of workers,
+    helper (bnviz/train/describe.py); there app.py must not start an executor (a second set of workers,
     or a second Ray instance) nor render pages."""
     import runpy
 

@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from bnviz.jobs import JobManager
+from bnviz.jobs.supervisor import LocalWorkers
 from bnviz.store import RunStore
-from bnviz.supervisor import LocalWorkers
 from tests.server_process import config, raw_digest
 from tests.waiting import assert_interrupted_keeping_its_epochs, stored_row, wait_for
 

@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from bnviz import bn_steps
 from bnviz.figures.bn_steps import bn_steps_figure
 from bnviz.states import is_active
+from bnviz.train import bn_steps
 from ui.common import chart
 from ui.epoch_picker import epoch_picker
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import streamlit as st
 
-from bnviz.boundary import points_for
 from bnviz.figures import boundary as fb
+from bnviz.train.boundary import points_for
 from ui.common import PROJECTOR_FONT_PX, chart, projector_sized, shared_figure
 from ui.epoch_picker import epoch_picker
 

@@ -4,7 +4,7 @@ Kept in `st.cache_resource`, so all sessions (a whole classroom) share one store
 and one snapshot cache. Nothing here trains: the job manager queues runs in the store and
 the executor's worker processes train them (BNVIZ_EXECUTOR: `local` starts and supervises
 BNVIZ_MAX_JOBS workers with this server; `ray` hands queued runs to a Ray cluster, RAY_ADDRESS
-or a local Ray instance (bnviz/ray_executor.py); `none` leaves training to `python -m bnviz worker`).
+or a local Ray instance (bnviz/jobs/ray_executor.py); `none` leaves training to `python -m bnviz worker`).
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ def _manager_for(home: str, executor: str) -> JobManager:
     store = RunStore(home)
     workers = None
     if executor == "local":
-        from bnviz.supervisor import LocalWorkers
+        from bnviz.jobs.supervisor import LocalWorkers
 
         workers = LocalWorkers(store)
     elif executor == "ray":
-        from bnviz.ray_executor import RayExecutor
+        from bnviz.jobs.ray_executor import RayExecutor
 
         workers = RayExecutor(store)
     manager = JobManager(store, workers).start()

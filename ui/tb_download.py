@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bnviz.tb_export import zip_bytes
+from bnviz.report.tensorboard import zip_bytes
 from ui.service import store
 
 

@@ -1,6 +1,6 @@
 """The Experiment page's view of an uploaded file: what was read, before anything trains.
 
-Shows `bnviz.uploads.inspect_upload` (shape, classes and their counts, where the test split
+Shows `bnviz.data.uploads.inspect_upload` (shape, classes and their counts, where the test split
 came from, what was adjusted, the first rows) or, for a bad file, its one-line error.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from bnviz.datasets import DatasetError, inspect_upload
+from bnviz.data.loading import DatasetError, inspect_upload
 
 UPLOAD_HELP = {
     "npz": "np.savez(path, x=X, y=y), or x_train, y_train with optional x_test, y_test (and class_names). "

@@ -8,7 +8,7 @@ The modules: `common` (palette, look, labels, record access), `curves` (training
 seed bands), `histograms` (before/after BN), `network` (percentiles, gradients, BN
 parameters, train vs inference, saturation), `previews` (datasets), `gallery` (the
 experiment gallery's figures), `boundary` (the decision boundary on 2-D data) and
-`bn_steps` (one BN unit's arithmetic, from `bnviz.bn_steps.steps`). Everything else is
+`bn_steps` (one BN unit's arithmetic, from `bnviz.train.bn_steps.steps`). Everything else is
 re-exported here: `figures.loss_curves(...)`; the last two are used as modules.
 """
 

@@ -1,6 +1,6 @@
 """Plotly figure of BN's steps for one unit: input, x̂, output (batch stats), output (moving stats).
 
-Pure: takes the dict `bnviz.bn_steps.steps()` returns. The four panels are linked: they show
+Pure: takes the dict `bnviz.train.bn_steps.steps()` returns. The four panels are linked: they show
 the same histogram (x̂ and both outputs are affine in x, so each bar keeps its count and only
 moves), and the sample examples carry the same color in every panel, so a reader can follow
 one value through the formula.

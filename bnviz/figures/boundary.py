@@ -1,4 +1,4 @@
-"""Plotly figures of the decision boundary recorded with each probe (see bnviz/boundary.py).
+"""Plotly figures of the decision boundary recorded with each probe (see bnviz/train/boundary.py).
 
 Pure functions: a run record (and, optionally, the data points to draw on top) in, a
 `go.Figure` out. Each class has its palette color (class i = `run_color(i)`, as in the
@@ -15,8 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bnviz import boundary as bd
 from bnviz.figures.common import HEIGHT, TEMPLATE, empty_figure, probe_metric, probes, run_color
+from bnviz.train import boundary as bd
 
 # points to draw: {"train": (x, y), "test": (x, y)}; x is (N, 2), y the class indices
 Points = Mapping[str, tuple[Any, Any]]

@@ -11,7 +11,7 @@ comparison that answers the question once the runs are done: a table of numbers
 
 Everything here is pure: configs go out, run records (docs/run-record.md) come back in.
 Nothing trains, reads files or imports Streamlit, so the dashboard's Learn page and the
-headless reproduction report (bnviz.reproduce) share this one definition.
+headless reproduction report (bnviz.report.reproduce) share this one definition.
 
 Runs are shared across cards through the config fingerprint: two arms with identical
 configs (e.g. the Fig. 1 arms and the learning-rate sweep at the same rate) are trained once.

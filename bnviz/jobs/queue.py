@@ -1,0 +1,235 @@
+"""The job queue, cancel requests and worker heartbeats, kept in the run store.
+
+Web servers and workers are separate processes (possibly several of each) that share
+nothing but the store, so the queue is the store's queued runs in order of submission.
+A worker claims the oldest one of its backend in one write transaction (two workers can
+never take the same run: SQLite runs one write transaction at a time; PostgreSQL locks the
+claimed row with `FOR UPDATE SKIP LOCKED` under a lock that serializes claims, so the
+BNVIZ_MAX_JOBS count holds too), and asks the store whether its run was cancelled or deleted.
+
+Worker rows carry heartbeats. On one machine (SQLite) a worker's lock file says whether it
+lives; with PostgreSQL the heartbeat decides for workers elsewhere (BNVIZ_WORKER_TIMEOUT_S).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bnviz.ids import validate_run_id
+from bnviz.states import RunState
+from bnviz.store import RunNotFound, RunStore, liveness
+from bnviz.store.db import LOCK_CLAIM
+from bnviz.train.device import env_int
+
+CANCELLED_WHILE_QUEUED = "cancelled before it started"
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    id: str
+    pid: int
+    host: str
+    backend: str
+    state: str  # "starting", "idle" or "busy"
+    run_id: str | None
+    device: str | None
+    started: float
+    heartbeat: float
+
+
+class RunQueue:
+    """Queue operations over one RunStore (any process, any thread)."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+
+    # --- web side -------------------------------------------------------------------
+    def waiting(self, owner: str) -> int:
+        """How many runs of `owner` are waiting to start."""
+        with self.store.read_transaction() as con:
+            return con.execute("SELECT COUNT(*) FROM runs WHERE status=? AND owner=?",
+                               (RunState.QUEUED, owner)).fetchone()[0]
+
+    def position(self, run_id: str) -> int | None:
+        """1 for the next run of its backend to start, 2 for the one after...; None when not waiting."""
+        run_id = validate_run_id(run_id)
+        with self.store.read_transaction() as con:
+            row = con.execute("SELECT status, backend, created, rowid FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None or row[0] != RunState.QUEUED:
+                return None
+            ahead = con.execute(
+                "SELECT COUNT(*) FROM runs WHERE status=? AND backend=?"
+                " AND (created < ? OR (created = ? AND rowid < ?))",
+                (RunState.QUEUED, row[1], row[2], row[2], row[3])).fetchone()[0]
+        return ahead + 1
+
+    def find_reusable(self, fingerprint: str) -> tuple[str, str] | None:
+        """An identical run a new request can show instead: one waiting or training, else the newest success."""
+        with self.store.read_transaction() as con:
+            row = con.execute(
+                "SELECT id, status FROM runs WHERE fingerprint=? AND status IN (?, ?) AND cancel_requested=0"
+                " ORDER BY created LIMIT 1", (fingerprint, RunState.QUEUED, RunState.RUNNING)).fetchone()
+        if row is not None:
+            return row[0], row[1]
+        done = self.store.find_by_fingerprint(fingerprint, RunState.SUCCEEDED)
+        return (done, RunState.SUCCEEDED) if done else None
+
+    def request_cancel(self, run_id: str) -> bool:
+        """A queued run ends at once; a running one is flagged and its worker stops within a batch.
+
+        False when the run is not waiting or training (already finished)."""
+        run_id = validate_run_id(run_id)
+        with self.store.write_transaction() as con:
+            row = con.execute("SELECT status FROM runs WHERE id=?" + con.db.for_update, (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            if row[0] == RunState.QUEUED:
+                self.store._set_status(con, run_id, RunState.CANCELLED, error=None,
+                                       summary={"note": CANCELLED_WHILE_QUEUED})
+                return True
+            if row[0] == RunState.RUNNING:
+                con.execute("UPDATE runs SET cancel_requested=1, version=version+1, updated=? WHERE id=?",
+                            (time.time(), run_id))
+                return True
+        return False
+
+    def backends_waiting(self) -> set[str]:
+        """Backends that have queued runs (a supervisor starts workers for them)."""
+        with self.store.read_transaction() as con:
+            rows = con.execute("SELECT DISTINCT backend FROM runs WHERE status=?", (RunState.QUEUED,)).fetchall()
+        return {r[0] for r in rows}
+
+    # --- worker side ------------------------------------------------------------------
+    def claim(self, worker_id: str, backend: str, max_running: int | None = None) -> Claim | None:
+        """Take the oldest queued run of `backend` and mark it running by this process, or None.
+
+        `max_running` caps trainings across all workers of this store (BNVIZ_MAX_JOBS)."""
+        with self.store.read_transaction() as con:  # a cheap look first: workers poll often
+            if con.execute("SELECT 1 FROM runs WHERE status=? AND backend=? LIMIT 1",
+                           (RunState.QUEUED, backend)).fetchone() is None:
+                return None
+        token = liveness.hold(self.store.locks_dir)
+        with self.store.write_transaction() as con:
+            con.advisory_lock(LOCK_CLAIM)  # PostgreSQL: one claim at a time, so max_running holds
+            if max_running is not None:
+                busy = con.execute("SELECT COUNT(*) FROM runs WHERE status=? AND worker IS NOT NULL",
+                                   (RunState.RUNNING,)).fetchone()[0]
+                if busy >= max_running:
+                    return None
+            lock = " FOR UPDATE SKIP LOCKED" if con.db.postgres else ""  # a run being cancelled is skipped
+            row = con.execute("SELECT id, config_json, upload FROM runs WHERE status=? AND backend=?"
+                              " ORDER BY created, rowid LIMIT 1" + lock, (RunState.QUEUED, backend)).fetchone()
+            if row is None:
+                return None
+            now = time.time()
+            con.execute("UPDATE runs SET status=?, worker=?, pid=?, proc_token=?, started=?, updated=?,"
+                        " version=version+1 WHERE id=?",
+                        (RunState.RUNNING, worker_id, os.getpid(), token, now, now, row[0]))
+            beat = con.execute("UPDATE workers SET state='busy', run_id=?, heartbeat=? WHERE id=?",
+                               (row[0], now, worker_id))
+            if beat.rowcount == 0:  # never registered, or dropped after a long silence: its run needs a row
+                self._insert_worker(con, worker_id, backend, token, "busy", row[0], now)
+        return Claim(row[0], self.store.local_config(json.loads(row[1]), row[2]))
+
+    def adopt(self, worker_id: str, backend: str, run_id: str) -> Claim | None:
+        """This process takes over a run that a dispatcher claimed for `worker_id` (a Ray task does).
+
+        From here the run's liveness token and the worker row are this process's, so its death
+        or silence marks the run interrupted. Returns the run's config as this machine trains it
+        (a stored data file fetched here), or None when the run is no longer running under that
+        worker id (cancelled while waiting, deleted, or recovered): then train nothing."""
+        token = liveness.hold(self.store.locks_dir)
+        with self.store.write_transaction() as con:
+            row = con.execute("SELECT status, worker, config_json, upload FROM runs WHERE id=?" + con.db.for_update,
+                              (run_id,)).fetchone()
+            if row is None or row[0] != RunState.RUNNING or row[1] != worker_id:
+                return None
+            con.execute("UPDATE runs SET pid=?, proc_token=? WHERE id=?", (os.getpid(), token, run_id))
+            self._insert_worker(con, worker_id, backend, token, "busy", run_id, time.time())
+        return Claim(run_id, self.store.local_config(json.loads(row[2]), row[3]))
+
+    def end_orphan(self, run_id: str, worker_id: str, status: str, error: str) -> bool:
+        """End a run whose worker is known to be gone (a Ray task that crashed or failed), unless it
+        ended already or another worker has it; its worker row goes too. True when it was ended."""
+        with self.store.write_transaction() as con:
+            row = con.execute("SELECT status, worker FROM runs WHERE id=?" + con.db.for_update, (run_id,)).fetchone()
+            ended = row is not None and row[0] == RunState.RUNNING and row[1] == worker_id
+            if ended:
+                self.store._set_status(con, run_id, status, error=error)
+            con.execute("DELETE FROM workers WHERE id=?", (worker_id,))
+        return ended
+
+    def keep_pending(self, worker_ids: list[str]) -> None:
+        """Heartbeats for claimed runs whose worker has not started yet (a Ray task waiting for
+        resources); a row its worker already took over (state busy) is left to that worker."""
+        if worker_ids:
+            with self.store.write_transaction() as con:
+                con.executemany("UPDATE workers SET heartbeat=? WHERE id=? AND state='starting'",
+                                [(time.time(), w) for w in worker_ids])
+
+    def cancel_requested(self, run_id: str) -> bool:
+        """True once someone asked to cancel the run; raises RunNotFound once it was deleted."""
+        with self.store.read_transaction() as con:
+            row = con.execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        return bool(row[0])
+
+    def register(self, worker_id: str, backend: str) -> None:
+        token = liveness.hold(self.store.locks_dir)
+        with self.store.write_transaction() as con:
+            self._insert_worker(con, worker_id, backend, token, "starting", None, time.time())
+
+    @staticmethod
+    def _insert_worker(con, worker_id: str, backend: str, token: str, state: str, run_id: str | None,
+                       now: float) -> None:
+        con.execute("INSERT INTO workers (id, pid, host, backend, state, run_id, proc_token, device,"
+                    " started, heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
+                    " pid=excluded.pid, host=excluded.host, backend=excluded.backend, state=excluded.state,"
+                    " run_id=excluded.run_id, proc_token=excluded.proc_token, device=excluded.device,"
+                    " started=excluded.started, heartbeat=excluded.heartbeat",
+                    (worker_id, os.getpid(), socket.gethostname(), backend, state, run_id, token, None, now, now))
+
+    def heartbeat(self, worker_id: str, state: str, run_id: str | None = None, device: str | None = None) -> None:
+        with self.store.write_transaction() as con:
+            con.execute("UPDATE workers SET state=?, run_id=?, device=COALESCE(?, device), heartbeat=? WHERE id=?",
+                        (state, run_id, device, time.time(), worker_id))
+
+    def unregister(self, worker_id: str) -> None:
+        with self.store.write_transaction() as con:
+            con.execute("DELETE FROM workers WHERE id=?", (worker_id,))
+
+    def workers(self) -> list[WorkerRow]:
+        with self.store.read_transaction() as con:
+            rows = con.execute("SELECT id, pid, host, backend, state, run_id, device, started, heartbeat"
+                               " FROM workers ORDER BY started").fetchall()
+        return [WorkerRow(*r) for r in rows]
+
+    def forget_dead_workers(self) -> list[str]:
+        """Drop the rows of workers whose process is gone (their runs are recovered separately).
+
+        SQLite: gone when its lock file is free. PostgreSQL: when it provably died on this machine
+        or sent no heartbeat for BNVIZ_WORKER_TIMEOUT_S (it may live on another machine)."""
+        with self.store.read_transaction() as con:
+            rows = con.execute("SELECT id, proc_token, heartbeat FROM workers").fetchall()
+        locks = self.store.locks_dir
+        if self.store.shared:
+            timeout, now = env_int("BNVIZ_WORKER_TIMEOUT_S", 120, low=5, high=86_400), time.time()
+            dead = [wid for wid, token, beat in rows if liveness.dead(locks, token) or now - beat > timeout]
+        else:
+            dead = [wid for wid, token, _ in rows if not liveness.alive(locks, token)]
+        if dead:
+            with self.store.write_transaction() as con:
+                con.executemany("DELETE FROM workers WHERE id=?", [(w,) for w in dead])
+        return dead

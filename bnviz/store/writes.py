@@ -1,0 +1,224 @@
+"""The run store's write path: registering runs, applying training events, status, rename, delete.
+
+Training events are written as they happen, one transaction per event, so a crash loses at
+most the event in flight and never leaves a half-written row. Every write bumps the run's
+`version`, which readers use as a cheap "did anything change?". Text from outside (names,
+notes, owners) is checked here, once, before it reaches the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bnviz import events
+from bnviz.ids import new_run_id, validate_run_id
+from bnviz.states import FINISHED, STATES, RunState
+from bnviz.store import liveness, probe_codec
+from bnviz.store.db import LOCK_SKELETONS, LOCK_UPLOADS, Database, Transaction
+from bnviz.store.files import ModelFiles, ModelsInDatabase, UploadsInDatabase
+from bnviz.store.reads import RunNotFound
+
+MAX_NAME = 200
+MAX_NOTES = 10_000
+MAX_OWNER = 200
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def backend_of(config: Mapping[str, Any]) -> str:
+    """The Keras backend a config trains on (configs from before backends existed: TensorFlow)."""
+    return str((config.get("training") or {}).get("backend") or "tensorflow")
+
+
+def _text(value: str | None, limit: int, what: str) -> str:
+    value = "" if value is None else value
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text, got {type(value).__name__}")
+    if len(value) > limit:
+        raise ValueError(f"{what} is too long ({len(value)} characters, at most {limit})")
+    return value
+
+
+class RunWrites:
+    """The writing half of `RunStore` (bnviz/store/run_store.py), which provides `_db`, `_write`, the
+    model and upload stores and `locks_dir`."""
+
+    _db: Database
+    _models: ModelFiles | ModelsInDatabase
+    _uploads: UploadsInDatabase | None
+    locks_dir: Path
+
+    def create_run(self, config: Mapping[str, Any] | Any, owner: str = "", name: str = "",
+                   status: str = RunState.QUEUED, notes: str = "") -> str:
+        """Register a run before it trains; returns its new id.
+
+        A queued run belongs to no process: it waits in the store for any worker. A run created
+        as running is stamped with this process, which trains it (the CLI's `train`). With a
+        shared store, a data file the run trains on is stored too, for workers elsewhere."""
+        from bnviz.config import ExperimentConfig
+
+        cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
+        if status not in STATES:
+            raise ValueError(f"unknown run status {status!r}; one of {', '.join(STATES)}")
+        owner, name = _text(owner, MAX_OWNER, "owner"), _text(name, MAX_NAME, "name")
+        notes = _text(notes, MAX_NOTES, "notes")
+        data = cfg.to_dict()
+        run_id, now = new_run_id(), time.time()
+        running = status == RunState.RUNNING
+        token = liveness.hold(self.locks_dir) if running else None
+        with self.write_transaction() as con:
+            upload = None
+            if self._uploads is not None and cfg.dataset.path:
+                con.advisory_lock(LOCK_UPLOADS, shared=True)  # a delete's clean-up cannot take it now
+                upload = self._uploads.put(con, cfg.dataset.path)
+            con.execute(
+                "INSERT INTO runs (id, name, notes, owner, status, fingerprint, config_json, dataset, family,"
+                " placement, activation, epochs, backend, pid, proc_token, created, updated, started, upload)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, name, notes, owner, status, cfg.fingerprint(), _dumps(data), cfg.dataset.name,
+                 cfg.model.family, cfg.model.norm.placement, cfg.model.activation, cfg.training.epochs,
+                 backend_of(data), os.getpid() if running else None, token, now, now, now if running else None,
+                 upload))
+        return run_id
+
+    def local_config(self, config: dict[str, Any], upload: str | None) -> dict[str, Any]:
+        """`config` as this machine can train it: a stored data file points at a local copy."""
+        if self._uploads is None or not upload:
+            return config
+        local = self._uploads.local(upload)
+        if local is None:
+            return config
+        return {**config, "dataset": {**config["dataset"], "path": str(local)}}
+
+    def append_event(self, run_id: str, event: Mapping[str, Any]) -> bool:
+        """Apply one training event durably (bnviz/events.py says what each kind means).
+
+        Returns True when someone has asked to cancel the run, so the trainer can stop within
+        the batch; raises RunNotFound once the run was deleted."""
+        run_id = validate_run_id(run_id)
+        kind, now = event.get("type"), time.time()
+        if kind == events.EventKind.START:
+            token = liveness.hold(self.locks_dir)
+        if kind == events.EventKind.PROBE:  # the expensive part, done before taking the write lock
+            skeleton, packed = probe_codec.split(event["probe"])
+        with self.write_transaction() as con:
+            row = con.execute("SELECT summary_json, n_batches, n_epochs, n_probes, status, cancel_requested"
+                              " FROM runs WHERE id=?" + self._db.for_update, (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            sets: dict[str, Any] = {}
+            status = events.status_after(row[4], event)
+            if status != row[4]:
+                sets["status"] = status
+            if kind in (events.EventKind.START, events.EventKind.END):
+                summary = events.summary_after(json.loads(row[0]) if row[0] else None, event)
+                sets["summary_json"] = _dumps(summary)
+            if kind == events.EventKind.START:
+                sets.update(started=now, device=event["device"], pid=os.getpid(), proc_token=token)
+            elif kind == events.EventKind.BATCH:
+                con.execute("INSERT INTO batches VALUES (?,?,?)", (run_id, row[1], _dumps(events.batch_row(event))))
+                sets["n_batches"] = row[1] + 1
+            elif kind == events.EventKind.EPOCH:
+                con.execute("INSERT INTO epochs VALUES (?,?,?,?)",
+                            (run_id, row[2], int(event["epoch"]), _dumps(event["logs"])))
+                sets["n_epochs"] = row[2] + 1
+            elif kind == events.EventKind.PROBE:
+                key = None
+                if skeleton is not None:
+                    key = probe_codec.skeleton_hash(skeleton)
+                    con.advisory_lock(LOCK_SKELETONS, shared=True)  # a delete's clean-up cannot take it now
+                    con.execute("INSERT INTO skeletons VALUES (?,?) ON CONFLICT (hash) DO NOTHING",
+                                (key, zlib.compress(skeleton.encode(), 9)))
+                con.execute("INSERT INTO probes VALUES (?,?,?,?,?)",
+                            (run_id, row[3], int(event["probe"].get("epoch", row[3])), key, packed))
+                sets["n_probes"] = row[3] + 1
+            elif kind == events.EventKind.END:
+                sets.update(finished=now, final_json=_dumps(summary.get("final") or {}),
+                            wall_time_s=summary.get("wall_time_s"), cancel_requested=0)
+            else:
+                raise ValueError(f"unknown event type {kind!r}; one of {', '.join(events.EventKind)}")
+            if "progress" in event:
+                sets["progress_json"] = _dumps(event["progress"])
+            self._update(con, run_id, sets, now)
+        return bool(row[5])
+
+    @staticmethod
+    def _update(con: Transaction, run_id: str, sets: dict[str, Any], now: float) -> None:
+        sets = {**sets, "updated": now}
+        columns = ", ".join(f"{k}=?" for k in sets)  # keys are ours, never from outside
+        con.execute(f"UPDATE runs SET {columns}, version=version+1 WHERE id=?", (*sets.values(), run_id))
+
+    def set_status(self, run_id: str, status: str, *, error: str | None = None,
+                   summary: Mapping[str, Any] | None = None) -> None:
+        """Change a run's status; a finished status also completes its summary from what was recorded."""
+        run_id = validate_run_id(run_id)
+        if status not in STATES:
+            raise ValueError(f"unknown run status {status!r}; one of {', '.join(STATES)}")
+        with self.write_transaction() as con:
+            self._set_status(con, run_id, status, error=error, summary=summary)
+
+    def _set_status(self, con: Transaction, run_id: str, status: str, *, error: str | None = None,
+                    summary: Mapping[str, Any] | None = None) -> None:
+        row = con.execute("SELECT summary_json, started, n_epochs, finished FROM runs WHERE id=?"
+                          + self._db.for_update, (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        now = time.time()
+        sets: dict[str, Any] = {"status": status}
+        if status in FINISHED:
+            merged = {**(json.loads(row[0]) if row[0] else {}), **(summary or {})}
+            if error is not None:
+                merged["error"] = error
+            if row[1] is not None or merged:
+                merged.setdefault("final", self._last_epoch(con, run_id))
+                merged.setdefault("wall_time_s", round(now - row[1], 3) if row[1] else 0.0)
+                merged.setdefault("device", None)
+                merged.setdefault("epochs_completed", row[2])
+                merged.setdefault("diverged_at", None)
+                merged.setdefault("error", None)
+            if merged:
+                sets.update(summary_json=_dumps(merged), final_json=_dumps(merged.get("final") or {}),
+                            wall_time_s=merged.get("wall_time_s"))
+            sets["finished"] = row[3] or now
+        self._update(con, run_id, sets, now)
+
+    @staticmethod
+    def _last_epoch(con: Transaction, run_id: str) -> dict[str, Any]:
+        history: dict[str, Any] = {}
+        for (logs,) in con.execute("SELECT logs FROM epochs WHERE run_id=? ORDER BY seq", (run_id,)):
+            history.update(json.loads(logs))
+        return history
+
+    def rename(self, run_id: str, name: str, notes: str | None = None) -> None:
+        run_id = validate_run_id(run_id)
+        sets: dict[str, Any] = {"name": _text(name, MAX_NAME, "name")}
+        if notes is not None:
+            sets["notes"] = _text(notes, MAX_NOTES, "notes")
+        with self.write_transaction() as con:
+            if con.execute("SELECT 1 FROM runs WHERE id=?" + self._db.for_update, (run_id,)).fetchone() is None:
+                raise RunNotFound(run_id)
+            self._update(con, run_id, sets, time.time())
+
+    def delete(self, run_id: str) -> bool:
+        """Remove a run, its rows and its saved model; False if there was no such run."""
+        run_id = validate_run_id(run_id)
+        with self.write_transaction() as con:
+            gone = con.execute("DELETE FROM runs WHERE id=?", (run_id,)).rowcount
+            for table in ("batches", "epochs", "probes", "models"):
+                con.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+            con.advisory_lock(LOCK_SKELETONS)  # waits for probe writes in flight, which may share one
+            con.execute("DELETE FROM skeletons WHERE hash NOT IN"
+                        " (SELECT skeleton FROM probes WHERE skeleton IS NOT NULL)")
+            if self._uploads is not None:
+                con.advisory_lock(LOCK_UPLOADS)
+                con.execute("DELETE FROM uploads WHERE key NOT IN (SELECT upload FROM runs WHERE upload IS NOT NULL)")
+        self._models.forget(run_id)
+        return bool(gone)

@@ -1,0 +1,71 @@
+"""What a config will build, without training it: input shape, classes, layer table.
+
+The web server shows this for every form change but must not load a training framework
+(TensorFlow's import alone costs seconds and memory, and Keras being imported makes
+Streamlit clear Keras' session, with a full garbage collection, after every rerun). So the
+dashboard asks a small helper process that builds the model on Keras' numpy backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from bnviz.config import ExperimentConfig
+
+_KNOWN: dict[str, tuple[tuple[int, ...], int | None]] = {
+    "circles": ((2,), 2), "moons": ((2,), 2), "spirals": ((2,), 2), "blobs": ((2,), None),
+    "digits": ((8, 8, 1), 10), "mnist": ((28, 28, 1), 10), "fashion_mnist": ((28, 28, 1), 10),
+    "cifar10": ((32, 32, 3), 10),
+}
+
+
+def data_shape(config: ExperimentConfig) -> tuple[tuple[int, ...], int]:
+    """Input shape and number of classes; reads the file only for your own npz/csv data."""
+    name = config.dataset.name
+    if name in _KNOWN:
+        shape, classes = _KNOWN[name]
+        return shape, classes or config.dataset.n_classes
+    from bnviz.data.loading import load_dataset
+
+    data = load_dataset(config.dataset)
+    return data.input_shape, data.n_classes
+
+
+def model_summary(config: ExperimentConfig) -> dict[str, Any]:
+    """The Keras model summary as data: layers with output shapes and parameters, and totals."""
+    from bnviz.train import models
+
+    shape, classes = data_shape(config)
+    model = models.build_model(config, shape, classes)
+    return {"layers": models.layer_table(model), "params": models.param_counts(model),
+            "blocks": [b.__dict__ for b in models.blocks(model)], "input_shape": list(shape),
+            "n_classes": classes, "loss": models.resolve_loss(config, classes)}
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _use_numpy_backend() -> None:
+    os.environ["KERAS_BACKEND"] = "numpy"  # builds and counts models; never trains
+
+
+def _summary_of(config_json: str) -> str:
+    return json.dumps(model_summary(ExperimentConfig.from_json(config_json)))
+
+
+def model_summary_isolated(config: ExperimentConfig, timeout: float = 120.0) -> dict[str, Any]:
+    """`model_summary`, computed in a helper process (started on first use, then kept warm)."""
+    import multiprocessing
+
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_use_numpy_backend)
+        pool = _pool
+    return json.loads(pool.submit(_summary_of, config.to_json()).result(timeout=timeout))

@@ -1,0 +1,293 @@
+"""Looking inside the network on one fixed probe batch, without changing it (any Keras backend).
+
+A probe runs the model twice on the same batch, both through `Model.stateless_call`, which
+takes the variable values as arguments and *returns* updated moving statistics instead of
+assigning them, so the model is left exactly as it was:
+
+* in training mode, where BN uses batch statistics; the loss of this pass gives per-layer
+  gradient norms;
+* in inference mode, where BN uses its moving statistics.
+
+Every recorded position is summarised on the device (bnviz.train.summaries) as a histogram with
+fixed bins plus a few statistics, small enough to store after every epoch. The whole probe
+is one function compiled once per run (bnviz.train.backends.compile_function).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import ops
+
+from bnviz.config import InstrumentConfig
+from bnviz.train import backends, bn_steps
+from bnviz.train.models import blocks
+from bnviz.train.summaries import (
+    STAT_NAMES,
+    flat_summaries,
+    histogram_range,
+    host_summaries,
+    host_unit_stats,
+    rows,
+    unit_stats,
+)
+
+SATURATING = {"sigmoid": (0.01, 0.99), "tanh": (-0.99, 0.99)}
+DEAD_PRONE = {"relu"}
+
+
+@dataclass(frozen=True)
+class Position:
+    """One recorded place in the network: which tensor, and what it means."""
+
+    layer: str
+    block: int
+    kind: str
+    tensor: int  # index into the probe model's outputs
+    activation: str | None = None  # for saturation / dead-unit statistics
+    inference: bool = False  # read from the inference-mode pass
+
+
+def _round(value: float) -> float | None:
+    value = float(value)
+    return float(f"{value:.6g}") if math.isfinite(value) else None
+
+
+def _summary(values: np.ndarray) -> dict[str, float | None]:
+    if values.size == 0:
+        return {"mean": None, "std": None, "min": None, "max": None}
+    return {"mean": _round(values.mean()), "std": _round(values.std()),
+            "min": _round(values.min()), "max": _round(values.max())}
+
+
+class Prober:
+    """Probes one model on one batch; keeps histogram edges fixed across probes."""
+
+    def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, loss_fn,
+                 settings: InstrumentConfig | None = None, on_device: bool | None = None) -> None:
+        """`on_device`: summarise inside the compiled probe (default: when the backend uses a GPU)."""
+        self.model = model
+        self.settings = settings or InstrumentConfig()
+        self.x = ops.convert_to_tensor(x)
+        self.y = ops.convert_to_tensor(y)
+        self.loss_fn = loss_fn
+        self.positions, tensors = self._plan()
+        self.probe_model = keras.Model(model.inputs, tensors, name="bnviz_probe")
+        layer_of = [v.path.split("/")[0] for v in self.probe_model.trainable_variables]
+        self._grad_layers = list(dict.fromkeys(layer_of))
+        self._grad_groups = [[i for i, name in enumerate(layer_of) if name == layer] for layer in self._grad_layers]
+        self._ranges: list[tuple[float, float, int]] | None = None  # per position, fixed at the first probe
+        self._first_ranges = [(-1.0, 1.0, self.settings.bins)] * len(self.positions)
+        self._saturating = [SATURATING.get(p.activation) if p.kind == "activation" else None for p in self.positions]
+        self._dead = [p.kind == "activation" and p.activation in DEAD_PRONE for p in self.positions]
+        self.on_device = bool(backends.list_gpus()) if on_device is None else on_device
+        self.bn_steps = bn_steps.recorder_for(model, len(x))  # rides on the training-mode pass
+        self._compiled = None
+
+    # --- which tensors -------------------------------------------------------------
+    def _plan(self) -> tuple[list[Position], list]:
+        model = self.model
+        tensors: list = []
+        index: dict[str, int] = {}
+
+        def tensor_of(key: str, tensor) -> int:
+            if key not in index:
+                index[key] = len(tensors)
+                tensors.append(tensor)
+            return index[key]
+
+        positions: list[Position] = []
+        block_of_layer: dict[str, int] = {}
+        for info in blocks(model):
+            block_of_layer[info.name] = info.number
+            act_layer = model.get_layer(info.activation)
+            act_name = act_layer.get_config().get("activation")
+            act_name = act_name if isinstance(act_name, str) else None
+            pre = tensor_of(act_layer.name + ":in", act_layer.input)
+            positions.append(Position(act_layer.name, info.number, "pre_activation", pre, act_name))
+            out = tensor_of(act_layer.name, act_layer.output)
+            positions.append(Position(act_layer.name, info.number, "activation", out, act_name))
+
+        # Every normalization layer, in model order, is recorded on both sides.
+        current_block = 0
+        self._bn_inputs = []  # the tensor entering each BatchNormalization layer, for bn_steps
+        for layer in model.layers:
+            name = layer.name
+            root = name.split("_")[0]
+            if root in block_of_layer:
+                current_block = block_of_layer[root]
+            if isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
+                block = 0 if name == "input_bn" else current_block
+                t_in = tensor_of(name + ":in", layer.input)
+                t_out = tensor_of(name, layer.output)
+                positions.append(Position(name, block, "bn_input", t_in))
+                positions.append(Position(name, block, "bn_output", t_out))
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    positions.append(Position(name, block, "bn_output_inference", t_out, inference=True))
+                    self._bn_inputs.append(t_in)
+
+        out = tensor_of("output", model.output)
+        positions.insert(0, Position("input", 0, "input", tensor_of("input", model.inputs[0])))
+        positions.append(Position("output", -1, "output", out))
+        self._output_index = out
+        self._infer_needed = sorted({p.tensor for p in positions if p.inference} | {out})
+        return positions, tensors
+
+    # --- the passes ---------------------------------------------------------------
+    def _values(self) -> tuple[list, list]:
+        # The backend's own variable values (tf.Variable, jax.Array, torch.Tensor): no copies.
+        return ([v.value for v in self.probe_model.trainable_variables],
+                [v.value for v in self.probe_model.non_trainable_variables])
+
+    def _forward(self, trainable, non_trainable, x, y):
+        outputs, _ = self.probe_model.stateless_call(trainable, non_trainable, x, training=True)
+        return ops.mean(self.loss_fn(y, outputs[self._output_index])), outputs
+
+    def raw_outputs(self) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+        """Both passes uncompiled, as numpy (position rows): the training-mode tensors, and the
+        inference-mode ones by tensor index (for tests and debugging; probes never copy them)."""
+        trainable, non_trainable = self._values()
+        _, train_out = self._forward(trainable, non_trainable, self.x, self.y)
+        infer_all, _ = self.probe_model.stateless_call(trainable, non_trainable, self.x, training=False)
+        train = [np.asarray(backends.to_numpy(rows(t))) for t in train_out]
+        infer = {i: np.asarray(backends.to_numpy(rows(infer_all[i]))) for i in self._infer_needed}
+        return train, infer
+
+    def _summarise(self, trainable, non_trainable, x, y, lo, hi, bins):
+        """The whole probe in one compiled call: both passes, gradient norms, metrics, and either every
+        position's values (summarised on the host) or, on an accelerator, their summaries."""
+        if self.settings.gradients:
+            _, train_out, grads = backends.value_and_grad(self._forward)(trainable, non_trainable, x, y)
+        else:
+            _, train_out = self._forward(trainable, non_trainable, x, y)
+            grads = []
+        infer_all, _ = self.probe_model.stateless_call(trainable, non_trainable, x, training=False)
+        passes = {False: [rows(t) for t in train_out], True: {i: rows(infer_all[i]) for i in self._infer_needed}}
+        values = [passes[p.inference][p.tensor] for p in self.positions]
+        squares = []
+        for group in self._grad_groups:
+            parts = [ops.sum(ops.square(grads[i])) for i in group if i < len(grads) and grads[i] is not None]
+            squares.append(sum(parts[1:], parts[0]) if parts else ops.convert_to_tensor(math.nan))
+        grad_sq = ops.stack(squares) if self.settings.gradients and squares else ops.zeros((0,))
+        metrics = ops.concatenate([self._metrics(train_out[self._output_index], y),
+                                   self._metrics(infer_all[self._output_index], y)])
+        common = {"grad_sq": grad_sq, "metrics": metrics,
+                  "bn_steps": self.bn_steps.summarize([train_out[i] for i in self._bn_inputs]) if self.bn_steps else []}
+        if not self.on_device:
+            unique = {(p.inference, p.tensor): v for p, v in zip(self.positions, values)}
+            return {"values": unique, **common}
+        flat = flat_summaries(values, lo, hi, bins, self._saturating, self.settings.bins)
+        units, cache = [], {}
+        for pos, tensor, dead in zip(self.positions, values, self._dead):
+            key = (pos.inference, pos.tensor, dead)
+            if key not in cache:
+                cache[key] = unit_stats(tensor, dead)
+            units.append(cache[key])
+        return {**flat, "units": ops.stack(units), **common}
+
+    def _call(self) -> dict[str, np.ndarray]:
+        """One probe. The first one also picks each position's bins (kept for the whole run): on
+        the device path by running once more, on the host path from the values it already has."""
+        if self._compiled is None:
+            self._compiled = backends.compile_function(self._summarise)
+        trainable, non_trainable = self._values()
+        passes = 1 if self._ranges is not None or not self.on_device else 2
+        for _ in range(passes):
+            lo, hi, bins = (np.array(column, dtype=dtype) for column, dtype in
+                            zip(zip(*(self._ranges or self._first_ranges)), ("float32", "float32", "int32")))
+            out = backends.to_numpy(self._compiled(trainable, non_trainable, self.x, self.y, lo, hi, bins))
+            if "values" in out:  # the host path
+                values = [out["values"][(p.inference, p.tensor)] for p in self.positions]
+                if self._ranges is None:
+                    self._pick_ranges(host_summaries(values, None, self._saturating, self.settings.bins))
+                summary = host_summaries(values, self._ranges, self._saturating, self.settings.bins)
+                summary["units"] = np.array([host_unit_stats(v, dead) for v, dead in zip(values, self._dead)])
+                return {**summary, "grad_sq": np.asarray(out["grad_sq"]), "metrics": np.asarray(out["metrics"]),
+                        "bn_steps": out["bn_steps"]}
+            out = {k: v if k == "bn_steps" else np.asarray(v) for k, v in out.items()}
+            if self._ranges is None:
+                self._pick_ranges(out)
+        return out
+
+    def _pick_ranges(self, first: dict[str, np.ndarray]) -> None:
+        self._ranges = [histogram_range(float(q), float(s[2]) if np.isfinite(s[2]) else None, p.kind,
+                                        p.activation, self.settings.bins)
+                        for p, s, q in zip(self.positions, first["stats"], first["abs_q995"])]
+
+    def probe(self, epoch: int) -> dict:
+        """Record every position at this point of training; the model is not modified."""
+        out = self._call()
+        hists, units, grad_sq, metrics = out["hist"], out["units"], out["grad_sq"], out["metrics"]
+        width = hists.shape[1] - 2
+        positions = []
+        for i, pos in enumerate(self.positions):
+            stats = [*out["stats"][i], units[i][0], units[i][1], out["saturated"][i], units[i][2]]
+            positions.append(self._describe(pos, stats, hists[i], self._ranges[i], width))
+        gradients = {}
+        if self.settings.gradients:
+            gradients = {layer: _round(math.sqrt(s)) if math.isfinite(s) else None
+                         for layer, s in zip(self._grad_layers, grad_sq.tolist())}
+        probe = {
+            "epoch": int(epoch),
+            "positions": positions,
+            "gradients": gradients,
+            "bn_params": self._bn_params(),
+            "probe_metrics": {
+                "train_mode": {"loss": _round(metrics[0]), "accuracy": _round(metrics[1])},
+                "inference_mode": {"loss": _round(metrics[2]), "accuracy": _round(metrics[3])},
+            },
+        }
+        if self.bn_steps is not None:
+            probe["bn_steps"] = self.bn_steps.entries(out["bn_steps"])
+        return probe
+
+    # --- summaries -----------------------------------------------------------------
+    @staticmethod
+    @functools.cache
+    def _edges(lo: float, hi: float, bins: int) -> tuple[float | None, ...]:
+        return tuple(_round(e) for e in np.linspace(lo, hi, bins + 1))
+
+    def _describe(self, pos: Position, stats: list, hist: np.ndarray, edges: tuple[float, float, int],
+                  width: int) -> dict:
+        lo, hi, bins = edges
+        return {
+            "layer": pos.layer,
+            "block": pos.block,
+            "kind": pos.kind,
+            "hist": {
+                "edges": list(self._edges(lo, hi, bins)),
+                "counts": [int(c) for c in hist[:bins]],
+                "below": int(hist[width]),
+                "above": int(hist[width + 1]),
+            },
+            "stats": {name: _round(value) for name, value in zip(STAT_NAMES, stats)},
+        }
+
+    def _bn_params(self) -> dict[str, dict]:
+        result = {}
+        for layer in self.model.layers:
+            if not isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
+                continue
+            entry = {}
+            for attr in ("gamma", "beta", "moving_mean", "moving_variance"):
+                var = getattr(layer, attr, None)
+                entry[attr] = _summary(np.asarray(ops.convert_to_numpy(var)).reshape(-1)) if var is not None else None
+            result[layer.name] = entry
+        return result
+
+    def _metrics(self, probs, y):
+        """[loss, accuracy] of the probe batch, as a tensor."""
+        loss = ops.mean(self.loss_fn(y, probs))
+        if probs.shape[-1] == 1:
+            predicted = ops.cast(ops.reshape(probs, (-1,)) > 0.5, "int32")
+            truth = ops.cast(ops.reshape(y, (-1,)), "int32")
+        else:
+            predicted = ops.cast(ops.argmax(probs, axis=-1), "int32")
+            one_hot = len(y.shape) == 2 and y.shape[-1] == probs.shape[-1]
+            truth = ops.cast(ops.argmax(y, axis=-1) if one_hot else ops.reshape(y, (-1,)), "int32")
+        accuracy = ops.mean(ops.cast(predicted == truth, "float32"))
+        return ops.stack([ops.cast(loss, "float32"), accuracy])
