@@ -64,9 +64,9 @@ def main() -> None:
 
     from bnviz.data.loading import load_dataset
     from bnviz.presets import get_preset
-    from bnviz.train import device
+    from bnviz.train import backends
 
-    print(f"device: {device.configure()}")
+    print(f"device: {backends.configure()}")
     config = get_preset(args.preset).config
     if args.epochs:
         config = config.with_updates({"training.epochs": args.epochs})

@@ -9,7 +9,6 @@ training and run records. It never imports Streamlit; the dashboard is built on 
 
 from bnviz.config import ConfigError, ExperimentConfig
 from bnviz.presets import PRESETS, get_preset
-from bnviz.train import device as _device  # noqa: F401 - sets quiet TensorFlow logging before any import
 
 
 def train(config, **kwargs):

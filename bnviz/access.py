@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 
-ADMIN_KEY_ENV = "BNVIZ_ADMIN_KEY"
+from bnviz.settings import settings, variable
+
+ADMIN_KEY_ENV = variable("admin_key")
 _ADMIN_TOKEN_CONTEXT = b"bnviz admin token v1"
 
 
@@ -38,8 +39,7 @@ def user_owner(email_or_subject: str) -> str:
 
 def admin_key() -> str | None:
     """The configured teacher/admin key, or None when no one is an admin."""
-    key = os.environ.get(ADMIN_KEY_ENV, "")
-    return key if key.strip() else None
+    return settings().admin_key
 
 
 def check_admin_key(entered: str | None) -> bool:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bnviz.errors import UserError
+from bnviz.settings import DEFAULT_BACKEND, Backend
 
 Placement = Literal["none", "before", "after"]
 Normalization = Literal["batch", "layer"]
@@ -32,7 +33,6 @@ Loss = Literal["auto", "binary_crossentropy", "sparse_categorical_crossentropy",
 Preprocessing = Literal["auto", "unit", "standardize", "raw"]
 Validation = Literal["test", "split", "none"]
 Augmentation = Literal["none", "shear_zoom_flip"]
-Backend = Literal["tensorflow", "jax", "torch"]
 
 PLACEMENTS: tuple[str, ...] = Placement.__args__
 ACTIVATIONS: tuple[str, ...] = Activation.__args__
@@ -40,8 +40,6 @@ DATASETS: tuple[str, ...] = DatasetName.__args__
 FAMILIES: tuple[str, ...] = Family.__args__
 OPTIMIZERS: tuple[str, ...] = Optimizer.__args__
 INITIALIZERS: tuple[str, ...] = Initializer.__args__
-BACKENDS: tuple[str, ...] = Backend.__args__
-DEFAULT_BACKEND = "tensorflow"  # what a config without training.backend (every older record) was trained on
 
 TUTORIAL_FAMILIES = ("mnist_cnn_a", "mnist_cnn_b", "cifar10_cnn")
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "npz")

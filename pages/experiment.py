@@ -20,8 +20,8 @@ from bnviz.config import (
     decode_config_data,
 )
 from bnviz.data.loading import DATASET_INFO, DatasetError, load_dataset
-from bnviz.home import default_home
 from bnviz.presets import GROUPS, PRESETS
+from bnviz.settings import BACKENDS, settings
 from bnviz.train import backends
 from ui import access, common, routes
 from ui.experiment_form import (
@@ -41,7 +41,6 @@ DEFAULT_PRESET = "seed001-circles-after-fast"
 PRESET_ORDER = [n for g in GROUPS for n, p in PRESETS.items() if p.group == g]
 
 
-BACKEND_TITLES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 
 
 def page() -> None:
@@ -148,7 +147,7 @@ def form_tabs() -> None:
         if name in ("npz", "csv"):
             upload = st.file_uploader(f"Your .{name} file", type=[name], help=UPLOAD_HELP[name])
             if upload is not None:
-                st.session_state["f:dataset.path"] = save_upload(upload, name, default_home() / "uploads")
+                st.session_state["f:dataset.path"] = save_upload(upload, name, settings().home / "uploads")
             if not str(st.session_state.get("f:dataset.path") or "").endswith(f".{name}"):
                 st.session_state.pop("f:dataset.path", None)  # a file of the other kind, or none yet
             if name == "csv":
@@ -256,7 +255,7 @@ def form_tabs() -> None:
         installed = backends.available_backends()
         current = st.session_state.get("f:training.backend")
         st.selectbox("Backend", installed + ((current,) if current and current not in installed else ()),
-                     key="f:training.backend", format_func=BACKEND_TITLES.get,
+                     key="f:training.backend", format_func=BACKENDS.get,
                      help="The Keras backend that trains the run: same model, probes and record on each. JAX is "
                           "the fast one for small models; a different backend is a different run. Only backends "
                           "installed on this server are offered.")

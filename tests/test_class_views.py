@@ -200,8 +200,8 @@ def test_defect11_no_cuinit_error_on_a_machine_without_a_gpu_driver():
     if has_nvidia_driver():
         pytest.skip("this machine has an NVIDIA driver")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    out = subprocess.run([sys.executable, "-c", "import bnviz, bnviz.train.device as d; d.configure()"],
-                         capture_output=True, text=True, env=env, timeout=300)
+    start = "from bnviz.train import backends as b; b.activate('tensorflow'); b.configure()"
+    out = subprocess.run([sys.executable, "-c", start], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "cuInit" not in out.stderr
 

@@ -10,22 +10,16 @@ or a local Ray instance (bnviz/jobs/ray_executor.py); `none` leaves training to 
 from __future__ import annotations
 
 import atexit
-import os
 
 import streamlit as st
 
-from bnviz.home import default_home
 from bnviz.jobs import JobManager
+from bnviz.settings import settings
 from bnviz.store import RunStore
-
-EXECUTORS = ("local", "ray", "none")
 
 
 def _executor_name() -> str:
-    name = os.environ.get("BNVIZ_EXECUTOR", "").strip().lower() or "local"
-    if name not in EXECUTORS:
-        raise ValueError(f"BNVIZ_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {name!r}")
-    return name
+    return settings().executor
 
 
 @st.cache_resource(show_spinner=False)
@@ -47,7 +41,7 @@ def _manager_for(home: str, executor: str) -> JobManager:
 
 def manager() -> JobManager:
     """The job manager for this server's BNVIZ_HOME (one per home, created once)."""
-    return _manager_for(str(default_home()), _executor_name())
+    return _manager_for(str(settings().home), _executor_name())
 
 
 def store() -> RunStore:

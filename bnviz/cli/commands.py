@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bnviz.config import ConfigError, ExperimentConfig, parse_assignment
+from bnviz.settings import BACKENDS
 from bnviz.states import RunState
 
 
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_worker_command(sub) -> None:
     """`worker`: the training loop the dashboard's workers run, by hand (bnviz.jobs.worker)."""
     p = sub.add_parser("worker", help="train queued runs of this BNVIZ_HOME until stopped (Ctrl-C)")
-    p.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
+    p.add_argument("--backend", choices=tuple(BACKENDS),
                    help="the Keras backend this worker trains on (default: BNVIZ_BACKEND, else tensorflow)")
     p.add_argument("--max-jobs", type=_positive_int,
                    help="trainings at once across all workers of this store (default: BNVIZ_MAX_JOBS, else 1)")

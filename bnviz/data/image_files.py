@@ -24,8 +24,9 @@ import numpy as np
 from bnviz.data.source import READ_ERRORS as _READ_ERRORS
 from bnviz.data.source import DatasetError, RawData, readonly, short
 from bnviz.data.source import stamp as file_stamp
+from bnviz.settings import settings, variable
 
-ENV_DATA_DIR = "BNVIZ_DATA_DIR"
+ENV_DATA_DIR = variable("data_dir")
 CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "mnist": tuple(str(i) for i in range(10)),
     "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -172,8 +173,8 @@ def not_available(name: str, reason: str, local: Path | None) -> DatasetError:
         files = f"the {_CIFAR_DIR} folder ({', '.join(_CIFAR_FILES)}) or {_CIFAR_TAR}"
     else:
         files = ", ".join(f"{stem}.gz" for stem in _IDX_FILES)
-    env = os.environ.get(ENV_DATA_DIR)
-    current = f"currently {env!r}" if env else "currently unset"
+    env = settings().data_dir
+    current = f"currently {str(env)!r}" if env else "currently unset"
     folder = f"{local / sub}/" if local is not None else f"DIR/{sub}/ and set {ENV_DATA_DIR}=DIR"
     return DatasetError(f"{name} could not be loaded: {reason}. To use local files, put {files} "
                         f"in {folder} ({ENV_DATA_DIR} is {current})")

@@ -14,7 +14,6 @@ that need them: the dashboard imports this module on start-up.
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +24,11 @@ from bnviz.data import image_files, uploads
 from bnviz.data.image_files import ENV_DATA_DIR, read_idx_gz, write_idx_gz
 from bnviz.data.source import DatasetError, RawData, Selection, readonly, short
 from bnviz.data.uploads import UploadSummary, inspect_upload
+from bnviz.settings import settings, variable
 
 __all__ = [
     "DATASET_INFO",
+    "ENV_DATA_DIR",
     "Dataset",
     "DatasetError",
     "DatasetInfo",
@@ -40,7 +41,7 @@ __all__ = [
     "write_idx_gz",
 ]
 
-ENV_OFFLINE = "BNVIZ_OFFLINE"
+ENV_OFFLINE = variable("offline")
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,8 +126,7 @@ _CLASS_NAMES: dict[str, tuple[str, ...]] = {
 
 def data_dir() -> Path | None:
     """The local data folder from BNVIZ_DATA_DIR, or None when it is not set."""
-    value = os.environ.get(ENV_DATA_DIR, "").strip()
-    return Path(value).expanduser() if value else None
+    return settings().data_dir
 
 
 def clear_cache() -> None:
@@ -291,7 +291,7 @@ def _load_downloadable(name: str, directory: str | Path | None, allow_download: 
     found = image_files.find_keras_cache(name, cache)
     if found is not None:
         return image_files.read_source(name, *found)
-    offline = os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
+    offline = settings().offline
     if allow_download is False or (allow_download is None and offline):
         why = "downloading is disabled" + (f" ({ENV_OFFLINE}=1)" if allow_download is None else "")
         raise image_files.not_available(name, f"{why} and it is not in the Keras cache ({cache})", local)

@@ -19,11 +19,11 @@ from bnviz.config import ExperimentConfig
 from bnviz.errors import QueueFull
 from bnviz.ids import validate_run_id
 from bnviz.jobs.queue import RunQueue
+from bnviz.settings import settings
 from bnviz.states import ACTIVE, RunState
 from bnviz.store import RunNotFound, RunStore
 from bnviz.store.snapshots import RunSnapshot, SnapshotCache
 from bnviz.train import backends
-from bnviz.train.device import env_int
 
 
 class Executor(Protocol):
@@ -53,7 +53,7 @@ class JobManager:
         self.store = store if store is not None else RunStore()
         self.queue = RunQueue(self.store)
         self.executor = executor
-        self.max_queued_per_owner = max_queued_per_owner or env_int("BNVIZ_MAX_QUEUED_PER_OWNER", 3)
+        self.max_queued_per_owner = max_queued_per_owner or settings().max_queued_per_owner
         self._snapshots = SnapshotCache(self.store, max_runs=cache_runs, max_mb=cache_mb)
 
     def start(self) -> JobManager:

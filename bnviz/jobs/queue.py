@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bnviz.ids import validate_run_id
+from bnviz.settings import settings
 from bnviz.states import RunState
 from bnviz.store import RunNotFound, RunStore, liveness
 from bnviz.store.db import LOCK_CLAIM
-from bnviz.train.device import env_int
 
 CANCELLED_WHILE_QUEUED = "cancelled before it started"
 
@@ -225,7 +225,7 @@ class RunQueue:
             rows = con.execute("SELECT id, proc_token, heartbeat FROM workers").fetchall()
         locks = self.store.locks_dir
         if self.store.shared:
-            timeout, now = env_int("BNVIZ_WORKER_TIMEOUT_S", 120, low=5, high=86_400), time.time()
+            timeout, now = settings().worker_timeout_s, time.time()
             dead = [wid for wid, token, beat in rows if liveness.dead(locks, token) or now - beat > timeout]
         else:
             dead = [wid for wid, token, _ in rows if not liveness.alive(locks, token)]

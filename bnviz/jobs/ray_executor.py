@@ -30,13 +30,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bnviz.config import BACKENDS
 from bnviz.errors import UserError
 from bnviz.jobs.queue import RunQueue
+from bnviz.settings import settings
 from bnviz.states import RunState
 from bnviz.store import INTERRUPTED, RunStore
 from bnviz.train import backends
-from bnviz.train.device import env_int
 
 log = logging.getLogger(__name__)
 
@@ -65,34 +64,12 @@ class Resources:
     gpus: float = 0.0
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 64:
-        raise UserError(f"{name} must be a number from 0 to 64, got {raw!r}")
-    return value
-
-
-def gpu_backends() -> frozenset[str]:
-    """BNVIZ_RAY_GPU_BACKENDS: the backends whose runs ask Ray for a GPU."""
-    names = {n.strip() for n in os.environ.get("BNVIZ_RAY_GPU_BACKENDS", "").split(",") if n.strip()}
-    unknown = sorted(names - set(BACKENDS))
-    if unknown:
-        raise UserError(f"BNVIZ_RAY_GPU_BACKENDS names unknown backends {', '.join(unknown)}; "
-                        f"allowed: {', '.join(BACKENDS)}")
-    return frozenset(names)
-
-
 def resources_for(backend: str) -> Resources:
     """A run asks for a GPU through its backend: one listed in BNVIZ_RAY_GPU_BACKENDS gets
     BNVIZ_RAY_GPUS_PER_JOB GPUs (default 1); every run gets BNVIZ_RAY_CPUS_PER_JOB CPUs."""
-    gpus = _env_float("BNVIZ_RAY_GPUS_PER_JOB", 1.0) if backend in gpu_backends() else 0.0
-    return Resources(cpus=_env_float("BNVIZ_RAY_CPUS_PER_JOB", 1.0), gpus=gpus)
+    config = settings()
+    gpus = config.ray_gpus_per_job if backend in config.gpu_backends else 0.0
+    return Resources(cpus=config.ray_cpus_per_job, gpus=gpus)
 
 
 @dataclass
@@ -111,7 +88,7 @@ class RayExecutor:
                  init: dict[str, Any] | None = None) -> None:
         self.ray = require_ray()
         self.store, self.queue = store, RunQueue(store)
-        self.n = n or env_int("BNVIZ_MAX_JOBS", 1, high=64)
+        self.n = n or settings().max_jobs
         self.poll_s = poll_s
         self.warm = warm
         self.init_args = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False,

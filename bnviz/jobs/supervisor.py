@@ -22,11 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bnviz.errors import UserError
 from bnviz.jobs.queue import RunQueue
+from bnviz.settings import settings
 from bnviz.store import RunStore
 from bnviz.train import backends
-from bnviz.train.device import env_int
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +39,7 @@ def worker_cpus() -> set[int] | None:
     Training threads then never take the core that answers a classroom's pages, and a room
     full of viewers never takes the training's cores. BNVIZ_WORKER_CPUS=all turns this off;
     with fewer than 2 cores (or no affinity API) nothing is pinned."""
-    raw = os.environ.get("BNVIZ_WORKER_CPUS", "").strip().lower()
-    if raw not in ("", "all", "rest"):
-        raise UserError(f"BNVIZ_WORKER_CPUS must be 'rest' (every core but the first, the default) or 'all', "
-                        f"got {raw!r}")
-    if raw == "all" or not hasattr(os, "sched_getaffinity"):
+    if settings().worker_cpus == "all" or not hasattr(os, "sched_getaffinity"):
         return None
     mine = sorted(os.sched_getaffinity(0))
     return set(mine[1:]) if len(mine) >= 2 else None
@@ -66,9 +61,9 @@ class LocalWorkers:
     def __init__(self, store: RunStore, *, n: int | None = None, backend: str | None = None,
                  hang_s: float | None = None, check_s: float = 0.5) -> None:
         self.store, self.queue = store, RunQueue(store)
-        self.n = n or env_int("BNVIZ_MAX_JOBS", 1, high=64)
+        self.n = n or settings().max_jobs
         self.backend = backend or backends.default_backend()
-        self.hang_s = hang_s or env_int("BNVIZ_WORKER_TIMEOUT_S", 120, low=5, high=86_400)
+        self.hang_s = hang_s or settings().worker_timeout_s
         self.check_s = check_s
         self.slots: list[_Slot] = [_Slot(self.backend) for _ in range(self.n)]
         self._lock = threading.Lock()

@@ -19,9 +19,10 @@ import threading
 import time
 from collections.abc import Iterator
 
-from bnviz.config import DEFAULT_BACKEND, ExperimentConfig
+from bnviz.config import ExperimentConfig
 from bnviz.jobs.queue import RunQueue
 from bnviz.jobs.recorded import Stop, Trainer, train_recorded
+from bnviz.settings import DEFAULT_BACKEND, settings
 from bnviz.store import RunNotFound, RunStore
 
 log = logging.getLogger(__name__)
@@ -151,13 +152,12 @@ class Worker:
 
 def warm_up(backend: str = DEFAULT_BACKEND) -> str:
     """Import Keras and its backend and train a tiny model once, so the first real run starts fast."""
-    from bnviz.train import backends, device
+    from bnviz.train import backends
 
     backends.activate(backend)
     from bnviz.train.training import train
 
-    name = device.configure(threads=device.env_int("BNVIZ_TF_THREADS", high=256)
-                            or max(1, (os.cpu_count() or 2) - 1), backend=backend)
+    name = backends.configure(threads=settings().tf_threads or max(1, (os.cpu_count() or 2) - 1), backend=backend)
     tiny = ExperimentConfig.from_dict({
         "dataset": {"name": "circles", "n_train": 32, "n_test": 16},
         "model": {"hidden": [4], "norm": {"placement": "after"}},
@@ -175,13 +175,12 @@ def main(args) -> int:
     import signal
 
     from bnviz.train import backends
-    from bnviz.train.device import env_int
 
     backend = backends.activate(args.backend or backends.default_backend())  # before keras is imported
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     store = RunStore()
     worker = Worker(store, backend=backend, worker_id=args.worker_id, parent_pid=args.parent,
-                    max_running=args.max_jobs or env_int("BNVIZ_MAX_JOBS", 1, high=64))
+                    max_running=args.max_jobs or settings().max_jobs)
 
     def stop(signum, frame) -> None:
         worker.shutdown()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import sqlite3
 import threading
 import time
@@ -31,8 +30,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection
 
 from bnviz.errors import UserError
+from bnviz.settings import settings, variable
 
-ENV = "BNVIZ_DATABASE_URL"
+ENV = variable("database_url")
 DB_NAME = "runs.db"
 ALLOWED = "sqlite:///PATH (the default: BNVIZ_HOME/runs.db) or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
 _SQLITE = {"sqlite", "sqlite+pysqlite"}
@@ -221,7 +221,7 @@ def with_local_password(sent: str) -> str:
     here when it names the same database as the same user; otherwise unchanged, for libpq's own
     PGPASSWORD or ~/.pgpass (or a server that needs no password)."""
     url = sa.make_url(sent)
-    local = os.environ.get(ENV, "").strip()
+    local = settings().database_url
     if url.password is not None or not local:
         return sent
     try:
@@ -233,5 +233,5 @@ def with_local_password(sent: str) -> str:
 
 
 def env_url(home: Path) -> URL:
-    return resolve_url(os.environ.get(ENV), home)
+    return resolve_url(settings().database_url, home)
 

@@ -58,7 +58,7 @@ class RunRecovery:
 
     def _orphans_by_heartbeat(self) -> tuple[list[str], list[str]]:
         """Running runs of a shared store whose process is gone, and workers that died on this machine."""
-        from bnviz.train.device import env_int
+        from bnviz.settings import settings
 
         with self.read_transaction() as con:
             runs = con.execute(
@@ -66,7 +66,7 @@ class RunRecovery:
                 " FROM runs r LEFT JOIN workers w ON w.id = r.worker WHERE r.status=?",
                 (RunState.RUNNING,)).fetchall()
             workers = con.execute("SELECT id, proc_token FROM workers").fetchall()
-        timeout = env_int("BNVIZ_WORKER_TIMEOUT_S", 120, low=5, high=86_400)
+        timeout = settings().worker_timeout_s
         orphans = [r[0] for r in runs if liveness.orphaned_by_heartbeat(self.locks_dir, *r[1:], timeout=timeout)]
         return orphans, [wid for wid, token in workers if liveness.dead(self.locks_dir, token)]
 

@@ -23,8 +23,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from bnviz.home import default_home
 from bnviz.ids import validate_run_id
+from bnviz.settings import settings
 from bnviz.store import probe_codec
 from bnviz.store.db import Database, Transaction, env_url, resolve_url, url_without_password
 from bnviz.store.files import ModelFiles, ModelsInDatabase, UploadsInDatabase
@@ -34,7 +34,7 @@ from bnviz.store.schema import migrate
 from bnviz.store.writes import MAX_NAME, MAX_NOTES, MAX_OWNER, RunWrites, backend_of
 
 __all__ = ["INTERRUPTED", "MAX_NAME", "MAX_NOTES", "MAX_OWNER", "NO_LIMIT", "Cursor", "RunNotFound", "RunStore",
-           "backend_of", "default_home", "iso", "record_from"]
+           "backend_of", "iso", "record_from"]
 
 
 class RunStore(RunWrites, RunReads, RunRecovery):
@@ -46,7 +46,7 @@ class RunStore(RunWrites, RunReads, RunRecovery):
 
     def __init__(self, path_or_home: str | os.PathLike[str] | None = None, *, recover: bool = True,
                  database_url: str | None = None) -> None:
-        target = Path(path_or_home).expanduser() if path_or_home is not None else default_home()
+        target = Path(path_or_home).expanduser() if path_or_home is not None else settings().home
         explicit_file = target.suffix in (".db", ".sqlite", ".sqlite3")
         self.home = target.parent if explicit_file else target
         if database_url is not None:

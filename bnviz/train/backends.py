@@ -9,26 +9,22 @@ gradients of the probe loss, compiling the probe function, and copying results t
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from bnviz.config import BACKENDS, DEFAULT_BACKEND
 from bnviz.errors import UserError
+from bnviz.settings import BACKENDS, settings
 
 
 def has_nvidia_driver() -> bool:
     """Whether this machine has an NVIDIA driver: known before any framework starts (CPU-only settings)."""
     return os.path.exists("/proc/driver/nvidia")
 
-
-# TensorFlow's C++ log, set before TensorFlow is imported: warnings off, and errors too where there
-# is no NVIDIA driver, as its CUDA probe then logs "failed call to cuInit: ... (303)" as an error on
-# every start. With a GPU, errors (out of memory, cuDNN) stay in the worker's log.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if has_nvidia_driver() else "3")
 
 _lock = threading.Lock()
 _devices: dict[str, str] = {}
@@ -47,12 +43,7 @@ def available_backends() -> tuple[str, ...]:
 
 def default_backend() -> str:
     """BNVIZ_BACKEND, the backend for a new config that does not say; tensorflow when unset."""
-    raw = os.environ.get("BNVIZ_BACKEND", "").strip()
-    if not raw:
-        return DEFAULT_BACKEND
-    if raw not in BACKENDS:
-        raise BackendError(f"BNVIZ_BACKEND must be one of {', '.join(BACKENDS)}, got {raw!r}")
-    return require(raw)
+    return require(settings().backend)
 
 
 def require(name: str) -> str:
@@ -84,11 +75,55 @@ def activate(name: str) -> str:
     current = loaded_backend()
     if current is None:
         os.environ["KERAS_BACKEND"] = name
+        if name == "tensorflow":
+            # TensorFlow's C++ log from here on: warnings off, and errors too where there is no NVIDIA
+            # driver, as its CUDA probe then logs "failed call to cuInit: ... (303)" on every start. With a
+            # GPU, errors (out of memory, cuDNN) stay in the worker's log.
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if has_nvidia_driver() else "3")
+        with native_stderr_silenced(name == "tensorflow"):
+            import keras  # noqa: F401  (the backend's start-up lines go nowhere)
         return name
     if current != name:
         raise BackendError(f"this process already runs Keras on {current}, so it cannot train on {name}: "
                            f"a process holds one backend (start it in its own process, e.g. python -m bnviz train)")
     return name
+
+
+@contextlib.contextmanager
+def native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
+    """Send what native code writes to stderr nowhere while TensorFlow starts: its oneDNN notice, CUDA
+    probe and absl's "log messages before InitializeLog" lines are written before TF_CPP_MIN_LOG_LEVEL is
+    read, twice per process, into the CLI's output and every worker's log. Python errors still surface."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def seed_everything(seed: int, backend: str | None = None) -> None:
+    """`keras.utils.set_random_seed`, without importing TensorFlow into a JAX or PyTorch run.
+
+    Keras seeds TensorFlow whenever it is installed (for tf.data pipelines, which bnviz does not
+    use); that import alone costs a JAX run about 3 s. Hiding the module while Keras seeds makes
+    it skip TensorFlow, exactly as on a machine without it."""
+    import keras
+
+    if (backend or current_backend()) == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    sys.modules["tensorflow"] = None  # type: ignore[assignment]  # `import tensorflow` now fails: Keras skips it
+    try:
+        keras.utils.set_random_seed(seed)
+    finally:
+        del sys.modules["tensorflow"]
 
 
 def current_backend() -> str:
@@ -103,12 +138,10 @@ def configure(threads: int | None = None, backend: str | None = None) -> str:
 
     `threads` (or env BNVIZ_TF_THREADS) caps the intra-op pool, so the dashboard keeps a core
     for the web server. Returns "CPU" or "GPU (<name>)"."""
-    from bnviz.train.device import env_int
-
     backend = backend or current_backend()
     with _lock:
         if backend not in _devices:
-            threads = threads or env_int("BNVIZ_TF_THREADS", high=256)
+            threads = threads or settings().tf_threads
             _devices[backend] = _SETUP[backend](threads)
         return _devices[backend]
 
@@ -123,7 +156,10 @@ def _device_name(gpus: list[str]) -> str:
 
 
 def _tensorflow_setup(threads: int | None) -> str:
-    import tensorflow as tf
+    with native_stderr_silenced(not has_nvidia_driver()):  # the CUDA probe's cuInit error, without a driver
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
 
     try:
         if threads:
@@ -204,9 +240,7 @@ def _jax_compilation_cache() -> None:
     import jax
 
     if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        from bnviz.home import default_home
-
-        jax.config.update("jax_compilation_cache_dir", str(default_home() / "jax-cache"))
+        jax.config.update("jax_compilation_cache_dir", str(settings().home / "jax-cache"))
     if not os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     if not os.environ.get("JAX_COMPILATION_CACHE_MAX_SIZE"):

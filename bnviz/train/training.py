@@ -91,7 +91,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         y_test = prepare_labels(data.y_test, loss_name, data.n_classes)
 
         # --- model -------------------------------------------------------------
-        keras.utils.set_random_seed(t.seed)
+        backends.seed_everything(t.seed, backend)
         model = models.build_model(config, data.input_shape, data.n_classes)
         publish({"type": "start", "backend": backend, "device": device_name, "params": models.param_counts(model),
                  "layers": models.layer_table(model)})

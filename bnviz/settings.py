@@ -1,0 +1,152 @@
+"""Every `BNVIZ_*` environment variable, read and validated in one place.
+
+`settings()` is the one reader: each field below is one variable (`BNVIZ_` + the field's name in
+capitals), with its default, its bounds and the sentence the README's table shows. A bad value
+fails with a `SettingsError` naming the variable, what it got and what is allowed; nothing falls
+back silently. The environment is read again when it changes (tests and the CLI set variables at
+run time), and parsed once per distinct environment.
+
+Importing this module changes nothing: no variable is set, no framework is imported.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bnviz.errors import UserError
+
+PREFIX = "BNVIZ_"
+# The Keras backends bnviz trains on, in preference order, with the names people know them by: the one table
+# that config validation, the CLI's choices and the pages' titles read.
+BACKENDS: dict[str, str] = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+DEFAULT_BACKEND = "tensorflow"  # what a config without training.backend (every older record) was trained on
+Backend = Literal[tuple(BACKENDS)]  # type: ignore[valid-type]
+
+
+class SettingsError(UserError):
+    """An environment variable with a value bnviz does not accept."""
+
+
+class Settings(BaseSettings):
+    """The server's settings; a field's description is its row in the README's table."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="ignore", env_ignore_empty=True,
+                                      validate_default=True,
+                                      case_sensitive=False)
+
+    home: Path = Field(Path("~/.bnviz"), description="run store (SQLite), saved models, uploads")
+    database_url: str | None = Field(
+        None, description="where runs are stored: `sqlite:///PATH` or `postgresql://USER:PASSWORD@HOST:PORT/DATABASE` "
+        "(several servers and workers share it; see PostgreSQL above); unset: `sqlite:///$BNVIZ_HOME/runs.db`")
+    data_dir: Path | None = Field(
+        None, description="local dataset files: `mnist/` and `fashion_mnist/` with the original IDX `.gz` files, "
+        "`cifar10/cifar-10-batches-py/` or `cifar-10-python.tar.gz`")
+    offline: bool = Field(False, description="`1`: never download; missing datasets give a message saying which "
+                          "files to put where")
+    max_jobs: int = Field(1, ge=1, le=64, description="trainings that run at once (= worker processes the dashboard "
+                          "starts); the rest wait in a FIFO queue")
+    executor: Literal["local", "ray", "none"] = Field(
+        "local", description="`local`: the dashboard starts and supervises its workers; `ray`: runs train as Ray "
+        "tasks (`RAY_ADDRESS`, else a local Ray instance; needs `pip install ray`; see "
+        "[docs/deploy.md](docs/deploy.md)); `none`: it starts none (run `python -m bnviz worker`)")
+    ray_cpus_per_job: float = Field(1.0, ge=0, le=64, description="with `BNVIZ_EXECUTOR=ray`: CPUs each run asks "
+                                    "Ray for")
+    ray_gpu_backends: str = Field("", description="with `BNVIZ_EXECUTOR=ray`: backends whose runs ask Ray for a "
+                                  "GPU, comma-separated (e.g. `jax`)")
+    ray_gpus_per_job: float = Field(1.0, ge=0, le=64, description="GPUs such a run asks for; `0.25` lets four small "
+                                    "runs share one GPU")
+    worker_timeout_s: int = Field(120, ge=5, le=86_400, description="a worker with no heartbeat for this long is "
+                                  "killed and its run marked interrupted (with PostgreSQL, also a worker on another "
+                                  "machine)")
+    worker_cpus: Literal["rest", "all"] = Field(
+        "rest", description="`rest`: local workers train on every core but the first, which stays the web server's "
+        "(a classroom cannot slow training, and training cannot slow the pages); `all`: no pinning (faster alone on "
+        "2 cores, slower with a full room)")
+    max_queued_per_owner: int = Field(3, ge=1, le=1000, description="runs one person (browser or signed-in user) "
+                                      "may have waiting (classroom fairness)")
+    admin_key: str | None = Field(None, description="the teacher/admin key: entered once per browser, it allows "
+                                  "cancelling, renaming and deleting every run. Unset: nobody is admin")
+    backend: Backend = Field(DEFAULT_BACKEND, description="the Keras backend of a new config that does not name one: "
+                             "`tensorflow`, `jax` or `torch` (see [Backends](#backends))")
+    tf_threads: int | None = Field(None, ge=1, le=256, description="a worker's intra-op threads (TensorFlow, "
+                                   "PyTorch; JAX: `1` makes it single-threaded); unset: cores − 1, which leaves a "
+                                   "core to the web server")
+
+    @field_validator("home", "data_dir")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    @field_validator("worker_cpus", "executor", "backend", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("admin_key")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value if value and value.strip() else None
+
+    @field_validator("ray_gpu_backends")
+    @classmethod
+    def _known_backends(cls, value: str) -> str:
+        unknown = sorted({n.strip() for n in value.split(",") if n.strip()} - set(BACKENDS))
+        if unknown:
+            raise ValueError(f"names unknown backends {', '.join(unknown)}; allowed: {', '.join(BACKENDS)}")
+        return value
+
+    @property
+    def gpu_backends(self) -> frozenset[str]:
+        """BNVIZ_RAY_GPU_BACKENDS as a set of backend names."""
+        return frozenset(n.strip() for n in self.ray_gpu_backends.split(",") if n.strip())
+
+
+def variable(field: str) -> str:
+    """The environment variable of a settings field: `max_jobs` -> `BNVIZ_MAX_JOBS`."""
+    return PREFIX + field.upper()
+
+
+def settings() -> Settings:
+    """The settings of the current environment, validated; a bad value raises a `SettingsError`."""
+    return _parse(tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(PREFIX))))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(environment: tuple[tuple[str, str], ...]) -> Settings:
+    try:
+        return Settings(_env_file=None)
+    except ValidationError as exc:
+        raise SettingsError(_message(exc, dict(environment))) from None
+
+
+def _message(exc: ValidationError, environment: dict[str, str]) -> str:
+    """One line per bad variable: its name, the value it has, what is allowed."""
+    lines = []
+    for error in exc.errors():
+        name = variable(str(error["loc"][0]))
+        got = next((v for k, v in environment.items() if k.upper() == name), "")
+        why = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}={got!r} is not allowed: {why}")
+    return "; ".join(lines)
+
+
+def table() -> str:
+    """The README's table of environment variables, in Markdown, made from the fields above."""
+    rows = ["| variable | default | what it does |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        rows.append(f"| `{variable(name)}` | {_shown(field.default)} | {field.description} |")
+    return "\n".join(rows)
+
+
+def _shown(default: object) -> str:
+    if default in (None, "", False):
+        return "unset"
+    if isinstance(default, float) and default.is_integer():
+        default = int(default)
+    return f"`{default}`"
