@@ -15,6 +15,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["BNVIZ_OFFLINE"] = "1"  # tests never download
+# A home for whatever runs outside a test's own (session fixtures, servers, their workers and JAX's
+# compilation cache): the suite never writes into the real ~/.bnviz.
+os.environ["BNVIZ_HOME"] = tempfile.mkdtemp(prefix="bnviz-tests-home-")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "datasets" / "mnist"

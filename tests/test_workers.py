@@ -3,6 +3,7 @@ what happens when a worker dies, hangs, or the whole server is killed and restar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -115,8 +116,11 @@ def test_a_killed_server_loses_nothing_and_a_restart_resumes_the_queue(tmp_path,
     finally:
         if kill == "server":
             server.kill()  # its worker is orphaned and must notice
-        else:
+        else:  # workers run in sessions of their own (Ctrl-C in the terminal goes to the server alone)
             os.killpg(server.pid, signal.SIGKILL)
+            if ids.get("worker"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(ids["worker"], signal.SIGKILL)
         server.wait()
         log.close()
     if kill == "server":  # the orphaned worker ends its run as interrupted and exits by itself

@@ -51,6 +51,7 @@ class _Slot:
     proc: subprocess.Popen | None = None
     worker_id: str = ""
     started: float = 0.0
+    registered: bool = False  # its row was seen in the store: a row gone since means it is exiting
     crashes: int = 0  # deaths in a row soon after start: back off instead of spinning
     not_before: float = 0.0
 
@@ -127,7 +128,10 @@ class LocalWorkers:
                 proc = slot.proc
                 if proc is not None and proc.poll() is None:
                     row = beats.get(slot.worker_id)
-                    last = row.heartbeat if row is not None else slot.started
+                    slot.registered = slot.registered or row is not None
+                    # A worker that has not registered yet is judged from its start; one whose row is gone
+                    # removed it on its way out, and the next check buries it.
+                    last = row.heartbeat if row is not None else (now if slot.registered else slot.started)
                     if now - last > self.hang_s:
                         log.error("worker %s (pid %d) sent no heartbeat for %.0f s: killing it",
                                   slot.worker_id, proc.pid, now - last)
@@ -167,15 +171,17 @@ class LocalWorkers:
                 self._spawn(slot)
 
     def _spawn(self, slot: _Slot) -> None:
-        slot.worker_id = f"w-{secrets.token_hex(4)}"
+        slot.worker_id, slot.registered = f"w-{secrets.token_hex(4)}", False
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, BNVIZ_HOME=str(self.store.home), KERAS_BACKEND=slot.backend,
                    PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p))
         cmd = [sys.executable, "-m", "bnviz", "worker", "--id", slot.worker_id, "--backend", slot.backend,
                "--parent", str(os.getpid()), "--max-jobs", str(self.n)]
         with open(self.log_dir / f"worker-{slot.backend}.log", "ab") as out:
+            # A session of its own: Ctrl-C in the dashboard's terminal reaches the server, which stops its
+            # workers itself (or they see it gone), instead of every worker dying at once and being replaced.
             slot.proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT)
+                                         stderr=subprocess.STDOUT, start_new_session=True)
         slot.started = time.time()
         if self.cpus:
             with contextlib.suppress(OSError):  # the worker may already be gone; the next check sees it

@@ -50,8 +50,13 @@ _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def _use_numpy_backend() -> None:
-    os.environ["KERAS_BACKEND"] = "numpy"  # builds and counts models; never trains
+def _start_helper() -> None:
+    """The helper builds and counts models on Keras' numpy backend (it never trains), and leaves Ctrl-C in the
+    server's terminal to the server: it ends with its parent's pool, without a traceback of its own."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["KERAS_BACKEND"] = "numpy"
 
 
 def _summary_of(config_json: str) -> str:
@@ -66,6 +71,6 @@ def model_summary_isolated(config: ExperimentConfig, timeout: float = 120.0) -> 
     with _pool_lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_use_numpy_backend)
+                                        initializer=_start_helper)
         pool = _pool
     return json.loads(pool.submit(_summary_of, config.to_json()).result(timeout=timeout))
