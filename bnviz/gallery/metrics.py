@@ -153,6 +153,11 @@ def _probe_accuracy(record: Record, mode: str) -> float | None:
     return bnfig.probe_metric(bnfig.find_probe(record), mode, "accuracy")
 
 
+def joined_notes(notes: Sequence[tuple[str, float | None]]) -> str:
+    """A card's extra column: each (format template, value) with a value, comma separated."""
+    return ", ".join(template.format(value) for template, value in notes if value is not None)
+
+
 # --------------------------------------------------------------------------- measurements
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bnviz import figures as bnfig
 from bnviz.figures.gallery import curves, history, percentile_panels
 from bnviz.gallery.configs import BN_LABELS, mnist_mlp
-from bnviz.gallery.metrics import Record, arm_mean, finite_mean, mean_over_seeds, median_drift
+from bnviz.gallery.metrics import Record, arm_mean, finite_mean, joined_notes, mean_over_seeds, median_drift
 from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
 
 
@@ -34,12 +34,7 @@ def _fig1_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
 def _fig1_extra(records: list[Record]) -> str:
     drift = mean_over_seeds(records, lambda r: median_drift(r, 3))
     early = finite_mean((r.get("history") or {}).get("val_accuracy", [None])[0] for r in records)
-    parts = []
-    if early is not None:
-        parts.append(f"after epoch 1: {early:.3f}")
-    if drift is not None:
-        parts.append(f"median drift {drift:.2f}")
-    return ", ".join(parts)
+    return joined_notes([("after epoch 1: {:.3f}", early), ("median drift {:.2f}", drift)])
 
 
 def _fig1_draw(exp: Experiment, lists: dict[str, list[Record]]) -> FigureList:

@@ -10,6 +10,7 @@ from bnviz.gallery.metrics import (
     finite_mean,
     first_layer_ratio,
     gradients_by_layer,
+    joined_notes,
     mean_over_seeds,
     saturation_by_layer,
 )
@@ -36,12 +37,7 @@ def _mean_saturation(record: Record) -> float | None:
 def _sat_extra(records: list[Record]) -> str:
     sat = mean_over_seeds(records, _mean_saturation)
     ratio = mean_over_seeds(records, first_layer_ratio)
-    parts = []
-    if sat is not None:
-        parts.append(f"saturated at the end: {sat:.1%}")
-    if ratio is not None:
-        parts.append(f"min ‖∇W‖ layer 1 / output: {ratio:.2g}")
-    return ", ".join(parts)
+    return joined_notes([("saturated at the end: {:.1%}", sat), ("min ‖∇W‖ layer 1 / output: {:.2g}", ratio)])
 
 
 def _sat_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
