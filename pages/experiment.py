@@ -34,6 +34,7 @@ from ui.experiment_form import (
     with_bn,
     without_bn,
 )
+from ui.model_summary import model_summary_panel
 from ui.service import manager
 from ui.upload_view import UPLOAD_HELP, save_upload, show_upload_summary
 
@@ -278,13 +279,6 @@ def form_tabs() -> None:
 
 # --- the resulting configuration ------------------------------------------------
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _summary(config_json: str) -> dict:
-    from bnviz.train.describe import model_summary_isolated
-
-    return model_summary_isolated(ExperimentConfig.from_json(config_json))
-
-
 @st.cache_data(show_spinner=False, max_entries=16)
 def _preview(dataset_json: str):
     from bnviz.config import DatasetConfig
@@ -374,36 +368,12 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
                    "so normally the finished run is shown instead).")
     if config is None:
         return
-    _model_summary(config)
+    model_summary_panel(config)
     if preview is not None:
         st.subheader("Your data")
         common.chart(st, preview, "preview")
     common.copy_link("Link to this experiment (opens this form, filled in):",
                      routes.url("experiment", cfg=config.encode()))
-
-
-def _model_summary(config: ExperimentConfig) -> None:
-    st.subheader("Your model")
-    try:
-        summary = _summary(config.to_json())
-    except (DatasetError, ValueError) as exc:
-        st.error(str(exc), icon=":material/rule:")
-        return
-    params = summary["params"]
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Parameters", f"{params['total']:,}")
-    c2.metric("Trainable", f"{params['trainable']:,}")
-    c3.metric("Non-trainable", f"{params['non_trainable']:,}", help="BN's moving mean and variance.")
-    st.dataframe(
-        [{"layer": r["name"], "type": r["type"], "output shape": str(tuple(r["output_shape"] or ())),
-          "params": r["params"]} for r in summary["layers"]],
-        hide_index=True, width="stretch", height=min(36 * (len(summary["layers"]) + 1) + 3, 420),
-        column_config={"layer": st.column_config.TextColumn(width="small"),
-                       "type": st.column_config.TextColumn(width="small"),
-                       "output shape": st.column_config.TextColumn(width="small"),
-                       "params": st.column_config.NumberColumn(width="small", format="%d")})
-    st.caption(f"Loss: {summary['loss'].replace('_', ' ')} · input {tuple(summary['input_shape'])} · "
-               f"{summary['n_classes']} classes")
 
 
 page()

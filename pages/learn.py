@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from bnviz.gallery import EXPERIMENTS
-from bnviz.states import MISSING, is_active
+from bnviz.states import MISSING, RunState, is_active
 from ui import access, common, routes
 from ui.gallery import find_runs, launch, records_by_arm
 
@@ -58,7 +58,7 @@ def page() -> None:
 def _run_controls(slug: str, runs: list, key: str, choice: Choice) -> None:
     """The card's one button (launch the missing arms, then show the answer) and its progress."""
     exp = EXPERIMENTS[slug]
-    done = sum(r.status in ("succeeded", "diverged", "failed") for r in runs)
+    done = sum(r.status in (RunState.SUCCEEDED, RunState.DIVERGED, RunState.FAILED) for r in runs)
     b1, b2 = st.columns([1, 1])
     label = "Run it" if done < len(runs) else "Show the answer"
     if b1.button(f"{label} ({len(runs)} runs)", key=key, icon=":material/play_arrow:",

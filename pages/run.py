@@ -11,7 +11,7 @@ import streamlit as st
 from bnviz import figures
 from bnviz.config import ExperimentConfig
 from bnviz.report import readings
-from bnviz.states import is_active
+from bnviz.states import RunState, is_active
 from bnviz.store import RunNotFound
 from ui import access, common, routes
 from ui.bn_steps_view import bn_steps_panel
@@ -154,7 +154,7 @@ def _status(current: RunView, shown_status: str) -> None:
     if current.status != shown_status:
         st.rerun()
     if is_active(current.status):
-        if current.status == "queued":
+        if current.status == RunState.QUEUED:
             place = current.queue_position
             st.info(f"Waiting to start: {ordinal(place)} in line." if place else "Waiting to start…",
                     icon=":material/schedule:")
@@ -162,9 +162,9 @@ def _status(current: RunView, shown_status: str) -> None:
             p = current.progress or {}
             st.progress(min(max(float(p.get("fraction") or 0.0), 0.0), 1.0), text=progress_text(p))
     summary = current.record.get("summary") or {}
-    if current.status == "failed":
+    if current.status == RunState.FAILED:
         st.error(f"Training failed: {summary.get('error')}", icon=":material/error:")
-    if current.status == "diverged":
+    if current.status == RunState.DIVERGED:
         at = summary.get("diverged_at") or {}
         st.error(f"The loss became NaN/inf at epoch {at.get('epoch')}, batch {at.get('batch')}: the run was "
                  "stopped. Lower the learning rate, or add BN, which tolerates much higher rates.",

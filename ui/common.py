@@ -6,12 +6,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from bnviz.ids import InvalidRunId, validate_run_id
+from bnviz.states import RunState
 from ui import routes
 
 STATE_ICONS = {
-    "queued": ":material/schedule:", "running": ":material/autorenew:", "succeeded": ":material/check_circle:",
-    "failed": ":material/error:", "cancelled": ":material/cancel:", "diverged": ":material/trending_up:",
-    "interrupted": ":material/power_off:",
+    RunState.QUEUED: ":material/schedule:", RunState.RUNNING: ":material/autorenew:",
+    RunState.SUCCEEDED: ":material/check_circle:", RunState.FAILED: ":material/error:",
+    RunState.CANCELLED: ":material/cancel:", RunState.DIVERGED: ":material/trending_up:",
+    RunState.INTERRUPTED: ":material/power_off:",
 }
 OPTIMIZER_TITLES = {"sgd": "SGD", "momentum": "SGD + momentum", "adam": "Adam", "rmsprop": "RMSprop"}
 PROJECTOR_FONT_PX = 18  # the smallest chart text in presenter mode (ticks, legends, axis titles)

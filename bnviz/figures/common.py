@@ -85,7 +85,7 @@ def kind_color(kind: str) -> str:
     return PALETTE.get(kind, PALETTE["input"])
 
 
-def _rgba(hex_color: str, alpha: float) -> str:
+def rgba(hex_color: str, alpha: float) -> str:
     """Hex color with transparency, for bands and overlaid bars."""
     h = hex_color.lstrip("#")
     r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
@@ -101,14 +101,14 @@ def finite(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
-_num = finite
+def finite_list(values: Iterable[Any] | None) -> list[float | None]:
+    """`finite` of each value: a stored series with its gaps."""
+    return [finite(v) for v in (values or [])]
 
-def _nums(values: Iterable[Any] | None) -> list[float | None]:
-    return [_num(v) for v in (values or [])]
 
-
-def _fmt(value: Any, spec: str = ".3g") -> str:
-    v = _num(value)
+def format_number(value: Any, spec: str = ".3g") -> str:
+    """A number for a hover or a legend; "n/a" for a gap."""
+    v = finite(value)
     return "n/a" if v is None else format(v, spec)
 
 
@@ -122,7 +122,7 @@ def metric_label(metric: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _style(
+def style_figure(
     fig: go.Figure,
     title: str,
     xlabel: str | None = None,
@@ -173,7 +173,7 @@ def empty_figure(
     )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _style(fig, title, uirevision=uirevision, height=height, showlegend=False)
+    return style_figure(fig, title, uirevision=uirevision, height=height, showlegend=False)
 
 
 def is_empty_figure(fig: go.Figure) -> bool:
@@ -184,15 +184,16 @@ def is_empty_figure(fig: go.Figure) -> bool:
 # --------------------------------------------------------------------------- record access
 
 
-def _record(record: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def as_record(record: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The record, or an empty one when there is none yet."""
     return record if isinstance(record, Mapping) else {}
 
 
 def probes(record: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """Probes sorted by epoch; a repeated epoch keeps its last probe (a resumed run)."""
     by_epoch: dict[int, dict[str, Any]] = {}
-    for probe in _record(record).get("probes") or []:
-        if isinstance(probe, Mapping) and _num(probe.get("epoch")) is not None:
+    for probe in as_record(record).get("probes") or []:
+        if isinstance(probe, Mapping) and finite(probe.get("epoch")) is not None:
             by_epoch[int(probe["epoch"])] = dict(probe)
     return [by_epoch[e] for e in sorted(by_epoch)]
 
@@ -214,13 +215,13 @@ def find_probe(record: Mapping[str, Any] | None, epoch: int | None = None) -> di
 def probe_metric(probe: Mapping[str, Any] | None, mode: str, metric: str) -> float | None:
     """The probe batch's `metric` ("loss", "accuracy") in `mode` ("train_mode": batch statistics,
     "inference_mode": moving statistics), None when the probe has no such number."""
-    return _num((((probe or {}).get("probe_metrics") or {}).get(mode) or {}).get(metric))
+    return finite((((probe or {}).get("probe_metrics") or {}).get(mode) or {}).get(metric))
 
 
 def find_position(probe: Mapping[str, Any] | None, block: int, kind: str) -> dict[str, Any] | None:
     """The position of `kind` in `block` of a probe, or None when the run has none there."""
     for pos in (probe or {}).get("positions") or []:
-        if isinstance(pos, Mapping) and pos.get("kind") == kind and _num(pos.get("block")) == block:
+        if isinstance(pos, Mapping) and pos.get("kind") == kind and finite(pos.get("block")) == block:
             return dict(pos)
     return None
 
@@ -231,7 +232,7 @@ def position_blocks(record: Mapping[str, Any] | None, kind: str | None = None) -
     for probe in probes(record):
         for pos in probe.get("positions") or []:
             if isinstance(pos, Mapping) and (kind is None or pos.get("kind") == kind):
-                b = _num(pos.get("block"))
+                b = finite(pos.get("block"))
                 if b is not None:
                     blocks.add(int(b))
     # hidden blocks in order, then the output; the input first
@@ -243,7 +244,7 @@ def position_kinds(record: Mapping[str, Any] | None, block: int) -> list[str]:
     kinds: set[str] = set()
     for probe in probes(record):
         for pos in probe.get("positions") or []:
-            if isinstance(pos, Mapping) and _num(pos.get("block")) == block and pos.get("kind"):
+            if isinstance(pos, Mapping) and finite(pos.get("block")) == block and pos.get("kind"):
                 kinds.add(str(pos["kind"]))
     order = list(POSITION_LABELS)
     return sorted(kinds, key=lambda k: (order.index(k) if k in order else len(order), k))
@@ -254,8 +255,8 @@ def hist_arrays(hist: Mapping[str, Any] | None, density: bool = True) -> tuple[l
     including those outside the edges, so areas are comparable across positions and runs."""
     if not isinstance(hist, Mapping):
         return None
-    edges = np.asarray(_nums(hist.get("edges")), dtype=float)
-    counts = np.asarray(_nums(hist.get("counts")), dtype=float)
+    edges = np.asarray(finite_list(hist.get("edges")), dtype=float)
+    counts = np.asarray(finite_list(hist.get("counts")), dtype=float)
     if len(edges) < 2 or len(counts) != len(edges) - 1 or np.isnan(edges).any():
         return None
     counts = np.nan_to_num(counts)
@@ -265,19 +266,20 @@ def hist_arrays(hist: Mapping[str, Any] | None, density: bool = True) -> tuple[l
     centers = edges[:-1] + widths / 2
     heights = counts
     if density:
-        total = counts.sum() + (_num(hist.get("below")) or 0.0) + (_num(hist.get("above")) or 0.0)
+        total = counts.sum() + (finite(hist.get("below")) or 0.0) + (finite(hist.get("above")) or 0.0)
         heights = counts / (total * widths) if total > 0 else np.zeros_like(counts)
     return centers.tolist(), widths.tolist(), heights.tolist()
 
 
-def _outside_share(hist: Mapping[str, Any]) -> float:
-    counts = sum(v for v in _nums(hist.get("counts")) if v is not None)
-    outside = (_num(hist.get("below")) or 0.0) + (_num(hist.get("above")) or 0.0)
+def outside_share(hist: Mapping[str, Any]) -> float:
+    """Share of a histogram's values beyond its edges."""
+    counts = sum(v for v in finite_list(hist.get("counts")) if v is not None)
+    outside = (finite(hist.get("below")) or 0.0) + (finite(hist.get("above")) or 0.0)
     total = counts + outside
     return outside / total if total > 0 else 0.0
 
 
-def _legend_below(fig: go.Figure) -> go.Figure:
+def legend_below(fig: go.Figure) -> go.Figure:
     """Run names are long: a legend under the plot keeps them off the title and the data."""
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0},
                       margin={"t": 60, "b": 110})

@@ -11,17 +11,17 @@ import plotly.graph_objects as go
 from bnviz.figures.common import (
     HEIGHT,
     PALETTE,
-    _legend_below,
-    _num,
-    _nums,
-    _record,
-    _rgba,
-    _style,
+    as_record,
     empty_figure,
     find_probe,
+    finite,
+    finite_list,
+    legend_below,
     metric_label,
     probe_metric,
+    rgba,
     run_color,
+    style_figure,
 )
 
 # --------------------------------------------------------------------------- training curves
@@ -30,9 +30,9 @@ from bnviz.figures.common import (
 def steps_per_epoch(record: Mapping[str, Any] | None) -> int | None:
     """Largest batch number logged in a completed epoch (a lower bound by < log_every);
     falls back to the largest batch logged at all, None without batches."""
-    rec = _record(record)
+    rec = as_record(record)
     batches = [b for b in rec.get("batches") or [] if isinstance(b, Mapping)]
-    pairs = [(_num(b.get("epoch")), _num(b.get("batch"))) for b in batches]
+    pairs = [(finite(b.get("epoch")), finite(b.get("batch"))) for b in batches]
     pairs = [(int(e), int(n)) for e, n in pairs if e is not None and n is not None and n > 0]
     if not pairs:
         return None
@@ -46,10 +46,10 @@ def steps_per_epoch(record: Mapping[str, Any] | None) -> int | None:
 def _batch_points(record: Mapping[str, Any], metric: str, steps: int | None) -> tuple[list, list]:
     steps = steps or steps_per_epoch(record)
     xs, ys = [], []
-    for b in _record(record).get("batches") or []:
+    for b in as_record(record).get("batches") or []:
         if not isinstance(b, Mapping):
             continue
-        e, n, v = _num(b.get("epoch")), _num(b.get("batch")), _num(b.get(metric))
+        e, n, v = finite(b.get("epoch")), finite(b.get("batch")), finite(b.get(metric))
         if e is None or n is None or v is None or not steps:
             continue
         xs.append((e - 1) + min(n / steps, 1.0))
@@ -66,11 +66,11 @@ def initial_value(record: Mapping[str, Any] | None, metric: str) -> float | None
 
 
 def _diverged_x(record: Mapping[str, Any], steps: int | None) -> float | None:
-    summary = _record(record).get("summary") or {}
+    summary = as_record(record).get("summary") or {}
     where = summary.get("diverged_at") if isinstance(summary, Mapping) else None
-    if not isinstance(where, Mapping) or _num(where.get("epoch")) is None:
+    if not isinstance(where, Mapping) or finite(where.get("epoch")) is None:
         return None
-    epoch, batch = _num(where.get("epoch")) or 1.0, _num(where.get("batch")) or 0.0
+    epoch, batch = finite(where.get("epoch")) or 1.0, finite(where.get("batch")) or 0.0
     return (epoch - 1) + (min(batch / steps, 1.0) if steps else 0.0)
 
 
@@ -86,7 +86,7 @@ def loss_curves(
     """Train/validation curves per epoch, with the logged batches as a thin line so a live run
     shows progress inside the current epoch, from its value before training (`initial_value`) on.
     `steps` overrides the steps-per-epoch estimate."""
-    rec = _record(record)
+    rec = as_record(record)
     history = rec.get("history") or {}
     name = metric_label(metric)
     title = f"{name} during training"
@@ -101,13 +101,13 @@ def loss_curves(
             fig.add_trace(
                 go.Scatter(
                     x=bx, y=by, mode="lines" if len(bx) > 1 else "markers", name="train (batches)",
-                    line={"color": _rgba(PALETTE["train"], 0.45), "width": 1},
+                    line={"color": rgba(PALETTE["train"], 0.45), "width": 1},
                     hovertemplate="epoch %{x:.2f}<br>" + name + " %{y:.4g}<extra>%{fullData.name}</extra>",
                 )
             )
     for key, label, color in ((metric, "train", PALETTE["train"]), (f"val_{metric}", "validation",
                                                                    PALETTE["validation"])):
-        ys = _nums(history.get(key))
+        ys = finite_list(history.get(key))
         if any(v is not None for v in ys):
             fig.add_trace(
                 go.Scatter(
@@ -126,7 +126,7 @@ def loss_curves(
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     if show_batches:
         fig.update_xaxes(rangemode="tozero")  # batches of epoch 1 sit between 0 and 1
-    return _style(fig, title, "epoch", name, uirevision=uirevision, height=height)
+    return style_figure(fig, title, "epoch", name, uirevision=uirevision, height=height)
 
 
 def compare_curves(
@@ -143,7 +143,7 @@ def compare_curves(
     fig = go.Figure()
     for i, rec in enumerate(records):
         label = labels[i] if i < len(labels) else f"run {i + 1}"
-        ys = _nums((_record(rec).get("history") or {}).get(metric))
+        ys = finite_list((as_record(rec).get("history") or {}).get(metric))
         if not any(v is not None for v in ys):
             continue
         fig.add_trace(
@@ -157,7 +157,7 @@ def compare_curves(
         return empty_figure(title, f"no run has {metric} yet", uirevision=uirevision, height=height)
     if metric.endswith("accuracy"):
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
-    return _legend_below(_style(fig, title, "epoch", name, uirevision=uirevision, height=height))
+    return legend_below(style_figure(fig, title, "epoch", name, uirevision=uirevision, height=height))
 
 
 # --------------------------------------------------------------------------- multi-seed bands
@@ -173,7 +173,7 @@ def aggregate_series(series: Sequence[Sequence[Any]], band: str = "std") -> dict
     length = max((len(s) for s in series), default=0)
     out: dict[str, list] = {"mean": [], "low": [], "high": [], "n": []}
     for i in range(length):
-        vals = np.array([v for s in series if i < len(s) and (v := _num(s[i])) is not None], dtype=float)
+        vals = np.array([v for s in series if i < len(s) and (v := finite(s[i])) is not None], dtype=float)
         out["n"].append(len(vals))
         if len(vals) == 0:
             for key in ("mean", "low", "high"):
@@ -205,17 +205,18 @@ def seed_band(
     The band is one closed polygon over the points where low and high exist."""
     color = color or run_color(0)
     xs = list(x) if x is not None else list(range(1, len(mean) + 1))
-    pts = [(xv, lo, hi) for xv, lo, hi in zip(xs, _nums(low), _nums(high)) if lo is not None and hi is not None]
+    pts = [(xv, lo, hi) for xv, lo, hi in zip(xs, finite_list(low), finite_list(high))
+           if lo is not None and hi is not None]
     band = go.Scatter(
         x=[p[0] for p in pts] + [p[0] for p in reversed(pts)],
         y=[p[2] for p in pts] + [p[1] for p in reversed(pts)],
-        fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0, "color": color}, mode="lines",
+        fill="toself", fillcolor=rgba(color, 0.18), line={"width": 0, "color": color}, mode="lines",
         hoverinfo="skip", showlegend=False, legendgroup=label, name=f"{label} band",
     )
     line = go.Scatter(
-        x=xs, y=_nums(mean), mode="lines+markers", name=label, legendgroup=label,
+        x=xs, y=finite_list(mean), mode="lines+markers", name=label, legendgroup=label,
         line={"color": color, "width": 2}, marker={"size": 4},
-        customdata=[[lo, hi] for lo, hi in zip(_nums(low), _nums(high))],
+        customdata=[[lo, hi] for lo, hi in zip(finite_list(low), finite_list(high))],
         hovertemplate="x %{x}<br>" + hover + " %{y:.4g}<br>band %{customdata[0]:.4g} … %{customdata[1]:.4g}"
         + "<extra>%{fullData.name}</extra>",
     )
@@ -244,4 +245,4 @@ def aggregate_band_figure(
             fig.add_trace(trace)
     if not fig.data:
         return empty_figure(title, "no finished seeds", uirevision=uirevision, height=height)
-    return _style(fig, title, "epoch", metric_label, uirevision=uirevision, height=height)
+    return style_figure(fig, title, "epoch", metric_label, uirevision=uirevision, height=height)

@@ -12,19 +12,19 @@ import plotly.graph_objects as go
 
 from bnviz.figures.common import (
     HEIGHT,
-    _fmt,
-    _legend_below,
-    _outside_share,
-    _style,
     block_label,
     empty_figure,
     find_position,
     find_probe,
+    format_number,
     hist_arrays,
     kind_color,
+    legend_below,
+    outside_share,
     position_label,
     probes,
     run_color,
+    style_figure,
 )
 
 # --------------------------------------------------------------------------- histograms
@@ -38,8 +38,8 @@ def _hist_bar(pos: Mapping[str, Any], name: str, color: str, opacity: float = 0.
         return None
     centers, widths, heights = arrays
     stats = pos.get("stats") or {}
-    mean, std = _fmt(stats.get("mean")), _fmt(stats.get("std"))
-    outside = _outside_share(hist)
+    mean, std = format_number(stats.get("mean")), format_number(stats.get("std"))
+    outside = outside_share(hist)
     extra = f"<br>outside range: {outside:.1%}" if outside > 0 else ""
     return go.Bar(
         x=centers, y=heights, width=widths, name=f"{name} (μ={mean}, σ={std})",
@@ -53,7 +53,7 @@ def _hist_bar(pos: Mapping[str, Any], name: str, color: str, opacity: float = 0.
 
 def _hist_layout(fig: go.Figure, title: str, ylabel: str, uirevision: str, height: int) -> go.Figure:
     fig.update_layout(barmode="overlay", bargap=0)
-    return _style(fig, title, "value", ylabel, uirevision=uirevision, height=height)
+    return style_figure(fig, title, "value", ylabel, uirevision=uirevision, height=height)
 
 
 def histogram_overlay(
@@ -183,4 +183,4 @@ def compare_histograms(
             fig.add_trace(bar)
     if not fig.data:
         return empty_figure(title, "no run has this position yet", uirevision=uirevision, height=height)
-    return _legend_below(_hist_layout(fig, title, "density", uirevision, height))
+    return legend_below(_hist_layout(fig, title, "density", uirevision, height))

@@ -13,17 +13,17 @@ from bnviz.figures.common import (
     BN_PARAMS,
     HEIGHT,
     PALETTE,
-    _num,
-    _style,
     block_label,
     empty_figure,
     find_position,
     find_probe,
+    finite,
     position_blocks,
     position_label,
     probe_metric,
     probes,
     run_color,
+    style_figure,
 )
 from bnviz.figures.curves import seed_band
 
@@ -40,7 +40,7 @@ def _stat_series(record: Mapping[str, Any] | None, block: int, kind: str, keys: 
         stats = pos.get("stats") or {}
         out["epoch"].append(int(probe["epoch"]))
         for k in keys:
-            out[k].append(_num(stats.get(k)))
+            out[k].append(finite(stats.get(k)))
     return out
 
 
@@ -67,7 +67,7 @@ def percentile_bands(
     if not fig.data:
         return empty_figure(title, f"no {position_label(kind)} percentiles recorded",
                             uirevision=uirevision, height=height)
-    return _style(fig, title, "epoch", "value", uirevision=uirevision, height=height)
+    return style_figure(fig, title, "epoch", "value", uirevision=uirevision, height=height)
 
 
 def gradient_norms(
@@ -81,7 +81,7 @@ def gradient_norms(
     vanishing gradients in early layers stand out."""
     probe = find_probe(record, epoch)
     grads = (probe or {}).get("gradients")
-    values = {str(k): _num(v) for k, v in grads.items()} if isinstance(grads, Mapping) else {}
+    values = {str(k): finite(v) for k, v in grads.items()} if isinstance(grads, Mapping) else {}
     title = "Gradient norm per layer"
     if probe is None or not any(v is not None for v in values.values()):
         return empty_figure(title, "no gradients recorded", uirevision=uirevision, height=height)
@@ -91,7 +91,7 @@ def gradient_norms(
         hovertemplate="%{x}<br>‖∇W‖₂ %{y:.3g}<extra></extra>",
     ))
     fig.update_yaxes(type="log")
-    return _style(fig, title, "layer", "gradient L2 norm (log)", uirevision=uirevision, height=height)
+    return style_figure(fig, title, "layer", "gradient L2 norm (log)", uirevision=uirevision, height=height)
 
 
 def gradient_norms_over_time(
@@ -107,7 +107,7 @@ def gradient_norms_over_time(
                 layers.append(str(name))
     fig = go.Figure()
     for i, layer in enumerate(layers):
-        ys = [_num((p.get("gradients") or {}).get(layer)) for p in found]
+        ys = [finite((p.get("gradients") or {}).get(layer)) for p in found]
         if not any(v is not None for v in ys):
             continue
         fig.add_trace(go.Scatter(
@@ -118,7 +118,7 @@ def gradient_norms_over_time(
     if not fig.data:
         return empty_figure(title, "no gradients recorded", uirevision=uirevision, height=height)
     fig.update_yaxes(type="log")
-    return _style(fig, title, "epoch", "gradient L2 norm (log)", uirevision=uirevision, height=height)
+    return style_figure(fig, title, "epoch", "gradient L2 norm (log)", uirevision=uirevision, height=height)
 
 
 def bn_layers(record: Mapping[str, Any] | None) -> list[str]:
@@ -148,12 +148,12 @@ def bn_parameters(record: Mapping[str, Any] | None, *, uirevision: str = "bnviz"
             xs, mean, low, high = [], [], [], []
             for p in found:
                 entry = ((p.get("bn_params") or {}).get(layer) or {}).get(param) or {}
-                if _num(entry.get("mean")) is None:
+                if finite(entry.get("mean")) is None:
                     continue
                 xs.append(int(p["epoch"]))
-                mean.append(_num(entry.get("mean")))
-                low.append(_num(entry.get("min")))
-                high.append(_num(entry.get("max")))
+                mean.append(finite(entry.get("mean")))
+                low.append(finite(entry.get("min")))
+                high.append(finite(entry.get("max")))
             if not xs:
                 continue
             band, line = seed_band(mean, low, high, layer, x=xs, color=run_color(i), hover=param)
@@ -163,7 +163,7 @@ def bn_parameters(record: Mapping[str, Any] | None, *, uirevision: str = "bnviz"
             fig.add_trace(line, row=j // 2 + 1, col=j % 2 + 1)
     if not fig.data:
         return empty_figure(title, "BN parameters are all null", uirevision=uirevision, height=height)
-    fig = _style(fig, title, uirevision=uirevision, height=height, subplots=True)
+    fig = style_figure(fig, title, uirevision=uirevision, height=height, subplots=True)
     fig.update_xaxes(title_text="epoch", row=2)
     return fig
 
@@ -195,7 +195,7 @@ def train_vs_inference(
                 ), row=1, col=col)
     if not fig.data:
         return empty_figure(title, "no probe metrics recorded", uirevision=uirevision, height=height)
-    fig = _style(fig, title, "epoch", uirevision=uirevision, height=height, subplots=True)
+    fig = style_figure(fig, title, "epoch", uirevision=uirevision, height=height, subplots=True)
     fig.update_yaxes(tickformat=".0%", row=1, col=1)
     return fig
 
@@ -227,4 +227,4 @@ def saturation(
         detail = "not recorded for this activation" if probes(record) else "no probes recorded"
         return empty_figure(title, detail, uirevision=uirevision, height=height)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
-    return _style(fig, title, "epoch", "share of units / values", uirevision=uirevision, height=height)
+    return style_figure(fig, title, "epoch", "share of units / values", uirevision=uirevision, height=height)

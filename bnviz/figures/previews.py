@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from bnviz.figures.common import _style, empty_figure, run_color
+from bnviz.figures.common import empty_figure, run_color, style_figure
 
 # --------------------------------------------------------------------------- dataset previews
 
@@ -62,7 +62,7 @@ def scatter_2d(
             hovertemplate="x₁ %{x:.3g}<br>x₂ %{y:.3g}<extra>%{fullData.name}</extra>",
         ))
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return _style(fig, title, "x₁", "x₂", uirevision=uirevision, height=height)
+    return style_figure(fig, title, "x₁", "x₂", uirevision=uirevision, height=height)
 
 
 def _to_uint8(images: np.ndarray) -> np.ndarray:
@@ -116,6 +116,6 @@ def image_grid(
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     height = 80 + rows * tile_px
-    fig = _style(fig, title, uirevision=uirevision, height=height, showlegend=False)
+    fig = style_figure(fig, title, uirevision=uirevision, height=height, showlegend=False)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return fig

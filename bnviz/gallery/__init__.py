@@ -100,7 +100,6 @@ from bnviz.gallery.metrics import (
     median_drift,
     mode_gap,
     saturation_by_layer,
-    sweep_points,
 )
 from bnviz.gallery.model import (
     Arm,
@@ -113,6 +112,7 @@ from bnviz.gallery.model import (
     Row,
     UnknownExperiment,
     Verdict,
+    sweep_points,
 )
 
 __all__ = [

@@ -6,15 +6,17 @@ from bnviz.config import ExperimentConfig
 from bnviz.presets import PRESETS
 
 
-def _preset(name: str, fast: bool) -> ExperimentConfig:
+def preset_config(name: str, fast: bool) -> ExperimentConfig:
+    """The config of preset `name`, or of its "-fast" variant."""
     return PRESETS[f"{name}-fast" if fast else name].config
 
 
-def _published(name: str) -> float | None:
+def published_accuracy(name: str) -> float | None:
+    """The test accuracy the preset's source reports, if it reports one."""
     return PRESETS[name].published.get("test_accuracy")
 
 
-def _mnist_mlp(placement: str = "none", *, fast: bool, lr: float = 1.0, scale: float = 1.0,
+def mnist_mlp(placement: str = "none", *, fast: bool, lr: float = 1.0, scale: float = 1.0,
                activation: str = "sigmoid", depth: int = 3, n_train_fast: int = 8000, epochs_fast: int = 5,
                epochs_full: int = 50) -> ExperimentConfig:
     """Ioffe & Szegedy's Fig. 1 network: MNIST, `depth` x 100 units, batch 60, plain SGD.

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bnviz import figures as bnfig
+from bnviz.figures import finite
 from bnviz.states import MISSING, SKIPPED, RunState
-
-if TYPE_CHECKING:
-    from bnviz.gallery.model import Experiment
 
 Record = Mapping[str, Any]
 
@@ -26,9 +24,6 @@ LAG = 0.02  # probe accuracy with batch statistics this much above moving statis
 
 
 # --------------------------------------------------------------------------- record helpers
-
-
-_num = bnfig.finite  # a finite float or None
 
 
 def as_lists(records_by_arm: Mapping[str, Any] | None) -> dict[str, list[Record]]:
@@ -44,12 +39,14 @@ def as_lists(records_by_arm: Mapping[str, Any] | None) -> dict[str, list[Record]
     return out
 
 
-def _summary(record: Record | None) -> Mapping[str, Any]:
+def summary_of(record: Record | None) -> Mapping[str, Any]:
+    """A record's summary, empty when it has none yet."""
     summary = (record or {}).get("summary")
     return summary if isinstance(summary, Mapping) else {}
 
 
-def _config(record: Record | None) -> Mapping[str, Any]:
+def config_of(record: Record | None) -> Mapping[str, Any]:
+    """A record's config as stored, empty when it has none."""
     config = (record or {}).get("config")
     return config if isinstance(config, Mapping) else {}
 
@@ -58,7 +55,7 @@ def final_value(record: Record | None, metric: str = METRIC) -> float | None:
     """The metric a finished run reached (None unless the run succeeded)."""
     if not record or record.get("status") != RunState.SUCCEEDED:
         return None
-    return _num((_summary(record).get("final") or {}).get(metric))
+    return finite((summary_of(record).get("final") or {}).get(metric))
 
 
 def aggregate_arm_metric(records: Iterable[Record | None], metric: str = METRIC) -> dict[str, Any]:
@@ -67,14 +64,14 @@ def aggregate_arm_metric(records: Iterable[Record | None], metric: str = METRIC)
     (diverged, failed, skipped) count in `missing`, not in the mean."""
     records = list(records)
     values = [final_value(r, metric) for r in records]
-    finite = [v for v in values if v is not None]
-    agg = bnfig.aggregate_series([[v] for v in finite], band="std")
+    present = [v for v in values if v is not None]
+    agg = bnfig.aggregate_series([[v] for v in present], band="std")
     mean = agg["mean"][0] if agg["mean"] else None
     low = agg["low"][0] if agg["low"] else None
     high = agg["high"][0] if agg["high"] else None
     std = (high - mean) if mean is not None and high is not None else None
-    return {"mean": mean, "std": std, "low": low, "high": high, "n": len(finite), "values": values,
-            "missing": len(values) - len(finite)}
+    return {"mean": mean, "std": std, "low": low, "high": high, "n": len(present), "values": values,
+            "missing": len(values) - len(present)}
 
 
 def arm_status(records: Sequence[Record]) -> str:
@@ -93,7 +90,7 @@ def arm_status(records: Sequence[Record]) -> str:
 
 def diverged_at(records: Sequence[Record]) -> str | None:
     for r in records:
-        where = _summary(r).get("diverged_at")
+        where = summary_of(r).get("diverged_at")
         if r.get("status") == RunState.DIVERGED:
             if isinstance(where, Mapping) and where.get("epoch") is not None:
                 return f"epoch {where.get('epoch')}, batch {where.get('batch')}"
@@ -101,12 +98,14 @@ def diverged_at(records: Sequence[Record]) -> str | None:
     return None
 
 
-def _shorten(text: str, limit: int = 140) -> str:
+def shorten(text: str, limit: int = 140) -> str:
+    """One line of at most `limit` characters, for an error in a table cell."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _mean(values: Iterable[float | None]) -> float | None:
+def finite_mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the finite values; None when there are none."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return sum(finite) / len(finite) if finite else None
 
@@ -115,31 +114,32 @@ def bn_warmup(record: Record | None) -> float | None:
     """Share of the moving statistics that comes from training batches (1 - momentum^steps);
     None when the run has no BatchNormalization. Below ~0.9 inference-mode numbers are not
     meaningful yet: the moving averages still remember their initial values (mean 0, var 1)."""
-    model = _config(record).get("model") or {}
+    model = config_of(record).get("model") or {}
     norm = model.get("norm") or {}
     per_layer = norm.get("per_layer") or {}
     enabled = norm.get("on_input") or norm.get("placement", "none") != "none" or any(
         p != "none" for p in per_layer.values())
     if not enabled or norm.get("kind", "batch") != "batch":
         return None
-    momentum = _num(norm.get("momentum"))
+    momentum = finite(norm.get("momentum"))
     if momentum is None:
         momentum = 0.99
-    steps = (bnfig.steps_per_epoch(record) or 0) * int(_summary(record).get("epochs_completed")
+    steps = (bnfig.steps_per_epoch(record) or 0) * int(summary_of(record).get("epochs_completed")
                                                    or len((record or {}).get("history", {}).get("loss") or []))
     if steps <= 0:
         return None
     return 1.0 - momentum**steps
 
 
-def _warmup_note(records: Sequence[Record]) -> str:
+def warmup_note(records: Sequence[Record]) -> str:
+    """A warning when BN's moving averages are too young for inference-mode numbers to mean much; "" if not."""
     warm = [w for w in (bn_warmup(r) for r in records) if w is not None]
     if not warm or min(warm) >= WARM:
         return ""
-    cfg = _config(records[0])
+    cfg = config_of(records[0])
     momentum = ((cfg.get("model") or {}).get("norm") or {}).get("momentum", 0.99)
-    train = _mean(_probe_accuracy(r, "train_mode") for r in records)
-    infer = _mean(_probe_accuracy(r, "inference_mode") for r in records)
+    train = finite_mean(_probe_accuracy(r, "train_mode") for r in records)
+    infer = finite_mean(_probe_accuracy(r, "inference_mode") for r in records)
     if train is not None and infer is not None and train - infer < LAG:
         return ""  # the averages are young but already agree with the batch statistics
     note = (f"BN moving averages only {min(warm):.0%} warmed up (momentum {momentum}): inference-mode accuracy "
@@ -153,24 +153,18 @@ def _probe_accuracy(record: Record, mode: str) -> float | None:
     return bnfig.probe_metric(bnfig.find_probe(record), mode, "accuracy")
 
 
+def joined_notes(notes: Sequence[tuple[str, float | None]]) -> str:
+    """A card's extra column: each (format template, value) with a value, comma separated."""
+    return ", ".join(template.format(value) for template, value in notes if value is not None)
+
+
 # --------------------------------------------------------------------------- measurements
 
 
-def _acc(records: Sequence[Record], metric: str = METRIC) -> float | None:
+def arm_mean(records: Sequence[Record], metric: str = METRIC) -> float | None:
+    """Mean final `metric` over an arm's seeds."""
     return aggregate_arm_metric(records, metric)["mean"]
 
-
-def sweep_points(exp: Experiment, records_by_arm: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One point per swept arm: group, x, mean and std of the final metric over seeds, status."""
-    points = []
-    for label, records in as_lists(records_by_arm).items():
-        info = exp.arm_info(label)
-        if info is None or info.x is None:
-            continue
-        agg = aggregate_arm_metric(records, exp.metric)
-        points.append({"label": label, "group": info.group, "x": info.x, "mean": agg["mean"], "std": agg["std"],
-                       "status": arm_status(records)})
-    return points
 
 
 def last_block(record: Record | None, kind: str = "pre_activation") -> int | None:
@@ -188,10 +182,10 @@ def median_drift(record: Record | None, block: int | None = None, kind: str = "p
     stats = [(pos.get("stats") or {}) for pos in found if pos]
     if len(stats) < 2:
         return None
-    p15, p50, p85 = (_num(stats[0].get(k)) for k in ("p15", "p50", "p85"))
+    p15, p50, p85 = (finite(stats[0].get(k)) for k in ("p15", "p50", "p85"))
     if None in (p15, p50, p85) or p85 <= p15:
         return None
-    moves = [abs(m - p50) for s in stats[1:] if (m := _num(s.get("p50"))) is not None]
+    moves = [abs(m - p50) for s in stats[1:] if (m := finite(s.get("p50"))) is not None]
     return max(moves) / (p85 - p15) if moves else None
 
 
@@ -200,8 +194,8 @@ def saturation_by_layer(record: Record | None, epoch: int | None = None) -> dict
     probe = bnfig.find_probe(record, epoch)
     out: dict[str, float | None] = {}
     for pos in (probe or {}).get("positions") or []:
-        if pos.get("kind") == "activation" and (_num(pos.get("block")) or 0) > 0:
-            out[bnfig.block_label(int(pos["block"]))] = _num((pos.get("stats") or {}).get("saturated"))
+        if pos.get("kind") == "activation" and (finite(pos.get("block")) or 0) > 0:
+            out[bnfig.block_label(int(pos["block"]))] = finite((pos.get("stats") or {}).get("saturated"))
     return out
 
 
@@ -209,7 +203,7 @@ def gradients_by_layer(record: Record | None, epoch: int | None = None) -> dict[
     """Weight-gradient norm of each linear layer (BN's own γ/β left out) at a probe."""
     probe = bnfig.find_probe(record, epoch)
     grads = (probe or {}).get("gradients") or {}
-    return {str(k): _num(v) for k, v in grads.items() if "_bn" not in str(k)}
+    return {str(k): finite(v) for k, v in grads.items() if "_bn" not in str(k)}
 
 
 def first_layer_ratio(record: Record | None) -> float | None:
@@ -217,7 +211,7 @@ def first_layer_ratio(record: Record | None) -> float | None:
     output layer's: near 0 means the first layer has stopped learning (vanishing gradients)."""
     ratios = []
     for probe in bnfig.probes(record):
-        grads = {str(k): _num(v) for k, v in (probe.get("gradients") or {}).items() if "_bn" not in str(k)}
+        grads = {str(k): finite(v) for k, v in (probe.get("gradients") or {}).items() if "_bn" not in str(k)}
         first = grads.get("dense1", next((v for k, v in grads.items() if k != "output"), None))
         out = grads.get("output")
         if first is not None and out:
@@ -239,15 +233,16 @@ def mode_gap(record: Record | None) -> tuple[list[int], list[float | None]]:
 def mean_gap(record: Record | None) -> float | None:
     """Mean train-minus-inference probe accuracy gap after epoch 0."""
     xs, ys = mode_gap(record)
-    return _mean(y for x, y in zip(xs, ys) if x >= 1)
+    return finite_mean(y for x, y in zip(xs, ys) if x >= 1)
 
 
 def epochs_to(record: Record | None, threshold: float, key: str = "val_accuracy") -> int | None:
     for i, v in enumerate((record or {}).get("history", {}).get(key) or [], 1):
-        if _num(v) is not None and v >= threshold:
+        if finite(v) is not None and v >= threshold:
             return i
     return None
 
 
-def _over_seeds(records: Sequence[Record], fn: Callable[[Record], float | None]) -> float | None:
-    return _mean(fn(r) for r in records)
+def mean_over_seeds(records: Sequence[Record], fn: Callable[[Record], float | None]) -> float | None:
+    """Mean of a per-record measurement over an arm's seeds, gaps left out."""
+    return finite_mean(fn(r) for r in records)

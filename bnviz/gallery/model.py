@@ -21,14 +21,14 @@ from bnviz.gallery.metrics import (
     METRIC,
     SKIPPED,
     Record,
-    _config,
-    _shorten,
-    _summary,
-    _warmup_note,
     aggregate_arm_metric,
     arm_status,
     as_lists,
+    config_of,
     diverged_at,
+    shorten,
+    summary_of,
+    warmup_note,
 )
 from bnviz.states import MISSING, RESULTS, RunState
 
@@ -157,7 +157,7 @@ class Experiment:
         agg = aggregate_arm_metric(records, self.metric)
         notes: list[str] = []
         if status == SKIPPED:
-            reason = next((_summary(r).get("error") for r in records if _summary(r).get("error")), "")
+            reason = next((summary_of(r).get("error") for r in records if summary_of(r).get("error")), "")
             return Row(label, self.metric, published, None, "skipped", f"skipped: {reason}".strip(), status=status)
         if status == MISSING:
             return Row(label, self.metric, published, None, "not run", "no run for this arm", status=status)
@@ -174,12 +174,12 @@ class Experiment:
             seeds = f"{count} of {len(records)} seeds " if len(records) > 1 else ""
             notes.append(f"{seeds}diverged (loss NaN/inf at {where})")
         elif status not in ("ok",):
-            errors = {str(_summary(r).get("error")) for r in records if _summary(r).get("error")}
+            errors = {str(summary_of(r).get("error")) for r in records if summary_of(r).get("error")}
             notes.append(f"{status}" + (f": {'; '.join(sorted(errors))}" if errors else ""))
         shortened = self._shortened(label, records, info)
         if shortened:
             notes.append(shortened)
-        warm = _warmup_note(records)
+        warm = warmup_note(records)
         if warm:
             notes.append(warm)
         if self.extra is not None and any(r.get("status") in RESULTS for r in records):
@@ -196,7 +196,7 @@ class Experiment:
         full = next((a for a in self.build(False) if a.label == label), None)
         if full is None or not records:
             return ""
-        cfg = _config(records[0])
+        cfg = config_of(records[0])
         parts = []
         epochs = (cfg.get("training") or {}).get("epochs")
         if isinstance(epochs, int) and epochs < full.config.training.epochs:
@@ -213,9 +213,9 @@ class Experiment:
         """(True/False/None, one sentence): did the claim hold? None = nothing to judge."""
         lists = as_lists(records_by_arm)
         if not any(arm_status(v) not in (SKIPPED, MISSING) for v in lists.values()):
-            reasons = sorted({str(_summary(r).get("error")) for v in lists.values() for r in v
-                              if _summary(r).get("error")})
-            why = f" ({_shorten(reasons[0])})" if reasons else ""
+            reasons = sorted({str(summary_of(r).get("error")) for v in lists.values() for r in v
+                              if summary_of(r).get("error")})
+            why = f" ({shorten(reasons[0])})" if reasons else ""
             return None, f"Not judged: no arm of this experiment has run{why}."
         try:
             return self.judge(self, lists)
@@ -229,3 +229,16 @@ class Experiment:
             return self.draw(self, lists)
         except Exception as exc:  # a broken figure must not lose the others
             return [(self.title, bnfig.empty_figure(self.title, f"figure failed: {type(exc).__name__}: {exc}"))]
+
+
+def sweep_points(exp: Experiment, records_by_arm: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One point per swept arm: group, x, mean and std of the final metric over seeds, status."""
+    points = []
+    for label, records in as_lists(records_by_arm).items():
+        info = exp.arm_info(label)
+        if info is None or info.x is None:
+            continue
+        agg = aggregate_arm_metric(records, exp.metric)
+        points.append({"label": label, "group": info.group, "x": info.x, "mean": agg["mean"], "std": agg["std"],
+                       "status": arm_status(records)})
+    return points

@@ -72,8 +72,9 @@ class RunSnapshot:
         }
 
 
-class _RunView:
-    """One parsed run behind a lock: append-only lists that grow as the store does."""
+class _CachedRun:
+    """One run as the cache holds it, parsed, behind a lock: append-only lists that grow as the
+    store does, and the store version they reflect. Each `snapshot()` is a frozen copy of it."""
 
     def __init__(self, run_id: str) -> None:
         self.lock = threading.Lock()
@@ -93,7 +94,7 @@ class _RunView:
         self.version = -1  # the store version these lists reflect
 
     def extend(self, data: Mapping[str, Any]) -> None:
-        """Fold in a `RunStore.read_since` answer taken at this view's cursor."""
+        """Fold in a `RunStore.read_since` answer taken at this run's cursor."""
         run = data["run"]
         with self.lock:
             if data["cursor"][0] - len(data["batches"]) == len(self.batches):
@@ -135,7 +136,7 @@ class SnapshotCache:
 
     def __init__(self, store: RunStore, *, max_runs: int = 8, max_mb: int = 200) -> None:
         self.store = store
-        self._views: OrderedDict[str, _RunView] = OrderedDict()
+        self._runs: OrderedDict[str, _CachedRun] = OrderedDict()
         self._lock = threading.Lock()
         self._max_runs = max(1, max_runs)
         self._max_bytes = max_mb * 1_000_000
@@ -148,26 +149,26 @@ class SnapshotCache:
             self.forget(run_id)
             raise RunNotFound(run_id)
         with self._lock:
-            view = self._views.get(run_id)
-            if view is None:
-                view = self._views[run_id] = _RunView(run_id)
+            cached = self._runs.get(run_id)
+            if cached is None:
+                cached = self._runs[run_id] = _CachedRun(run_id)
                 self._trim()
             else:
-                self._views.move_to_end(run_id)
-        if view.version != version:
-            with view.refresh_lock:
-                if view.version != version:
-                    view.extend(self.store.read_since(run_id, view.cursor()))
-        return view.snapshot()
+                self._runs.move_to_end(run_id)
+        if cached.version != version:
+            with cached.refresh_lock:
+                if cached.version != version:
+                    cached.extend(self.store.read_since(run_id, cached.cursor()))
+        return cached.snapshot()
 
     def forget(self, run_id: str) -> None:
         with self._lock:
-            self._views.pop(run_id, None)
+            self._runs.pop(run_id, None)
 
     def _trim(self) -> None:
         """Keep at most `max_runs` parsed runs and about `max_mb` of them (caller holds the lock)."""
         def too_big() -> bool:
-            return sum(v.approx_bytes() for v in self._views.values()) > self._max_bytes
+            return sum(v.approx_bytes() for v in self._runs.values()) > self._max_bytes
 
-        while len(self._views) > 1 and (len(self._views) > self._max_runs or too_big()):
-            self._views.popitem(last=False)
+        while len(self._runs) > 1 and (len(self._runs) > self._max_runs or too_big()):
+            self._runs.popitem(last=False)

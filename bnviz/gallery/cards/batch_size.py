@@ -6,9 +6,10 @@ import math
 
 from bnviz import figures as bnfig
 from bnviz.config import ExperimentConfig
+from bnviz.figures import finite
 from bnviz.figures.gallery import curves, sweep_figure
-from bnviz.gallery.metrics import TOLERANCE, Record, _num, _over_seeds, _summary, sweep_points
-from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
+from bnviz.gallery.metrics import TOLERANCE, Record, mean_over_seeds, summary_of
+from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict, sweep_points
 
 BS_FAST = (2, 8, 32, 128)
 BS_FULL = (2, 4, 8, 16, 32, 64, 128, 256)
@@ -59,8 +60,8 @@ def _bs_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
 
 
 def _bs_extra(records: list[Record]) -> str:
-    steps = _over_seeds(records, _updates)
-    epochs = _over_seeds(records, lambda r: _num(_summary(r).get("epochs_completed")))
+    steps = mean_over_seeds(records, _updates)
+    epochs = mean_over_seeds(records, lambda r: finite(summary_of(r).get("epochs_completed")))
     if steps is None:
         return ""
     return f"{steps:,.0f} updates" + (f" in {epochs:.0f} epoch{'s' if epochs != 1 else ''}" if epochs else "")
@@ -68,7 +69,7 @@ def _bs_extra(records: list[Record]) -> str:
 
 def _updates(record: Record) -> float | None:
     per_epoch = bnfig.steps_per_epoch(record)
-    epochs = _num(_summary(record).get("epochs_completed"))
+    epochs = finite(summary_of(record).get("epochs_completed"))
     return per_epoch * epochs if per_epoch and epochs else None
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from bnviz.figures.gallery import curves, published_vs_ours
-from bnviz.gallery.configs import _preset
-from bnviz.gallery.metrics import Record, _acc
+from bnviz.gallery.configs import preset_config
+from bnviz.gallery.metrics import Record, arm_mean
 from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
 
 
 def _ext_build(fast: bool) -> list[Arm]:
-    bn = _preset("seed001-circles-after", fast)
+    bn = preset_config("seed001-circles-after", fast)
     return [
-        Arm("no BN", _preset("seed001-circles-none", fast), group="no BN"),
+        Arm("no BN", preset_config("seed001-circles-none", fast), group="no BN"),
         Arm("BN after ReLU", bn, group="BN"),
         Arm("BN without γ and β", bn.with_updates({"model.norm.center": False, "model.norm.scale": False}),
             group="BN"),
@@ -21,14 +21,14 @@ def _ext_build(fast: bool) -> list[Arm]:
 
 
 def _ext_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
-    base = _acc(lists.get("BN after ReLU", []))
+    base = arm_mean(lists.get("BN after ReLU", []))
     if base is None:
         return None, "No claim to test (open questions from the tutorial); the BN baseline did not finish."
     parts = []
     for label in exp.labels(lists):
         if label == "BN after ReLU":
             continue
-        v = _acc(lists.get(label, []))
+        v = arm_mean(lists.get(label, []))
         if v is not None:
             parts.append(f"{label} {v:.3f} ({v - base:+.3f})")
     return None, (f"No claim to test (the tutorial leaves these as exercises). Against BN after the ReLU "

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 from bnviz import figures as bnfig
 from bnviz.figures.gallery import curves, history, percentile_panels
-from bnviz.gallery.configs import BN_LABELS, _mnist_mlp
-from bnviz.gallery.metrics import Record, _acc, _mean, _over_seeds, median_drift
+from bnviz.gallery.configs import BN_LABELS, mnist_mlp
+from bnviz.gallery.metrics import Record, arm_mean, finite_mean, joined_notes, mean_over_seeds, median_drift
 from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
 
 
 def _fig1_build(fast: bool) -> list[Arm]:
-    return [Arm(BN_LABELS[p], _mnist_mlp(p, fast=fast), group=BN_LABELS[p]) for p in ("none", "before")]
+    return [Arm(BN_LABELS[p], mnist_mlp(p, fast=fast), group=BN_LABELS[p]) for p in ("none", "before")]
 
 
 def _fig1_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
     plain, bn = lists.get("no BN", []), lists.get("BN before sigmoid", [])
-    a, b = _acc(plain), _acc(bn)
+    a, b = arm_mean(plain), arm_mean(bn)
     if a is None or b is None:
         return None, "Not judged: both arms must finish."
     ha = bnfig.aggregate_series(history(plain, "val_accuracy"))["mean"]
     hb = bnfig.aggregate_series(history(bn, "val_accuracy"))["mean"]
     pairs = [(x, y) for x, y in zip(ha, hb) if x is not None and y is not None]
     ahead = sum(1 for x, y in pairs if y >= x) / len(pairs) if pairs else 0.0
-    da = _over_seeds(plain, lambda r: median_drift(r, 3))
-    db = _over_seeds(bn, lambda r: median_drift(r, 3))
+    da = mean_over_seeds(plain, lambda r: median_drift(r, 3))
+    db = mean_over_seeds(bn, lambda r: median_drift(r, 3))
     drift = (f"the median of block 3's sigmoid input moved {db:.2f} (BN) vs {da:.2f} (no BN) initial "
              "15–85% widths" if da is not None and db is not None else "no percentile data")
     held = b >= a - 0.005 and ahead >= 0.8 and da is not None and db is not None and db < da
@@ -32,14 +32,9 @@ def _fig1_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
 
 
 def _fig1_extra(records: list[Record]) -> str:
-    drift = _over_seeds(records, lambda r: median_drift(r, 3))
-    early = _mean((r.get("history") or {}).get("val_accuracy", [None])[0] for r in records)
-    parts = []
-    if early is not None:
-        parts.append(f"after epoch 1: {early:.3f}")
-    if drift is not None:
-        parts.append(f"median drift {drift:.2f}")
-    return ", ".join(parts)
+    drift = mean_over_seeds(records, lambda r: median_drift(r, 3))
+    early = finite_mean((r.get("history") or {}).get("val_accuracy", [None])[0] for r in records)
+    return joined_notes([("after epoch 1: {:.3f}", early), ("median drift {:.2f}", drift)])
 
 
 def _fig1_draw(exp: Experiment, lists: dict[str, list[Record]]) -> FigureList:

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bnviz.figures.gallery import sweep_figure
-from bnviz.gallery.configs import BN_LABELS, _mnist_mlp
-from bnviz.gallery.metrics import SKIPPED, Record, sweep_points
-from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
+from bnviz.gallery.configs import BN_LABELS, mnist_mlp
+from bnviz.gallery.metrics import SKIPPED, Record
+from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict, sweep_points
 from bnviz.states import MISSING
 
 LR_FAST = (0.01, 0.1, 1.0, 10.0, 100.0)
@@ -18,7 +18,7 @@ WORKS_WITHIN = 0.1  # a rate "works" when the arm ends within 0.1 of the sweep's
 
 
 def _lr_build(fast: bool) -> list[Arm]:
-    return [Arm(f"{BN_LABELS[p]}, lr {lr:g}", _mnist_mlp(p, fast=fast, lr=lr), group=BN_LABELS[p], x=lr)
+    return [Arm(f"{BN_LABELS[p]}, lr {lr:g}", mnist_mlp(p, fast=fast, lr=lr), group=BN_LABELS[p], x=lr)
             for p in ("none", "before") for lr in (LR_FAST if fast else LR_FULL)]
 
 

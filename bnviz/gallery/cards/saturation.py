@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from bnviz.figures.gallery import curves, layer_bars
-from bnviz.gallery.configs import _mnist_mlp
+from bnviz.gallery.configs import mnist_mlp
 from bnviz.gallery.metrics import (
     Record,
-    _acc,
-    _mean,
-    _over_seeds,
+    arm_mean,
+    finite_mean,
     first_layer_ratio,
     gradients_by_layer,
+    joined_notes,
+    mean_over_seeds,
     saturation_by_layer,
 )
 from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
@@ -23,36 +24,31 @@ def _sat_build(fast: bool) -> list[Arm]:
     for act, lr in SAT_SETTINGS.items():
         for p in ("none", "before"):
             label = f"{act}, {'no BN' if p == 'none' else 'BN'}"
-            cfg = _mnist_mlp(p, fast=fast, lr=lr, activation=act, depth=6, n_train_fast=4000, epochs_fast=4,
+            cfg = mnist_mlp(p, fast=fast, lr=lr, activation=act, depth=6, n_train_fast=4000, epochs_fast=4,
                              epochs_full=20)
             arms.append(Arm(label, cfg, group=act))
     return arms
 
 
 def _mean_saturation(record: Record) -> float | None:
-    return _mean(saturation_by_layer(record).values())
+    return finite_mean(saturation_by_layer(record).values())
 
 
 def _sat_extra(records: list[Record]) -> str:
-    sat = _over_seeds(records, _mean_saturation)
-    ratio = _over_seeds(records, first_layer_ratio)
-    parts = []
-    if sat is not None:
-        parts.append(f"saturated at the end: {sat:.1%}")
-    if ratio is not None:
-        parts.append(f"min ‖∇W‖ layer 1 / output: {ratio:.2g}")
-    return ", ".join(parts)
+    sat = mean_over_seeds(records, _mean_saturation)
+    ratio = mean_over_seeds(records, first_layer_ratio)
+    return joined_notes([("saturated at the end: {:.1%}", sat), ("min ‖∇W‖ layer 1 / output: {:.2g}", ratio)])
 
 
 def _sat_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
     parts, held = [], []
     for act in SAT_SETTINGS:
         plain, bn = lists.get(f"{act}, no BN", []), lists.get(f"{act}, BN", [])
-        a, b = _acc(plain), _acc(bn)
+        a, b = arm_mean(plain), arm_mean(bn)
         if a is None or b is None:
             continue
-        ra, rb = _over_seeds(plain, first_layer_ratio), _over_seeds(bn, first_layer_ratio)
-        sa, sb = _over_seeds(plain, _mean_saturation), _over_seeds(bn, _mean_saturation)
+        ra, rb = mean_over_seeds(plain, first_layer_ratio), mean_over_seeds(bn, first_layer_ratio)
+        sa, sb = mean_over_seeds(plain, _mean_saturation), mean_over_seeds(bn, _mean_saturation)
         ok = b > a and ra is not None and rb is not None and rb > 10 * ra
         if sa is not None and sb is not None and sa > 0.05:
             ok = ok and sb < sa

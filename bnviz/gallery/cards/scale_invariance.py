@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from bnviz.figures.gallery import curves, sweep_figure
-from bnviz.gallery.configs import BN_LABELS, _mnist_mlp
-from bnviz.gallery.metrics import SKIPPED, Record, sweep_points
-from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
+from bnviz.gallery.configs import BN_LABELS, mnist_mlp
+from bnviz.gallery.metrics import SKIPPED, Record
+from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict, sweep_points
 from bnviz.states import MISSING
 
 SCALES = (0.01, 1.0, 10.0)
 
 
 def _scale_build(fast: bool) -> list[Arm]:
-    return [Arm(f"{BN_LABELS[p]}, scale {s:g}", _mnist_mlp(p, fast=fast, scale=s), group=BN_LABELS[p], x=s)
+    return [Arm(f"{BN_LABELS[p]}, scale {s:g}", mnist_mlp(p, fast=fast, scale=s), group=BN_LABELS[p], x=s)
             for p in ("none", "before") for s in SCALES]
 
 

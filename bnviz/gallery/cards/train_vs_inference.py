@@ -6,15 +6,15 @@ import itertools
 
 from bnviz import figures as bnfig
 from bnviz.figures.gallery import series_figure
-from bnviz.gallery.configs import _preset
-from bnviz.gallery.metrics import Record, _over_seeds, mean_gap, mode_gap
+from bnviz.gallery.configs import preset_config
+from bnviz.gallery.metrics import Record, mean_gap, mean_over_seeds, mode_gap
 from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
 
 MOMENTA = (0.0, 0.9, 0.99, 0.999)
 
 
 def _mode_build(fast: bool) -> list[Arm]:
-    base = _preset("seed001-circles-after", fast)
+    base = preset_config("seed001-circles-after", fast)
     return [Arm(f"momentum {m:g}", base.with_updates({"model.norm.momentum": m}), group="BN after ReLU", x=m)
             for m in MOMENTA]
 
@@ -25,8 +25,8 @@ def _last_gap(record: Record) -> float | None:
 
 
 def _mode_extra(records: list[Record]) -> str:
-    gap = _over_seeds(records, mean_gap)
-    last = _over_seeds(records, _last_gap)
+    gap = mean_over_seeds(records, mean_gap)
+    last = mean_over_seeds(records, _last_gap)
     if gap is None:
         return ""
     return f"probe accuracy gap (batch − moving stats): mean {gap:+.3f}, at the end {last:+.3f}"
@@ -35,7 +35,7 @@ def _mode_extra(records: list[Record]) -> str:
 def _mode_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
     gaps = []
     for m in MOMENTA:
-        g = _over_seeds(lists.get(f"momentum {m:g}", []), mean_gap)
+        g = mean_over_seeds(lists.get(f"momentum {m:g}", []), mean_gap)
         if g is not None:
             gaps.append((m, g))
     positive = [(m, g) for m, g in gaps if m > 0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bnviz.figures.gallery import curves, published_vs_ours
-from bnviz.gallery.configs import _preset, _published
-from bnviz.gallery.metrics import Record, _acc, _warmup_note
+from bnviz.gallery.configs import preset_config, published_accuracy
+from bnviz.gallery.metrics import Record, arm_mean, warmup_note
 from bnviz.gallery.model import Arm, Experiment, FigureList, Judge, Verdict
 
 
@@ -16,7 +16,7 @@ def tutorial_card(*, slug: str, title: str, question: str, claim: str, source: s
     """A card over presets; arms = (label, group, preset name); pairs = (no-BN, BN) labels to compare."""
 
     def build(fast: bool) -> list[Arm]:
-        return [Arm(label, _preset(name, fast), group=group, published=_published(name))
+        return [Arm(label, preset_config(name, fast), group=group, published=published_accuracy(name))
                 for label, group, name in arms]
 
     def default_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
@@ -39,12 +39,12 @@ def _judge_pairs(exp: Experiment, lists: Mapping[str, list[Record]], pairs: Sequ
     has not warmed its moving averages up (too few steps in a fast variant)."""
     parts, results, cold = [], [], []
     for plain, bn in pairs:
-        a, b = _acc(lists.get(plain, [])), _acc(lists.get(bn, []))
+        a, b = arm_mean(lists.get(plain, [])), arm_mean(lists.get(bn, []))
         if a is None or b is None:
             continue
         results.append(b > a)
         parts.append(f"{bn} {b:.3f} vs {plain} {a:.3f}")
-        if b <= a and _warmup_note(lists.get(bn, [])):
+        if b <= a and warmup_note(lists.get(bn, [])):
             cold.append(bn)
     if not results:
         return None, "Not judged: no pair of arms (with and without BN) finished."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bnviz.gallery.cards.tutorial import tutorial_card
-from bnviz.gallery.metrics import TOLERANCE, Record, _over_seeds, epochs_to
+from bnviz.gallery.metrics import TOLERANCE, Record, epochs_to, mean_over_seeds
 from bnviz.gallery.model import Experiment, Verdict
 
 
@@ -15,7 +15,7 @@ def _judge_circles(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
     numbers = "; ".join(f"{r.arm} {r.ours:.3f} (published {r.published:.3f})" for r in rows)
     speed = []
     for label, records in lists.items():
-        reached = _over_seeds(records, lambda r: epochs_to(r, 0.8))
+        reached = mean_over_seeds(records, lambda r: epochs_to(r, 0.8))
         speed.append(f"{label} {reached:.0f}" if reached is not None else f"{label} never")
     speed_text = f" Epochs to reach 80% test accuracy: {', '.join(speed)}." if speed else ""
     if all(close):
