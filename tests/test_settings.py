@@ -82,7 +82,7 @@ def test_a_jax_run_never_imports_tensorflow(tmp_path) -> None:
     code = ("import sys; from bnviz import get_preset, train; "
             "c = get_preset('seed001-circles-after-fast').config.with_updates({'training.backend': 'jax', "
             "'training.epochs': 2}); r = train(c); "
-            "print(r['status'], 'tensorflow' in sys.modules, sorted(m for m in sys.modules if m.startswith('tensorf')))")
+            "print(r['status'], 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300,
                          env={**_env(), "BNVIZ_HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr[-2000:]

@@ -64,7 +64,7 @@ def test_old_import_surfaces_still_work() -> None:
 ROOT = BNVIZ.parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("bnviz.errors", "bnviz.ids", "bnviz.states", "bnviz.settings", "bnviz.events", "bnviz.record",
-     "bnviz.access", "bnviz.home"),  # vocabulary (home: where BNVIZ_HOME points, an env setting)
+     "bnviz.access"),  # the shared vocabulary
     ("bnviz.data",),
     ("bnviz.config", "bnviz.presets"),
     ("bnviz.train",),
