@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     def _known_backends(cls, value: str) -> str:
         unknown = sorted({n.strip() for n in value.split(",") if n.strip()} - set(BACKENDS))
         if unknown:
-            raise ValueError(f"names unknown backends {', '.join(unknown)}; allowed: {', '.join(BACKENDS)}")
+            raise ValueError(f"a comma-separated list of {', '.join(BACKENDS)} ({', '.join(unknown)}: no such backend)")
         return value
 
     @property
@@ -126,14 +126,33 @@ def _parse(environment: tuple[tuple[str, str], ...]) -> Settings:
 
 
 def _message(exc: ValidationError, environment: dict[str, str]) -> str:
-    """One line per bad variable: its name, the value it has, what is allowed."""
+    """One sentence per bad variable: its name, what is allowed, what it got."""
     lines = []
     for error in exc.errors():
-        name = variable(str(error["loc"][0]))
+        field = str(error["loc"][0])
+        name = variable(field)
         got = next((v for k, v in environment.items() if k.upper() == name), "")
-        why = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{name}={got!r} is not allowed: {why}")
+        lines.append(f"{name} must be {_allowed(field, error)}, got {got!r}")
     return "; ".join(lines)
+
+
+def _allowed(field: str, error: dict) -> str:
+    """What a field accepts, in words: 'a whole number from 1 to 64', 'one of local, ray, none'."""
+    info = Settings.model_fields[field]
+    low = next((m.ge for m in info.metadata if getattr(m, "ge", None) is not None), None)
+    high = next((m.le for m in info.metadata if getattr(m, "le", None) is not None), None)
+    bounds = f" from {low:g} to {high:g}" if low is not None and high is not None else ""
+    kind = error["type"]
+    if kind.startswith("int") or (kind in ("greater_than_equal", "less_than_equal") and info.annotation in (int,
+                                                                                                        int | None)):
+        return f"a whole number{bounds}"
+    if kind.startswith("float") or kind in ("greater_than_equal", "less_than_equal"):
+        return f"a number{bounds}"
+    if kind == "literal_error":
+        return "one of " + ", ".join(str(v) for v in error["ctx"]["expected"].replace("'", "").split(" or "))
+    if kind.startswith("bool"):
+        return "1 or 0 (true/false, yes/no, on/off also work)"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def table() -> str:

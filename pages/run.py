@@ -65,7 +65,7 @@ def page() -> None:
 
 def _header(view: RunView) -> None:
     record, config = view.record, view.record["config"]
-    st.title(record.get("name") or "Run")
+    st.title(common.plain(record.get("name") or "Run"))
     norm = config["model"]["norm"]
     placement = norm["placement"] if norm["placement"] != "none" or norm["per_layer"] or norm["on_input"] else "no BN"
     training = config["training"]

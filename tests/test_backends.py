@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bnviz.config import ExperimentConfig
+from bnviz.errors import UserError
 from bnviz.train import backends
 from tests import backend_checks
 
@@ -142,7 +143,7 @@ def test_bnviz_backend_sets_the_default_and_a_bad_value_names_the_allowed_ones(m
     monkeypatch.delenv("BNVIZ_BACKEND", raising=False)
     assert backends.default_backend() == "tensorflow"
     monkeypatch.setenv("BNVIZ_BACKEND", "jaxx")
-    with pytest.raises(backends.BackendError, match="BNVIZ_BACKEND must be one of tensorflow, jax, torch, got 'jaxx'"):
+    with pytest.raises(UserError, match="BNVIZ_BACKEND must be one of tensorflow, jax, torch, got 'jaxx'"):
         backends.default_backend()
 
 

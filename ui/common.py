@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -17,6 +19,17 @@ STATE_ICONS = {
 }
 OPTIMIZER_TITLES = {"sgd": "SGD", "momentum": "SGD + momentum", "adam": "Adam", "rmsprop": "RMSprop"}
 PROJECTOR_FONT_PX = 18  # the smallest chart text in presenter mode (ticks, legends, axis titles)
+
+
+def plain(text: object) -> str:
+    """`text` as literal characters wherever Streamlit renders Markdown (titles, captions, messages).
+
+    A visitor's run name, file name or column name is text: `![p](http://host/pixel.png)` must not make
+    every viewer's browser fetch an image, `:red[...]` must not colour the page. Every ASCII punctuation
+    character is backslash-escaped (CommonMark allows it for all of them), and `<` `>` become entities
+    so no HTML tag survives either."""
+    escaped = re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", str(text))
+    return escaped.replace("\\<", "&lt;").replace("\\>", "&gt;")
 
 
 def presenting() -> bool:

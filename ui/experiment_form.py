@@ -12,6 +12,8 @@ from typing import Any
 import streamlit as st
 
 from bnviz.config import ConfigError, ExperimentConfig, flat_settings
+from bnviz.data.offered import NotOffered, check_offered
+from bnviz.settings import settings
 
 FAMILY_TITLES = {
     "mlp": "MLP (dense blocks)",
@@ -87,7 +89,15 @@ def load_settings_into_widgets(data: dict[str, Any]) -> list[str]:
     defaults = flat_settings(ExperimentConfig().to_dict())
     wanted = {**defaults, **flat_settings(data)}
     problems, shown = [], {}
+    file_problem = _file_problem(wanted)
+    if file_problem:  # the dataset and its file are one setting: refused together, before anything is read
+        problems.append(file_problem)
+        for path in _FILE_SETTINGS:
+            wanted[path] = defaults[path]
     for path, value in wanted.items():
+        if path in _FILE_SETTINGS:
+            shown[path] = value
+            continue
         if path not in defaults:
             problems.append(f"{path}: unknown setting")
             continue
@@ -104,6 +114,21 @@ def load_settings_into_widgets(data: dict[str, Any]) -> list[str]:
         shown[path] = value
     _load_flat(shown)
     return problems
+
+
+_FILE_SETTINGS = ("dataset.name", "dataset.path", "dataset.label_column")
+
+
+def _file_problem(wanted: dict[str, Any]) -> str | None:
+    """Why a link's dataset, file and label column cannot be shown together, or None."""
+    try:
+        here = settings()
+        check_offered(wanted.get("dataset.path") if isinstance(wanted.get("dataset.path"), str) else None,
+                      home=here.home, data_dir=here.data_dir)
+        ExperimentConfig().with_updates({path: wanted.get(path) for path in _FILE_SETTINGS})
+    except (NotOffered, ConfigError) as exc:
+        return str(exc)
+    return None
 
 
 def load_config_into_widgets(config: ExperimentConfig) -> None:
@@ -159,6 +184,8 @@ def collect_config() -> tuple[ExperimentConfig | None, str | None]:
         if dataset.get("name") != "csv":
             dataset.pop("label_column", None)
         config = ExperimentConfig.from_dict(data)
+        home = settings()
+        check_offered(config.dataset.path, home=home.home, data_dir=home.data_dir)  # before anything reads it
         st.session_state["_n_blocks"] = blocks = config.model.n_blocks
         per_layer = {}
         for key, value in st.session_state.items():
@@ -170,6 +197,8 @@ def collect_config() -> tuple[ExperimentConfig | None, str | None]:
             config = config.with_updates({"model.norm.per_layer": per_layer})
     except ConfigError as exc:
         return None, field_message(str(exc))
+    except NotOffered as exc:
+        return None, str(exc)
     return config, None
 
 

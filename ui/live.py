@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from dataclasses import dataclass
@@ -86,7 +87,8 @@ def progress_text(p: dict[str, Any]) -> str:
 
 
 def run_label(record: dict[str, Any]) -> str:
-    return (record.get("name") or record.get("id") or "run")[:60]
+    """A run's name for legends and labels: plain text (Plotly renders a few HTML tags in its labels)."""
+    return html.escape(str(record.get("name") or record.get("id") or "run")[:60], quote=False)
 
 
 def short_labels(records: list[dict[str, Any]]) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from bnviz.data.loading import DatasetError, inspect_upload
+from ui.common import plain
 
 UPLOAD_HELP = {
     "npz": "np.savez(path, x=X, y=y), or x_train, y_train with optional x_test, y_test (and class_names). "
@@ -43,12 +44,12 @@ def show_upload_summary(path: str, kind: str) -> bool:
                                  seed=int(state.get("f:dataset.seed") or 0),
                                  n_train=state.get("f:dataset.n_train"), n_test=state.get("f:dataset.n_test"))
     except DatasetError as exc:
-        st.error(str(exc).replace(path, shown), icon=":material/error:")
+        st.error(plain(str(exc).replace(path, shown)), icon=":material/error:")
         return False
-    st.success(f"**{shown}**: {summary.headline()}", icon=":material/check_circle:")
-    st.caption(f"Read {summary.layout}. {summary.split[0].upper()}{summary.split[1:]}.")
+    st.success(f"**{plain(shown)}**: {plain(summary.headline())}", icon=":material/check_circle:")
+    st.caption(plain(f"Read {summary.layout}. {summary.split[0].upper()}{summary.split[1:]}."))
     if summary.notes:
-        st.info("\n".join(f"- {note}" for note in summary.notes), icon=":material/info:")
+        st.info("\n".join(f"- {plain(note)}" for note in summary.notes), icon=":material/info:")
     st.dataframe(summary.class_table(), hide_index=True, width="content")
     st.dataframe(list(summary.preview), hide_index=True, width="stretch")
     return True

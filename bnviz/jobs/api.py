@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bnviz.config import ExperimentConfig
+from bnviz.data.offered import check_offered
 from bnviz.errors import QueueFull
 from bnviz.ids import validate_run_id
 from bnviz.jobs.queue import RunQueue
@@ -68,12 +69,18 @@ class JobManager:
 
     # --- submitting and cancelling ---------------------------------------------------------
     def submit(self, config: ExperimentConfig | Mapping[str, Any], *, owner: str = "", name: str = "",
-               notes: str = "", fresh: bool = False, queue_limit: int | None = None) -> SubmitResult:
+               notes: str = "", fresh: bool = False, queue_limit: int | None = None,
+               local_files: bool = False) -> SubmitResult:
         """Queue a run and return at once; an identical existing run is offered instead unless `fresh`.
 
         `queue_limit` replaces the per-owner limit for this request (a gallery card queues all
-        its arms at once). Raises QueueFull when the owner already has that many runs waiting."""
+        its arms at once). Raises QueueFull when the owner already has that many runs waiting.
+        The config may name only data this server offers (bnviz.data.offered) unless `local_files`
+        (a user on their own machine, e.g. a script)."""
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
+        if not local_files:
+            config_settings = settings()
+            check_offered(cfg.dataset.path, home=config_settings.home, data_dir=config_settings.data_dir)
         if self.executor is not None:  # this server's own workers will train it: its backend must be here
             backends.require(cfg.training.backend)
         if not fresh:
