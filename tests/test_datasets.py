@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_circles
 
-from bnviz.config import DATASETS, DatasetConfig
-from bnviz.data import downloads
+from bnviz.config import DatasetConfig
+from bnviz.data import downloads, registry
 from bnviz.data import loading as ds
 from bnviz.data.loading import DATASET_INFO, DatasetError, load_dataset, read_idx_gz, write_idx_gz
 
@@ -161,7 +161,7 @@ def test_callers_cannot_corrupt_the_cache() -> None:
 
 
 def test_dataset_info_covers_every_configurable_name() -> None:
-    assert set(DATASET_INFO) == set(DATASETS)
+    assert set(DATASET_INFO) == set(registry.names())
     assert {n for n, i in DATASET_INFO.items() if i.downloadable} == {"mnist", "fashion_mnist", "cifar10"}
 
 
