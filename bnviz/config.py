@@ -14,16 +14,15 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from bnviz.data import registry as datasets
 from bnviz.errors import UserError
 from bnviz.settings import DEFAULT_BACKEND, Backend
 
 Placement = Literal["none", "before", "after"]
 Normalization = Literal["batch", "layer"]
 Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "leaky_relu", "linear"]
-DatasetName = Literal[
-    "circles", "moons", "spirals", "blobs", "digits", "mnist", "fashion_mnist", "cifar10", "npz", "csv"
-]
 Family = Literal["mlp", "cnn", "mnist_cnn_a", "mnist_cnn_b", "cifar10_cnn"]
 Initializer = Literal[
     "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal", "lecun_uniform"
@@ -36,13 +35,11 @@ Augmentation = Literal["none", "shear_zoom_flip"]
 
 PLACEMENTS: tuple[str, ...] = Placement.__args__
 ACTIVATIONS: tuple[str, ...] = Activation.__args__
-DATASETS: tuple[str, ...] = DatasetName.__args__
 FAMILIES: tuple[str, ...] = Family.__args__
 OPTIMIZERS: tuple[str, ...] = Optimizer.__args__
 INITIALIZERS: tuple[str, ...] = Initializer.__args__
 
 TUTORIAL_FAMILIES = ("mnist_cnn_a", "mnist_cnn_b", "cifar10_cnn")
-IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "npz")
 
 
 class ConfigError(UserError):
@@ -84,7 +81,7 @@ class NormConfig(_Strict):
 
 
 class DatasetConfig(_Strict):
-    name: DatasetName = "circles"
+    name: str = Field("circles", description="a dataset of the registry (bnviz.data.registry)")
     n_train: int | None = Field(None, ge=1, le=1_000_000, description="training examples (None = dataset default)")
     n_test: int | None = Field(None, ge=1, le=1_000_000, description="test examples (None = dataset default)")
     noise: float = Field(0.1, ge=0.0, le=2.0, description="noise of the 2-D generators")
@@ -95,12 +92,23 @@ class DatasetConfig(_Strict):
     path: str | None = Field(None, max_length=1024, description="file for npz/csv datasets")
     label_column: str = Field("label", min_length=1, max_length=128)
 
+    @field_validator("name", mode="before")
+    @classmethod
+    def _registered(cls, value: Any) -> Any:
+        if not isinstance(value, str) or value not in datasets.REGISTRY:  # said like every fixed choice
+            allowed = [repr(n) for n in datasets.names()]
+            expected = f"{', '.join(allowed[:-1])} or {allowed[-1]}" if len(allowed) > 1 else "".join(allowed)
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+        return value
+
     @model_validator(mode="after")
     def _path_matches_name(self) -> DatasetConfig:
-        if self.name in ("npz", "csv") and not self.path:
+        is_file = datasets.get(self.name).is_file
+        if is_file and not self.path:
             raise ValueError(f"dataset {self.name!r} needs a path to a .{self.name} file")
-        if self.name not in ("npz", "csv") and self.path:
-            raise ValueError(f"path is only used by the npz and csv datasets, not {self.name!r}")
+        if not is_file and self.path:
+            files = " and ".join(datasets.names(lambda e: e.is_file))
+            raise ValueError(f"path is only used by the {files} datasets, not {self.name!r}")
         return self
 
 
@@ -180,12 +188,13 @@ class ExperimentConfig(_Strict):
     @model_validator(mode="after")
     def _model_fits_data(self) -> ExperimentConfig:
         image_family = self.model.family != "mlp"
-        if image_family and self.dataset.name not in IMAGE_DATASETS:
+        images = datasets.names(lambda e: e.may_be_image)  # images, or a file that may hold them
+        if image_family and self.dataset.name not in images:
             raise ValueError(
                 f"model family {self.model.family!r} needs an image dataset "
-                f"({', '.join(IMAGE_DATASETS)}), not {self.dataset.name!r}; use the mlp family for it"
+                f"({', '.join(images)}), not {self.dataset.name!r}; use the mlp family for it"
             )
-        if self.dataset.augmentation != "none" and self.dataset.name not in IMAGE_DATASETS:
+        if self.dataset.augmentation != "none" and self.dataset.name not in images:
             raise ValueError(f"augmentation only applies to image datasets, not {self.dataset.name!r}")
         return self
 

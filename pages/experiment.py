@@ -19,11 +19,12 @@ from bnviz.config import (
     ExperimentConfig,
     decode_config_data,
 )
-from bnviz.data.loading import DATASET_INFO, DatasetError, load_dataset
+from bnviz.data.loading import DatasetError, load_dataset
 from bnviz.presets import GROUPS, PRESETS
-from bnviz.settings import BACKENDS, settings
+from bnviz.settings import BACKENDS
 from bnviz.train import backends
 from ui import access, common, routes
+from ui.dataset_fields import dataset_fields, dataset_title
 from ui.experiment_form import (
     FAMILY_TITLES,
     PLACEMENT_HELP,
@@ -36,7 +37,6 @@ from ui.experiment_form import (
 )
 from ui.model_summary import model_summary_panel
 from ui.service import manager
-from ui.upload_view import UPLOAD_HELP, save_upload, show_upload_summary
 
 DEFAULT_PRESET = "seed001-circles-after-fast"
 PRESET_ORDER = [n for g in GROUPS for n, p in PRESETS.items() if p.group == g]
@@ -139,46 +139,7 @@ def form_tabs() -> None:
         ["Data", "Model", "Normalization", "Training", "Recording"])
 
     with tab_data:
-        st.selectbox("Dataset", list(DATASET_INFO), key="f:dataset.name",
-                     format_func=lambda n: DATASET_INFO[n].title,
-                     help="2-D toy sets train in seconds and show decision problems clearly; image sets "
-                          "show BN in CNNs. MNIST, Fashion-MNIST and CIFAR-10 are downloaded once and cached.")
-        name = st.session_state["f:dataset.name"]
-        st.caption(DATASET_INFO[name].description)
-        if name in ("npz", "csv"):
-            upload = st.file_uploader(f"Your .{name} file", type=[name], help=UPLOAD_HELP[name])
-            if upload is not None:
-                st.session_state["f:dataset.path"] = save_upload(upload, name, settings().home / "uploads")
-            if not str(st.session_state.get("f:dataset.path") or "").endswith(f".{name}"):
-                st.session_state.pop("f:dataset.path", None)  # a file of the other kind, or none yet
-            if name == "csv":
-                st.text_input("Label column", key="f:dataset.label_column",
-                              help="The column holding the classes; every other column is a feature.")
-            if st.session_state.get("f:dataset.path"):
-                show_upload_summary(st.session_state["f:dataset.path"], name)
-        c1, c2 = st.columns(2)
-        c1.number_input("Training examples", step=100, key="f:dataset.n_train",
-                        placeholder=f"all ({DATASET_INFO[name].n_train or 'from the file'})",
-                        help="The first N training examples. Empty = the dataset's whole training split. "
-                             "Your own file: at most N; a larger N uses all of it (a note says so).")
-        c2.number_input("Test examples", step=100, key="f:dataset.n_test",
-                        placeholder=f"all ({DATASET_INFO[name].n_test or 'from the file'})",
-                        help="The first N test examples. Empty = the whole test split. "
-                             "Your own file: at most N; a larger N uses all of it (a note says so).")
-        if DATASET_INFO[name].kind == "tabular" and name != "csv":
-            st.slider("Noise", 0.0, 1.0, step=0.01, key="f:dataset.noise",
-                      help="How much the 2-D points scatter: more noise = a harder boundary.")
-            if name == "blobs":
-                st.slider("Classes", 2, 10, key="f:dataset.n_classes")
-        c1, c2 = st.columns(2)
-        c1.selectbox("Preprocessing", ["auto", "unit", "standardize", "raw"], key="f:dataset.preprocessing",
-                     help="auto scales images to [0, 1]. raw keeps 0-255 pixels as one tutorial does: "
-                          "without BN the first layers then see huge inputs; BN rescales them.")
-        c2.number_input("Data seed", step=1, key="f:dataset.seed",
-                        help="Seed of the data generator and split.")
-        if DATASET_INFO[name].kind == "image":
-            st.selectbox("Augmentation", ["none", "shear_zoom_flip"], key="f:dataset.augmentation",
-                         help="Random shear 0.2, zoom 0.2 and horizontal flips while training (CIFAR tutorial).")
+        dataset_fields()
 
     with tab_model:
         st.selectbox("Architecture", FAMILIES, key="f:model.family", format_func=FAMILY_TITLES.get,
@@ -320,7 +281,7 @@ def _data_preview(config: ExperimentConfig):
 
 
 def _missing_data_message(config: ExperimentConfig, detail: str) -> None:
-    title = DATASET_INFO[config.dataset.name].title
+    title = dataset_title(config.dataset.name)
     st.warning(f"**This server has no copy of {title}.** Pick another dataset (Circles, Moons or Digits "
                "train in seconds), or ask whoever runs this server to add it.", icon=":material/cloud_off:")
     with st.expander("Details for whoever runs the server"):

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_circles
 
-from bnviz.config import DATASETS, DatasetConfig
+from bnviz.config import DatasetConfig
+from bnviz.data import downloads, registry
 from bnviz.data import loading as ds
 from bnviz.data.loading import DATASET_INFO, DatasetError, load_dataset, read_idx_gz, write_idx_gz
 
@@ -43,7 +44,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     def no_download(name: str) -> None:
         raise DownloadAttempted(f"test tried to download {name}")
 
-    monkeypatch.setattr(ds, "_keras_load", no_download)
+    monkeypatch.setattr(downloads, "keras_load", no_download)
     return keras_home
 
 
@@ -160,7 +161,7 @@ def test_callers_cannot_corrupt_the_cache() -> None:
 
 
 def test_dataset_info_covers_every_configurable_name() -> None:
-    assert set(DATASET_INFO) == set(DATASETS)
+    assert set(DATASET_INFO) == set(registry.names())
     assert {n for n, i in DATASET_INFO.items() if i.downloadable} == {"mnist", "fashion_mnist", "cifar10"}
 
 
@@ -420,7 +421,7 @@ def test_download_failure_becomes_a_dataset_error(monkeypatch: pytest.MonkeyPatc
     def offline(name: str) -> None:
         raise OSError("URL fetch failure: [Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(ds, "_keras_load", offline)
+    monkeypatch.setattr(downloads, "keras_load", offline)
     monkeypatch.setenv("BNVIZ_DATA_DIR", str(tmp_path))
     with pytest.raises(DatasetError) as err:
         load_dataset(cfg(name="fashion_mnist"))
@@ -440,7 +441,7 @@ def test_keras_loader_results_are_normalized(monkeypatch: pytest.MonkeyPatch) ->
         x = rng.integers(0, 256, (7, 28, 28), dtype=np.uint8)
         return x[:5], np.arange(5, dtype=np.uint8), x[5:], np.array([1, 2], np.uint8)
 
-    monkeypatch.setattr(ds, "_keras_load", fake)
+    monkeypatch.setattr(downloads, "keras_load", fake)
     cifar = load_dataset(cfg(name="cifar10"))
     assert cifar.x_train.shape == (5, 32, 32, 3) and cifar.y_test.tolist() == [8, 9]
     assert cifar.class_names[0] == "airplane" and cifar.x_train.max() <= 1.0

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from bnviz.config import ConfigError, ExperimentConfig, flat_settings
+from bnviz.data import registry
 from bnviz.data.offered import NotOffered, check_offered
 from bnviz.settings import settings
 
@@ -177,11 +178,12 @@ def collect_config() -> tuple[ExperimentConfig | None, str | None]:
                 node = node.setdefault(part, {})
             node[leaf] = value
         dataset = data.get("dataset", {})
-        if dataset.get("name") not in ("npz", "csv"):
+        entry = dataset_entry(dataset.get("name"))  # None: validation below names the allowed datasets
+        if entry is None or not entry.is_file:
             dataset.pop("path", None)
         elif not dataset.get("path"):
-            return None, f"Upload your .{dataset['name']} file first."
-        if dataset.get("name") != "csv":
+            return None, f"Upload your .{entry.name} file first."
+        if entry is None or "label_column" not in entry.options:
             dataset.pop("label_column", None)
         config = ExperimentConfig.from_dict(data)
         home = settings()
@@ -200,6 +202,11 @@ def collect_config() -> tuple[ExperimentConfig | None, str | None]:
     except NotOffered as exc:
         return None, str(exc)
     return config, None
+
+
+def dataset_entry(name: Any) -> registry.DatasetEntry | None:
+    """The registry's entry for the form's dataset, or None for a name it does not know."""
+    return registry.get(name) if isinstance(name, str) and name in registry.REGISTRY else None
 
 
 def without_bn(config: ExperimentConfig) -> ExperimentConfig:

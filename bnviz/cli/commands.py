@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the presets with their configs as JSON")
     p.set_defaults(handler=cmd_presets)
 
+    p = sub.add_parser("datasets", help="list the datasets a config can name")
+    p.add_argument("--json", action="store_true", help="print every dataset's entry as JSON")
+    p.set_defaults(handler=cmd_datasets)
+
     p = sub.add_parser("train", help="train one experiment and write its run record")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", metavar="NAME", help="a preset name (see `presets`)")
@@ -133,6 +137,29 @@ def cmd_presets(args: argparse.Namespace) -> int:
     width = max(map(len, PRESETS))
     for name, preset in PRESETS.items():
         print(f"{name:<{width}}  {preset.description}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    """One line per registry entry: name, kind, input shape, classes, title."""
+    from bnviz.data import registry
+
+    rows = [{"name": e.name, "kind": e.kind, "title": e.title, "description": e.description,
+             "input_shape": list(e.input_shape) if e.input_shape else None, "classes": e.classes,
+             "class_names": list(e.class_names) if e.class_names else None, "n_train": e.n_train,
+             "n_test": e.n_test, "downloadable": e.downloadable, "is_file": e.is_file, "options": list(e.options)}
+            for e in registry.entries()]
+    if args.json:
+        print(json.dumps({row.pop("name"): row for row in rows}, indent=2))
+        return 0
+    table = [("NAME", "KIND", "SHAPE", "CLASSES", "TITLE")]
+    for e in registry.entries():
+        shape = "x".join(map(str, e.input_shape)) if e.input_shape else "file"
+        classes = str(e.classes) if e.classes else ("n_classes" if "n_classes" in e.options else "file")
+        table.append((e.name, e.kind, shape, classes, e.title))
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
     return 0
 
 

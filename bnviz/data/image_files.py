@@ -3,7 +3,8 @@
 MNIST and Fashion-MNIST come as IDX files (gzipped or not), CIFAR-10 as pickled batches (a
 folder or the original tar.gz), Keras' own cache as mnist.npz. Readers are cached by path,
 size and mtime; a damaged or partial file is a `DatasetError` naming the file and the fix.
-The download itself (through Keras) stays in `bnviz.data.loading`.
+Each set's shape and class names come from its registry entry (`bnviz.data.registry`); the
+search order and the download itself (through Keras) are in `bnviz.data.downloads`.
 """
 
 from __future__ import annotations
@@ -27,20 +28,11 @@ from bnviz.data.source import stamp as file_stamp
 from bnviz.settings import settings, variable
 
 ENV_DATA_DIR = variable("data_dir")
-CLASS_NAMES: dict[str, tuple[str, ...]] = {
-    "mnist": tuple(str(i) for i in range(10)),
-    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    "cifar10": ("airplane", "automobile", "bird", "cat", "deer",
-                "dog", "frog", "horse", "ship", "truck"),
-}
-
 _IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 _CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 _CIFAR_DIR = "cifar-10-batches-py"
 _CIFAR_TAR = "cifar-10-python.tar.gz"
-_IMAGE_SHAPE = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 
 
 def write_idx_gz(path: str | Path, array: np.ndarray, compresslevel: int = 6) -> None:
@@ -138,16 +130,16 @@ def _find_cifar(folder: Path, strict: bool) -> tuple[Callable[..., Any], tuple[P
     return None
 
 
-def read_source(name: str, reader: Callable[..., Any], files: tuple[Path, ...]) -> RawData:
+def read_source(name: str, shape: tuple[int, ...], class_names: tuple[str, ...],
+                reader: Callable[..., Any], files: tuple[Path, ...]) -> RawData:
     """Read through the in-process cache, keyed by the files' paths, sizes and mtimes."""
     arrays = reader(tuple(str(f) for f in files), file_stamp(files))
-    return raw_images(name, *arrays, where=str(files[0].parent))
+    return raw_images(name, shape, class_names, *arrays, where=str(files[0].parent))
 
 
-def raw_images(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                y_test: np.ndarray, where: str) -> RawData:
-    """Check shapes and labels of an image set and give it a channel axis."""
-    shape = _IMAGE_SHAPE[name]
+def raw_images(name: str, shape: tuple[int, ...], class_names: tuple[str, ...], x_train: np.ndarray,
+               y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, where: str) -> RawData:
+    """Check an image set against its registry entry's shape and classes; give it a channel axis."""
     out = []
     for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         x, y = np.asarray(x), np.asarray(y).reshape(-1)
@@ -158,10 +150,11 @@ def raw_images(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
         if x.shape[1:] != shape or len(x) != len(y) or len(y) == 0:
             raise DatasetError(f"{name} from {where}: {split} images have shape {x.shape} and "
                                f"{len(y)} labels; expected (N, {', '.join(map(str, shape))}) and N labels")
-        if y.min() < 0 or y.max() > 9:
-            raise DatasetError(f"{name} from {where}: {split} labels must be 0..9, found {y.min()}..{y.max()}")
+        top = len(class_names) - 1
+        if y.min() < 0 or y.max() > top:
+            raise DatasetError(f"{name} from {where}: {split} labels must be 0..{top}, found {y.min()}..{y.max()}")
         out += [x, y]
-    raw = RawData(*out, class_names=CLASS_NAMES[name], kind="image", pixel_max=255.0)
+    raw = RawData(*out, class_names=class_names, kind="image", pixel_max=255.0)
     readonly(raw.x_train, raw.y_train, raw.x_test, raw.y_test)
     return raw
 

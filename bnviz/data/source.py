@@ -1,8 +1,9 @@
-"""What every dataset reader shares: the error it raises, the raw arrays it returns, file stamps.
+"""What every dataset reader shares: the settings it reads, the error it raises, what it returns.
 
-The readers live in `bnviz.data.loading` (built-in and downloadable sets), `bnviz.data.image_files`
-(IDX and CIFAR files) and `bnviz.data.uploads` (your own npz/csv files); this module is the
-vocabulary between them, so none of them imports another's internals.
+The readers live in `bnviz.data.toys` (generated and bundled sets), `bnviz.data.downloads` and
+`bnviz.data.image_files` (MNIST, Fashion-MNIST, CIFAR-10) and `bnviz.data.uploads` (your own npz/csv
+files); `bnviz.data.registry` names them and `bnviz.data.loading` calls them. This module is the
+vocabulary between them, so none of them imports another's internals, nor the config above them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,6 +30,39 @@ READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, zipfile.BadZipFile,
                pickle.UnpicklingError, tarfile.TarError, KeyError, TypeError, AttributeError)
 
 
+class DatasetSpec(Protocol):
+    """The dataset settings a reader may read: what `bnviz.config.DatasetConfig` holds.
+
+    A protocol, not the config class, because the data layer sits below the config."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def n_train(self) -> int | None: ...
+    @property
+    def n_test(self) -> int | None: ...
+    @property
+    def noise(self) -> float: ...
+    @property
+    def n_classes(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def preprocessing(self) -> str: ...
+    @property
+    def path(self) -> str | None: ...
+    @property
+    def label_column(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """Where a reader may look for files besides the settings: the data folder, and whether to download."""
+
+    data_dir: Path | None = None  # None: BNVIZ_DATA_DIR
+    allow_download: bool | None = None  # None: unless BNVIZ_OFFLINE is set
+
+
 @dataclass(frozen=True, eq=False)
 class RawData:
     """Arrays as stored in the source, before selection and preprocessing (read-only, cached)."""
@@ -40,6 +74,16 @@ class RawData:
     class_names: tuple[str, ...]
     kind: str
     pixel_max: float | None = None  # images: largest possible value, the divisor of "auto"
+
+
+@dataclass(frozen=True, eq=False)
+class Loaded:
+    """What a dataset's loader returns: the source arrays and which rows of them the settings use."""
+
+    raw: RawData
+    selection: Selection = (slice(None), slice(None))  # every row of both splits
+    split: str = ""  # your own files: where the test split came from
+    notes: tuple[str, ...] = ()  # your own files: what was adjusted
 
 
 def readonly(*arrays: np.ndarray) -> None:

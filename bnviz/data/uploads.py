@@ -27,7 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from bnviz.data.source import DatasetError, RawData, Selection, pixel_max, readonly, short, stamp
+from bnviz.data.source import (
+    DatasetError,
+    DatasetSpec,
+    Loaded,
+    LoadOptions,
+    RawData,
+    Selection,
+    pixel_max,
+    readonly,
+    short,
+    stamp,
+)
 from bnviz.data.upload_checks import (
     check_csv_features,
     csv_labels,
@@ -39,7 +50,7 @@ from bnviz.data.upload_checks import (
 )
 
 __all__ = ["KINDS", "TEST_FRACTION", "UploadSummary", "UserSplit", "clear_cache", "inspect_upload",
-           "load_user_data"]
+           "load_file", "load_user_data"]
 
 KINDS = ("npz", "csv")
 TEST_FRACTION = 0.2
@@ -129,9 +140,16 @@ def inspect_upload(path: str | Path, kind: str, label_column: str = "label", *, 
         test_given=split.test_given, split=split.split, notes=split.notes, preview=file.preview)
 
 
-def load_user_data(cfg: Any) -> UserSplit:
+def load_user_data(cfg: DatasetSpec) -> UserSplit:
     """The split a DatasetConfig for "npz" or "csv" trains on."""
     return _split(cfg.path, cfg.name, cfg.label_column, cfg.seed, cfg.n_train, cfg.n_test)
+
+
+def load_file(config: DatasetSpec, options: LoadOptions) -> Loaded:
+    """The registry's loader for your own files: the file kind is the dataset's name (npz, csv)."""
+    del options
+    user = load_user_data(config)
+    return Loaded(user.raw, user.selection, user.split, user.notes)
 
 
 def clear_cache() -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from bnviz.data import registry
 from bnviz.figures.common import HEIGHT, TEMPLATE, empty_figure, probe_metric, probes, run_color
 from bnviz.train import boundary as bd
 
@@ -32,10 +33,11 @@ def _mix(hex_color: str, share: float) -> str:
 
 
 def class_count(record: Mapping[str, Any] | None, points: Points | None = None) -> int:
-    """Classes to color: the dataset's (blobs), else what the grids and labels show, at least 2."""
+    """Classes to color: the config's (blobs), else what the grids and labels show, at least 2."""
     n = 2
     dataset = ((record or {}).get("config") or {}).get("dataset") or {}
-    if dataset.get("name") == "blobs":
+    name = dataset.get("name")
+    if name in registry.REGISTRY and "n_classes" in registry.get(name).options:
         n = max(n, int(dataset.get("n_classes") or 2))
     for probe in probes(record):
         b = probe.get("boundary")

@@ -17,8 +17,6 @@ from bnviz import gallery
 from bnviz.gallery import Arm, Experiment
 from bnviz.states import RESULTS, SKIPPED, RunState
 
-DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10")  # datasets whose full size the report states
-
 
 @dataclass
 class ArmResult:
@@ -46,6 +44,7 @@ class Datasets:
         self.failed: dict[str, str] = {}  # dataset name -> error message
 
     def problem(self, arm: Arm) -> str | None:
+        from bnviz.data import registry
         from bnviz.data.loading import DatasetError, load_dataset
 
         cfg = arm.config.dataset
@@ -58,7 +57,7 @@ class Datasets:
                 self.failed.setdefault(cfg.name, str(exc))
             else:
                 self.errors[key] = None
-                if cfg.name in DOWNLOADABLE and cfg.name not in self.found:
+                if registry.get(cfg.name).downloadable and cfg.name not in self.found:  # its size is reported
                     if cfg.n_train is not None or cfg.n_test is not None:  # the whole set, for the report
                         data = load_dataset(cfg.model_copy(update={"n_train": None, "n_test": None}))
                     self.found[cfg.name] = f"{len(data.y_train):,} training / {len(data.y_test):,} test examples"

@@ -18,6 +18,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from bnviz import gallery
+from bnviz.data import registry
 from bnviz.gallery import Experiment, Row
 from bnviz.report.arms import ArmResult, Datasets
 from bnviz.states import SKIPPED
@@ -143,10 +144,11 @@ def _differences(sections: Sequence[Section], datasets: Datasets, *, fast: bool,
                  data_dir: Path | None) -> list[str]:
     out = []
     for name, what in sorted(datasets.found.items()):
-        full = {"mnist": "60,000 training / 10,000 test", "cifar10": "50,000 training / 10,000 test"}.get(name)
+        entry = registry.get(name)  # found: a downloadable set of the registry
+        full = f"{entry.n_train:,} training / {entry.n_test:,} test"
         src = f" from `{data_dir}`" if data_dir else ""
         line = f"- **Data.** {name}: {what}{src}."
-        if name == "mnist" and not what.startswith("60,000"):
+        if name == "mnist" and not what.startswith(f"{entry.n_train:,} "):
             line += (f" The published MNIST results use {full} digits; here only the 10,000-digit MNIST test set "
                      "is available offline, split into the first 8,000 for training and the last 2,000 for "
                      "testing (bench/prepare_mnist.py). Every MNIST number below is therefore from fewer "

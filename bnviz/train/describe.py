@@ -15,20 +15,15 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from bnviz.config import ExperimentConfig
-
-_KNOWN: dict[str, tuple[tuple[int, ...], int | None]] = {
-    "circles": ((2,), 2), "moons": ((2,), 2), "spirals": ((2,), 2), "blobs": ((2,), None),
-    "digits": ((8, 8, 1), 10), "mnist": ((28, 28, 1), 10), "fashion_mnist": ((28, 28, 1), 10),
-    "cifar10": ((32, 32, 3), 10),
-}
+from bnviz.data import registry
 
 
 def data_shape(config: ExperimentConfig) -> tuple[tuple[int, ...], int]:
-    """Input shape and number of classes; reads the file only for your own npz/csv data."""
-    name = config.dataset.name
-    if name in _KNOWN:
-        shape, classes = _KNOWN[name]
-        return shape, classes or config.dataset.n_classes
+    """Input shape and number of classes from the dataset's registry entry; the data is read only
+    when the entry cannot say (your own npz/csv files)."""
+    known = registry.get(config.dataset.name).known_shape(config.dataset)
+    if known is not None:
+        return known
     from bnviz.data.loading import load_dataset
 
     data = load_dataset(config.dataset)
