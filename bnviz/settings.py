@@ -72,6 +72,32 @@ class Settings(BaseSettings):
                                       "may have waiting (classroom fairness)")
     admin_key: str | None = Field(None, description="the teacher/admin key: entered once per browser, it allows "
                                   "cancelling, renaming and deleting every run. Unset: nobody is admin")
+    # --- limits: what one visitor may cost the server (issue: a server you can give a whole class) -----------
+    who_may_train: Literal["everyone", "signed_in", "teachers"] = Field(
+        "everyone", description="who may start runs from the dashboard: `everyone`, `signed_in` (users signed in "
+        "with `st.login`) or `teachers` (whoever entered `BNVIZ_ADMIN_KEY`: a lecture where students only watch)")
+    max_queued: int = Field(30, ge=1, le=100_000, description="runs waiting in the queue, server-wide (a full "
+                            "queue refuses new runs with a message)")
+    max_upload_mb: int = Field(50, ge=1, le=10_000, description="an uploaded file's size in MB, as sent "
+                               "(also Streamlit's `server.maxUploadSize`)")
+    max_unpacked_mb: int = Field(256, ge=1, le=100_000, description="an upload's arrays once unpacked, in MB "
+                                 "(checked in the archive's directory before anything is unpacked)")
+    max_rows: int = Field(200_000, ge=1, le=100_000_000, description="rows (examples) of an uploaded file")
+    max_columns: int = Field(4_096, ge=1, le=1_000_000, description="columns of an uploaded CSV, or features per "
+                             "example of an upload")
+    max_params: int = Field(5_000_000, ge=1, le=10_000_000_000, description="a model's parameters, counted "
+                            "from the config before anything is built")
+    max_activation_mb: int = Field(1_024, ge=1, le=1_000_000, description="a model's activations for one batch "
+                                   "in MB (float32, forward pass), estimated from the config")
+    max_run_work: int = Field(100_000_000, ge=1, le=10**15, description="a run's work: epochs × training "
+                              "examples (e.g. 100 epochs of 60,000 digits = 6,000,000)")
+    max_run_seconds: int = Field(3_600, ge=1, le=10**7, description="a run's wall time: at the limit the worker "
+                                 "stops it, keeping every epoch, with the reason on its page")
+    worker_memory_mb: int = Field(6_144, ge=256, le=10**7, description="a training worker's memory: over it, "
+                                  "the worker dies alone, its run fails as out of memory and a fresh worker "
+                                  "takes the next run")
+    helper_memory_mb: int = Field(2_048, ge=256, le=10**7, description="the memory of the helper that builds "
+                                  "models for the Experiment page's summary (replaced when it dies)")
     backend: Backend = Field(DEFAULT_BACKEND, description="the Keras backend of a new config that does not name one: "
                              "`tensorflow`, `jax` or `torch` (see [Backends](#backends))")
     tf_threads: int | None = Field(None, ge=1, le=256, description="a worker's intra-op threads (TensorFlow, "
