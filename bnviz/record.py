@@ -7,6 +7,9 @@ everywhere (bnviz/events.py). The CLI, the store and the dashboard all read that
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from bnviz import events
@@ -27,6 +30,46 @@ def empty_record(config: dict[str, Any], run_id: str | None = None,
         "probes": [],
         "summary": None,
     }
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where the loss became NaN/inf (`summary.diverged_at`); None where a record leaves it out."""
+
+    epoch: int | None
+    batch: int | None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The record's `summary`, typed for readers: the fields the dashboard shows.
+
+    The record keeps it as a dict (the wire format); a page reads `summary.final`, not
+    `record["summary"]["final"]`. Every field is optional: a run that has not started has no
+    summary, one that is training has only its device, and older records lack `backend`."""
+
+    final: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    wall_time_s: float | None = None
+    epochs_completed: int | None = None
+    backend: str | None = None
+    device: str | None = None
+    error: str | None = None
+    diverged_at: Divergence | None = None
+
+    @classmethod
+    def from_dict(cls, summary: Mapping[str, Any] | None) -> RunSummary:
+        """Read a record's summary (None before the run started); unknown fields are ignored."""
+        data = summary or {}
+        at = data.get("diverged_at")
+        return cls(
+            final=MappingProxyType(dict(data.get("final") or {})),
+            wall_time_s=data.get("wall_time_s"),
+            epochs_completed=data.get("epochs_completed"),
+            backend=data.get("backend"),
+            device=data.get("device"),
+            error=data.get("error"),
+            diverged_at=Divergence(at.get("epoch"), at.get("batch")) if at else None,
+        )
 
 
 class RunRecorder:

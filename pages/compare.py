@@ -69,7 +69,7 @@ def run_picker(requested: list[str]) -> list[str]:
     names = {row["id"]: row.get("name") or "" for row in listing}
     for run_id in requested:
         if run_id not in names:
-            names[run_id] = read_run(run_id).record.get("name") or ""
+            names[run_id] = read_run(run_id).name or ""
     if st.session_state.get("_cmp_from_url") != requested:
         st.session_state["cmp_runs"] = requested
         st.session_state["_cmp_from_url"] = requested
@@ -98,9 +98,9 @@ def read_views(run_ids) -> list[RunView]:
 
 def unique_labels(views: list[RunView]) -> list[str]:
     """Legend labels: the names without their shared words, with the id where names repeat."""
-    labels = short_labels([v.record for v in views])
+    labels = short_labels(views)
     if len(set(labels)) < len(labels):
-        labels = [f"{label} ({v.record['id'][:6]})" for label, v in zip(labels, views)]
+        labels = [f"{label} ({v.run_id[:6]})" for label, v in zip(labels, views)]
     return labels
 
 
@@ -124,7 +124,7 @@ def comparison(run_ids: tuple[str, ...], was_live: bool) -> None:
         common.chart(st, figures.compare_curves(records, labels, metric=metric, height=height), "cmp_curves")
     with c2:
         histograms(records, labels, height)
-    boundary_panel(records, key="cmp_boundary", labels=labels, large=common.presenting(),
+    boundary_panel(views, key="cmp_boundary", labels=labels, large=common.presenting(),
                    version=tuple(v.version for v in views), live=live)
     final_metrics(views, labels)
 
@@ -133,10 +133,8 @@ def run_states(views: list[RunView], labels: list[str]) -> None:
     """One line per run: its label, id and state, updated while any of them trains."""
     parts = []
     for view, label in zip(views, labels):
-        done = len(view.record["history"].get("loss", []))
-        total = view.record["config"]["training"]["epochs"]
         parts.append(f"{common.STATE_ICONS.get(view.status, '')} **{label}** · {view.status} · "
-                     f"{done}/{total} epochs · `{view.record['id']}`")
+                     f"{view.epochs_recorded}/{view.config.training.epochs} epochs · `{view.run_id}`")
     st.markdown("  \n".join(parts))
     if any(is_active(v.status) for v in views):
         st.caption("Still training: curves update by themselves.")
@@ -167,11 +165,10 @@ def final_metrics(views: list[RunView], labels: list[str]) -> None:
     st.subheader("Final metrics")
     rows = []
     for view, label in zip(views, labels):
-        summary = view.record.get("summary") or {}
-        final = summary.get("final") or {}
-        rows.append({"run": label, "id": view.record["id"], "status": view.status,
+        final = view.summary.final
+        rows.append({"run": label, "id": view.run_id, "status": str(view.status),
                      **{k: final.get(k) for k in ("accuracy", "val_accuracy", "test_accuracy", "loss", "val_loss")},
-                     "epochs": len(view.record["history"].get("loss", [])), "time (s)": summary.get("wall_time_s")})
+                     "epochs": view.epochs_recorded, "time (s)": view.summary.wall_time_s})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     same = [label for view, label in zip(views, labels) if readings.same_validation_and_test(view.record)]
     if same:
@@ -181,7 +178,7 @@ def final_metrics(views: list[RunView], labels: list[str]) -> None:
 
 def configurations(views: list[RunView]) -> None:
     st.subheader("Configurations")
-    table = config_table([v.record for v in views])
+    table = config_table(views)
     if st.toggle("Only the settings that differ", value=True):
         table = table[table["differs"]]
     shown = table.drop(columns="differs")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import streamlit as st
 
 from bnviz import figures
-from bnviz.config import ExperimentConfig
 from bnviz.report import readings
 from bnviz.states import RunState, is_active
 from bnviz.store import RunNotFound
@@ -64,32 +63,29 @@ def page() -> None:
 
 
 def _header(view: RunView) -> None:
-    record, config = view.record, view.record["config"]
-    st.title(common.plain(record.get("name") or "Run"))
-    norm = config["model"]["norm"]
-    placement = norm["placement"] if norm["placement"] != "none" or norm["per_layer"] or norm["on_input"] else "no BN"
-    training = config["training"]
-    optimizer = common.OPTIMIZER_TITLES.get(training["optimizer"], training["optimizer"])
+    config = view.config
+    st.title(common.plain(view.name or "Run"))
+    norm, model, training = config.model.norm, config.model, config.training
+    placement = norm.placement if norm.placement != "none" or norm.per_layer or norm.on_input else "no BN"
+    optimizer = common.OPTIMIZER_TITLES.get(training.optimizer, training.optimizer)
     st.markdown(
-        f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {config['dataset']['name']} · "
-        f"{config['model']['family']} · {config['model']['activation']} · BN: **{placement}** · "
-        f"optimizer {optimizer}, lr {training['learning_rate']:g} · batch {training['batch_size']} · "
-        f"{training['epochs']} epochs · seed {training['seed']} · {_trained_on(record)}"
+        f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {config.dataset.name} · "
+        f"{model.family} · {model.activation} · BN: **{placement}** · "
+        f"optimizer {optimizer}, lr {training.learning_rate:g} · batch {training.batch_size} · "
+        f"{training.epochs} epochs · seed {training.seed} · {_trained_on(view)}"
     )
 
 
-def _trained_on(record: dict) -> str:
+def _trained_on(view: RunView) -> str:
     """Which backend and device trained it (the device is known once training started)."""
-    summary = record.get("summary") or {}
-    backend = summary.get("backend") or record["config"]["training"].get("backend") or "tensorflow"
-    device = summary.get("device")
-    return f"{backend} on **{device}**" if device else backend
+    device = view.summary.device
+    return f"{view.backend} on **{device}**" if device else view.backend
 
 
 def show_run(view: RunView, who: access.Actor) -> None:
-    run_id = view.record["id"]
+    run_id = view.run_id
     _header(view)
-    mine = who.can_change(view.record.get("owner"))
+    mine = who.can_change(view.owner)
     if not mine:
         st.caption(access.READ_ONLY)
     a1, a2, a3, a4 = st.columns(4)
@@ -99,7 +95,7 @@ def show_run(view: RunView, who: access.Actor) -> None:
         st.rerun()
     routes.page_link("compare", "Compare with…", where=a2, runs=run_id)
     routes.page_link("experiment", "Edit a copy", where=a3, icon=":material/edit:",
-                     cfg=ExperimentConfig.from_dict(view.record["config"]).encode())
+                     cfg=view.config.encode())
     routes.page_link("run", "Presenter mode", where=a4, icon=":material/slideshow:", run=run_id, present="1")
     with st.expander("Share this run", icon=":material/share:"):
         common.copy_link("Anyone with this link sees this run, live while it trains:", routes.url("run", run=run_id))
@@ -119,7 +115,7 @@ def show_run(view: RunView, who: access.Actor) -> None:
 def show_presenter(view: RunView) -> None:
     """Projector layout: curves and the before/after histograms side by side, all above the fold."""
     _header(view)
-    st.fragment(run_every=_curves_every(view))(presenter_charts)(view.record["id"], view.status)
+    st.fragment(run_every=_curves_every(view))(presenter_charts)(view.run_id, view.status)
 
 
 # --- pieces that re-read the run every time they run ---------------------------------
@@ -161,21 +157,22 @@ def _status(current: RunView, shown_status: str) -> None:
         else:
             p = current.progress or {}
             st.progress(min(max(float(p.get("fraction") or 0.0), 0.0), 1.0), text=progress_text(p))
-    summary = current.record.get("summary") or {}
+    summary = current.summary
     if current.status == RunState.FAILED:
-        st.error(f"Training failed: {summary.get('error')}", icon=":material/error:")
+        st.error(f"Training failed: {summary.error}", icon=":material/error:")
     if current.status == RunState.DIVERGED:
-        at = summary.get("diverged_at") or {}
-        st.error(f"The loss became NaN/inf at epoch {at.get('epoch')}, batch {at.get('batch')}: the run was "
+        at = summary.diverged_at
+        epoch, batch = (at.epoch, at.batch) if at else (None, None)
+        st.error(f"The loss became NaN/inf at epoch {epoch}, batch {batch}: the run was "
                  "stopped. Lower the learning rate, or add BN, which tolerates much higher rates.",
                  icon=":material/trending_up:")
 
 
-def _final_metrics(record: dict) -> None:
-    final = (record.get("summary") or {}).get("final") or {}
+def _final_metrics(view: RunView) -> None:
+    final = view.summary.final
     if not final:
         return
-    same = readings.same_validation_and_test(record)
+    same = readings.same_validation_and_test(view.record)
     shown = [("accuracy", "Training accuracy", None)]
     if same:
         shown.append(("test_accuracy" if "test_accuracy" in final else "val_accuracy",
@@ -197,7 +194,7 @@ def curves(run_id: str, shown_status: str, had_points: bool = True) -> None:
         # Drawn fast since the first point; after the first whole epoch, redraw the page once to
         # poll at the normal pace (a full redraw right at the first point would delay showing it).
         st.rerun()
-    _final_metrics(current.record)
+    _final_metrics(current)
     height = common.chart_height()
     c1, c2 = st.columns(2)
     draw(c1, "loss", current, figures.loss_curves, "loss", height=height)
@@ -210,7 +207,7 @@ def curves(run_id: str, shown_status: str, had_points: bool = True) -> None:
 def boundary(run_id: str) -> None:
     """The decision boundary on 2-D data (nothing otherwise), on the slower cadence of the views below."""
     current = read_run(run_id)
-    boundary_panel([current.record], key="run_boundary", version=current.version, live=is_active(current.status))
+    boundary_panel([current], key="run_boundary", version=current.version, live=is_active(current.status))
 
 
 def inside(run_id: str, choice: str) -> None:
@@ -226,14 +223,14 @@ def inside(run_id: str, choice: str) -> None:
                     "the network.", icon=":material/info:")
         return
     live = is_active(now.status)
-    configured = int(record["config"]["training"]["epochs"])
+    configured = now.config.training.epochs
     epoch_key = f"epoch:{run_id}:{'live' if live else 'done'}"  # a finished run starts again at its last epoch
 
     def pick_epoch(where) -> int:
         return epoch_picker(where, epochs, key=epoch_key, live=live, planned=configured)
 
     height = common.chart_height()
-    has_bn = readings.has_batch_norm(record["config"])
+    has_bn = readings.has_batch_norm(now.config.to_dict())
     blocks = [b for b in figures.position_blocks(record) if b > 0] or [0]
     chart, about = st.columns([3, 1])
     with about:
@@ -291,7 +288,7 @@ def presenter_charts(run_id: str, shown_status: str) -> None:
     note = readings.warmup_note(record)
     if note:
         st.info(note, icon=":material/thermostat:")
-    boundary_panel([record], key="p_boundary", large=True, version=current.version)
+    boundary_panel([current], key="p_boundary", large=True, version=current.version)
 
 
 page()

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from bnviz.store import RunNotFound
+from bnviz.store.snapshots import RunSnapshot
 from ui import access, live, routes
 from ui.service import manager, store
 from ui.tb_download import tensorboard_button
@@ -78,16 +79,16 @@ def actions(picked: list[str], who: access.Actor, owners: dict[str, str | None])
         routes.page_link("compare", f"Compare the {len(picked)} selected runs", runs=",".join(picked[:12]))
     run_id = picked[0]
     try:
-        record = manager().snapshot(run_id).to_record()
+        run = manager().snapshot(run_id)
     except RunNotFound:
         st.rerun()
-    st.subheader(record.get("name") or run_id)
+    st.subheader(run.name or run_id)
     allowed = [r for r in picked if who.can_change(owners.get(r))]
     a1, a2, a3 = st.columns([1, 1, 2])
     routes.page_link("run", "Open", where=a1, run=run_id)
-    if who.can_change(record.get("owner")):
-        rename(a2, run_id, record)
-    downloads(run_id, record)
+    if who.can_change(run.owner):
+        rename(a2, run_id, run)
+    downloads(run_id, run)
     tensorboard_button(st, picked, key="runs_tb")
     if allowed:
         delete(a3, allowed, len(picked))
@@ -95,10 +96,10 @@ def actions(picked: list[str], who: access.Actor, owners: dict[str, str | None])
         st.caption(f"{len(picked) - len(allowed)} of the selected runs are someone else's: {access.READ_ONLY}")
 
 
-def rename(where, run_id: str, record: dict) -> None:
+def rename(where, run_id: str, run: RunSnapshot) -> None:
     with where.popover("Rename", icon=":material/edit:"), st.form(f"rename_{run_id}"):
-        name = st.text_input("Name", value=record.get("name") or "", max_chars=120)
-        notes = st.text_area("Notes", value=record.get("notes") or "", max_chars=2000)
+        name = st.text_input("Name", value=run.name or "", max_chars=120)
+        notes = st.text_area("Notes", value=run.notes or "", max_chars=2000)
         if st.form_submit_button("Save"):
             try:
                 store().rename(run_id, name, notes)
@@ -109,11 +110,11 @@ def rename(where, run_id: str, record: dict) -> None:
                 st.rerun()
 
 
-def downloads(run_id: str, record: dict) -> None:
+def downloads(run_id: str, run: RunSnapshot) -> None:
     d1, d2, d3 = st.columns(3)
     d1.download_button("Metrics (CSV)", lambda: store().export_csv(run_id), file_name=f"bnviz-{run_id}-metrics.csv",
                        mime="text/csv", icon=":material/table:")
-    d2.download_button("Run record (JSON)", lambda: json.dumps(record), file_name=f"bnviz-{run_id}.json",
+    d2.download_button("Run record (JSON)", lambda: json.dumps(run.to_record()), file_name=f"bnviz-{run_id}.json",
                        mime="application/json", icon=":material/data_object:",
                        help="Everything: config, history, every probe's histograms and statistics.")
     model_file = store().model_path(run_id)

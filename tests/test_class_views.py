@@ -155,7 +155,7 @@ def test_defect11_published_bars_keep_their_values_clear_of_the_markers():
 def test_defect11_the_cli_progress_writes_plain_lines_into_logs():
     import io
 
-    from bnviz.cli import ProgressBar
+    from bnviz.cli.commands import ProgressBar
 
     out = io.StringIO()
     bar = ProgressBar(out)

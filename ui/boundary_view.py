@@ -1,6 +1,6 @@
 """The decision boundary panel: one run (at an epoch, or animated) or several runs side by side.
 
-Self-contained so a page mounts it with one call: `boundary_panel(records, key=...)`. It draws
+Self-contained so a page mounts it with one call: `boundary_panel(views, key=...)`. It draws
 nothing for runs without a recorded boundary (inputs that are not 2-D points), so a page can
 call it for every run.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
 
 import streamlit as st
 
@@ -18,6 +17,7 @@ from bnviz.figures import boundary as fb
 from bnviz.train.boundary import points_for
 from ui.common import PROJECTOR_FONT_PX, chart, projector_sized, shared_figure
 from ui.epoch_picker import epoch_picker
+from ui.live import RunView
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -26,21 +26,22 @@ def _points(dataset_json: str):
     return points_for({"dataset": json.loads(dataset_json)})
 
 
-def _shared_points(records: Sequence[dict[str, Any]]):
-    datasets = {json.dumps(r["config"]["dataset"], sort_keys=True) for r in records}
+def _shared_points(views: Sequence[RunView]):
+    datasets = {json.dumps(v.config.dataset.model_dump(mode="json"), sort_keys=True) for v in views}
     return _points(datasets.pop()) if len(datasets) == 1 else None
 
 
-def boundary_panel(records: Sequence[dict[str, Any]], *, key: str, labels: Sequence[str] | None = None,
+def boundary_panel(views: Sequence[RunView], *, key: str, labels: Sequence[str] | None = None,
                    large: bool = False, version: tuple | None = None, live: bool = False) -> None:
-    """One record: the boundary at a chosen epoch or animated over training. Several: side by side
+    """One run: the boundary at a chosen epoch or animated over training. Several: side by side
     at the same epoch (points drawn when the runs share their dataset). `large` for presenter mode;
     with `version` (the runs' RunView.version) each figure is built once for all viewers."""
+    records = [v.record for v in views]
     shown = [(i, r) for i, r in enumerate(records) if fb.boundary_epochs(r)]
     if not shown:
         return
-    labels = list(labels) if labels is not None else [str(r.get("name") or r.get("id") or "run") for r in records]
-    loaded = _shared_points([r for _, r in shown])
+    labels = list(labels) if labels is not None else [str(v.name or v.run_id or "run") for v in views]
+    loaded = _shared_points([views[i] for i, _ in shown])
     points, names = loaded if loaded else (None, None)
     st.subheader("Decision boundary")
     if len(shown) == 1:

@@ -5,23 +5,67 @@ from __future__ import annotations
 import html
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
 
-from bnviz.config import flat_settings
-from bnviz.states import is_active
+from bnviz.config import ExperimentConfig, flat_settings
+from bnviz.record import RunSummary
+from bnviz.states import RunState, is_active
 from ui.service import manager
 
 
 @dataclass(frozen=True)
 class RunView:
+    """A run as pages read it: the record (a dict, as the figures take it) and typed views of it.
+
+    Pages read `view.config.training.epochs` and `view.summary.final`, not nested dict keys, so a
+    misspelt setting fails loudly; each is parsed once per view, which all viewers share."""
+
     record: dict[str, Any]
-    status: str
+    status: RunState
     progress: dict[str, Any] | None
     queue_position: int | None
     version: tuple = ()  # changes whenever the run gains data: the key of its cached figures
+
+    @cached_property
+    def config(self) -> ExperimentConfig:
+        """The run's settings; fields older records lack get their defaults."""
+        return ExperimentConfig.from_dict(self.record["config"])
+
+    @cached_property
+    def summary(self) -> RunSummary:
+        return RunSummary.from_dict(self.record.get("summary"))
+
+    @property
+    def run_id(self) -> str:
+        return self.record["id"]
+
+    @property
+    def name(self) -> str | None:
+        return self.record.get("name")
+
+    @property
+    def owner(self) -> str | None:
+        return self.record.get("owner")
+
+    @property
+    def label(self) -> str:
+        """What a legend or a table calls the run: its name, else its id, as plain text (Plotly renders a
+        few HTML tags in its labels)."""
+        return html.escape(str(self.name or self.run_id or "run")[:60], quote=False)
+
+    @property
+    def epochs_recorded(self) -> int:
+        return len(self.record["history"].get("loss", []))
+
+    @property
+    def backend(self) -> str:
+        """The Keras backend that trained it (the summary says once training started)."""
+        return self.summary.backend or self.config.training.backend
 
 
 FIGURES_PER_S = 2
@@ -63,7 +107,7 @@ def _read(run_id: str) -> RunView:
         # polling within the same half second shares one build of each figure (at most 2 a second).
         # The first batch, epoch and probe are drawn at once (someone just clicked Train).
         cursor = (*(min(n, 1) for n in snap.cursor), int(time.time() * FIGURES_PER_S))
-    return RunView(snap.to_record(), snap.status, dict(snap.progress or {}), snap.position,
+    return RunView(snap.to_record(), RunState(snap.status), dict(snap.progress or {}), snap.position,
                    (run_id, snap.status, cursor, snap.name))
 
 
@@ -86,27 +130,21 @@ def progress_text(p: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def run_label(record: dict[str, Any]) -> str:
-    """A run's name for legends and labels: plain text (Plotly renders a few HTML tags in its labels)."""
-    return html.escape(str(record.get("name") or record.get("id") or "run")[:60], quote=False)
-
-
-def short_labels(records: list[dict[str, Any]]) -> list[str]:
+def short_labels(views: Sequence[RunView]) -> list[str]:
     """Run names without the words they all share ("Circles MLP · no BN" -> "no BN"), for legends."""
-    parts = [run_label(r).split(" · ") for r in records]
+    parts = [v.label.split(" · ") for v in views]
     common = 0
     while len(parts) > 1 and all(len(p) > common + 1 for p in parts) and len({p[common] for p in parts}) == 1:
         common += 1
     labels = [" · ".join(p[common:])[:48] for p in parts]
-    return labels if len(set(labels)) == len(labels) else [run_label(r) for r in records]
+    return labels if len(set(labels)) == len(labels) else [v.label for v in views]
 
 
-def config_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+def config_table(views: Sequence[RunView]) -> pd.DataFrame:
     """One row per setting, one column per run, and whether the runs differ on it."""
     columns: dict[str, dict[str, Any]] = {}
-    for i, record in enumerate(records):
-        label = f"{i + 1}. {run_label(record)}"
-        columns[label] = {k: str(v) for k, v in flat_settings(record["config"]).items()}
+    for i, view in enumerate(views):
+        columns[f"{i + 1}. {view.label}"] = {k: str(v) for k, v in flat_settings(view.config.to_dict()).items()}
     table = pd.DataFrame(columns)
     table["differs"] = table.nunique(axis=1, dropna=False) > 1
     return table
