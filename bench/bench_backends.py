@@ -15,7 +15,7 @@ build to the end of evaluation (imports and data loading excluded; the whole pro
 time and the CPU time of the timed part are printed too; on a busy machine, compare CPU times).
 Arms alternate within a repeat; medians are compared.
 Targets: (c)/(a) <= 0.3 on circles; bnviz/plain <= 1.05 on each backend.
-MNIST comes from ../shared/datasets/mnist through bench/prepare_mnist.py (8,000/2,000 split).
+MNIST comes from the MNIST test set's IDX files (bench/prepare_mnist.py --source) (8,000/2,000 split).
 """
 
 from __future__ import annotations

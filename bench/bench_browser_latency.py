@@ -13,7 +13,7 @@ it is idle. Epoch ends are taken from the run store (polled every 20 ms, the mom
 epoch becomes visible to every reader) with the same clock the browser poll uses; the page is
 polled every 50 ms. `--viewers N` opens N more tabs on the run as it starts: each Chromium tab
 then renders on the same two cores as the server and the worker (in a class the students'
-browsers run on their own machines; ../shared/tools/classroom.py measures what viewers cost
+browsers run on their own machines; bench/classroom.py measures what viewers cost
 the server).
 """
 
