@@ -29,7 +29,7 @@ from bnviz.train import backends
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]  # bnviz/jobs/supervisor.py -> the repository
 RECOVER_EVERY_S = 2.0  # a hand-started worker, or one of a server that died, can die too
 
 
