@@ -60,3 +60,21 @@ def test_a_run_that_records_nothing_is_stopped_though_its_heartbeat_beats(worker
     assert error.startswith("no training progress for ") and f"s (limit {HANG_S} s): its worker was stopped" in error
     assert manager.wait(nxt, timeout=120) == "succeeded"
     assert stored_row(manager.store, nxt, "pid")[0] != stored_row(manager.store, stuck, "pid")[0]
+
+
+def test_the_store_ends_a_stopped_workers_run_with_the_reason(database, tiny) -> None:
+    from bnviz.jobs.queue import RunQueue
+
+    with RunStore() as store:
+        run_id = store.create_run(tiny(), owner="ana", status="queued")
+        queue = RunQueue(store)
+        queue.register("w-1", "tensorflow")
+        assert queue.claim("w-1", "tensorflow").run_id == run_id
+        progress = store.progress_by_worker()
+        assert list(progress) == ["w-1"] and progress["w-1"][0] == run_id
+        assert store.end_runs_of("w-1", "out of memory (limit 300 MB): its worker used 301 MB and was stopped") \
+            == [run_id]
+        record = store.get_record(run_id)
+        assert record["status"] == "failed" and record["summary"]["error"].startswith("out of memory (limit 300 MB)")
+        assert store.progress_by_worker() == {} and store.end_runs_of("w-1", "again") == []
+        assert store.recover() == []  # recovery leaves an ended run as it is
