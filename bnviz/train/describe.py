@@ -105,8 +105,9 @@ def model_summary_isolated(config: ExperimentConfig, timeout: float = 120.0) -> 
     way every visitor's next summary works without a server restart. `SummaryUnavailable` says
     why this one could not be built."""
     memory_mb = settings().helper_memory_mb
-    for attempt in (1, 2):
-        helper = None
+    attempt = 0
+    while True:
+        attempt, helper = attempt + 1, None
         try:
             helper = _running_helper(memory_mb)
             return json.loads(helper.pool.submit(_summary_of, config.to_json()).result(timeout=timeout))
@@ -127,7 +128,6 @@ def model_summary_isolated(config: ExperimentConfig, timeout: float = 120.0) -> 
             raise SummaryUnavailable(f"building this model's summary needs more memory than the helper may use "
                                      f"({memory_mb:,} MB; {type(exc).__name__}); a smaller model or input "
                                      f"fits") from None
-    raise AssertionError("unreachable")
 
 
 def _out_of_memory(exc: BaseException) -> bool:
