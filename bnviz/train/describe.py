@@ -23,6 +23,7 @@ from typing import Any
 
 from bnviz.config import ExperimentConfig
 from bnviz.data import registry
+from bnviz.data.source import short
 from bnviz.errors import UserError
 from bnviz.settings import settings
 
@@ -121,13 +122,15 @@ def model_summary_isolated(config: ExperimentConfig, timeout: float = 120.0) -> 
             _retire(helper)
             raise SummaryUnavailable(f"building this model's summary took more than {timeout:g} s, so it was "
                                      f"stopped; a smaller model or input is faster") from None
-        except (MemoryError, ImportError, OSError) as exc:  # a half-done import stays broken: start afresh
+        except ValueError:
+            raise  # the config or the data, said in one line for the visitor: the helper itself is fine
+        except Exception as exc:  # running out shows as MemoryError, ImportError, SystemError...: start afresh
             _retire(helper)
-            if not isinstance(exc, MemoryError) and not _out_of_memory(exc):
-                raise
-            raise SummaryUnavailable(f"building this model's summary needs more memory than the helper may use "
-                                     f"({memory_mb:,} MB; {type(exc).__name__}); a smaller model or input "
-                                     f"fits") from None
+            if isinstance(exc, MemoryError) or _out_of_memory(exc):
+                raise SummaryUnavailable(f"building this model's summary needs more memory than the helper may "
+                                         f"use ({memory_mb:,} MB); a smaller model or input fits") from None
+            raise SummaryUnavailable(f"building this model's summary failed ({short(exc)}); the helper, which "
+                                     f"may use {memory_mb:,} MB, was restarted for the next one") from None
 
 
 def _out_of_memory(exc: BaseException) -> bool:
