@@ -63,7 +63,8 @@ class Settings(BaseSettings):
                                     "runs share one GPU")
     worker_timeout_s: int = Field(120, ge=5, le=86_400, description="a worker with no heartbeat for this long is "
                                   "killed and its run marked interrupted (with PostgreSQL, also a worker on another "
-                                  "machine)")
+                                  "machine); a dashboard's worker whose run records nothing for this long is killed "
+                                  "and the run fails")
     worker_cpus: Literal["rest", "all"] = Field(
         "rest", description="`rest`: local workers train on every core but the first, which stays the web server's "
         "(a classroom cannot slow training, and training cannot slow the pages); `all`: no pinning (faster alone on "
@@ -93,9 +94,9 @@ class Settings(BaseSettings):
                               "examples (e.g. 100 epochs of 60,000 digits = 6,000,000)")
     max_run_seconds: int = Field(3_600, ge=1, le=10**7, description="a run's wall time: at the limit the worker "
                                  "stops it, keeping every epoch, with the reason on its page")
-    worker_memory_mb: int = Field(6_144, ge=256, le=10**7, description="a training worker's memory: over it, "
-                                  "the worker dies alone, its run fails as out of memory and a fresh worker "
-                                  "takes the next run")
+    worker_memory_mb: int = Field(6_144, ge=256, le=10**7, description="a training worker's memory (resident, "
+                                  "watched by the dashboard that started it): over it, the worker dies alone, its "
+                                  "run fails as out of memory and a fresh worker takes the next run")
     helper_memory_mb: int = Field(2_048, ge=256, le=10**7, description="the memory of the helper that builds "
                                   "models for the Experiment page's summary (replaced when it dies)")
     backend: Backend = Field(DEFAULT_BACKEND, description="the Keras backend of a new config that does not name one: "

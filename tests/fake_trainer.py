@@ -10,6 +10,8 @@ import os
 import time
 from typing import Any
 
+import numpy as np
+
 from bnviz.record import RunRecorder
 from tests.fakes import make_fake_record
 
@@ -50,3 +52,26 @@ def train(config, *, sink=None, stop_event=None, dataset=None, run_id=None, mode
         "final": final, "wall_time_s": 0.1, "device": "CPU", "epochs_completed": len(recorder.record["history"].get(
             "loss", [])), "diverged_at": None, "error": None}})
     return recorder.record
+
+
+# --- misbehaving runs, for real worker processes (`python -m bnviz worker --trainer tests.fake_trainer:misbehaving`)
+
+EAT_MEMORY_SEED = 9001  # a run with this training seed allocates memory until its worker is stopped
+STALL_SEED = 9002  # a run with this training seed records its start, then nothing (its heartbeat goes on)
+MEMORY_CAP_MB = 2048  # the greedy run stops growing here, so a broken supervisor fails a test, not the machine
+
+
+def misbehaving(config, *, sink=None, stop_event=None, dataset=None, run_id=None, model_path=None) -> dict[str, Any]:
+    """`train`, except for the two seeds above."""
+    seed = config.training.seed
+    if seed not in (EAT_MEMORY_SEED, STALL_SEED):
+        return train(config, sink=sink, stop_event=stop_event, run_id=run_id)
+    if sink is not None:
+        sink({"type": "start", "device": "CPU", "params": {"total": 1, "trainable": 1, "non_trainable": 0},
+              "layers": []})
+    held = []
+    while stop_event is None or not stop_event.is_set():
+        if seed == EAT_MEMORY_SEED and len(held) * 32 < MEMORY_CAP_MB:
+            held.append(np.ones(32 << 20, dtype=np.uint8))  # written, so resident
+        time.sleep(0.05)
+    return {"status": "cancelled", "summary": {"error": None}}

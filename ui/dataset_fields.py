@@ -34,7 +34,8 @@ def dataset_fields() -> None:
         return
     st.caption(entry.description)
     if entry.is_file:  # your own file: its type is the dataset's name
-        upload = st.file_uploader(f"Your .{name} file", type=[name], help=UPLOAD_HELP.get(name, entry.description))
+        upload = st.file_uploader(f"Your .{name} file", type=[name], help=UPLOAD_HELP.get(name, entry.description),
+                                  max_upload_size=settings().max_upload_mb)
         if upload is not None:
             st.session_state["f:dataset.path"] = save_upload(upload, name, uploads_dir(settings().home))
         if not str(st.session_state.get("f:dataset.path") or "").endswith(f".{name}"):

@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from bnviz.data.loading import DatasetError, inspect_upload
+from bnviz.data.upload_limits import check_upload_size
 from ui.common import plain
 
 UPLOAD_HELP = {
@@ -24,8 +25,14 @@ UPLOAD_HELP = {
 _NAMES = "_upload_names"  # session state: stored path -> the name the file was uploaded under
 
 
-def save_upload(upload, kind: str, folder: Path) -> str:
-    """Store the bytes under their hash (the same file twice is one file); returns the path."""
+def save_upload(upload, kind: str, folder: Path) -> str | None:
+    """Store the bytes under their hash (the same file twice is one file); returns the path, or None
+    (after saying why) for a file over the server's size limit, which is not stored."""
+    try:
+        check_upload_size(upload.name, upload.size)
+    except DatasetError as exc:
+        st.error(plain(str(exc)), icon=":material/error:")
+        return None
     data = upload.getvalue()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{hashlib.sha256(data).hexdigest()[:24]}.{kind}"

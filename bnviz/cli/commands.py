@@ -76,6 +76,7 @@ def _add_worker_command(sub) -> None:
     p.add_argument("--runs", type=_positive_int, help="exit after this many runs (default: never)")
     p.add_argument("--id", dest="worker_id", help=argparse.SUPPRESS)
     p.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # the supervising server's pid
+    p.add_argument("--trainer", help=argparse.SUPPRESS)  # MODULE:FUNCTION instead of bnviz's train (tests)
     p.set_defaults(handler=cmd_worker)
 
 

@@ -144,12 +144,12 @@ def text_labels(values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
 # --- csv ------------------------------------------------------------------------------
 
 
-def read_csv_frame(path: str) -> Any:
-    """The table as pandas reads it; ragged rows and binary files are one-line errors."""
+def read_csv_frame(path: str, nrows: int | None = None) -> Any:
+    """The table as pandas reads it (at most `nrows` rows); ragged rows and binary files are one-line errors."""
     import pandas as pd  # only needed here
 
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, nrows=nrows)
     except pd.errors.EmptyDataError:
         raise DatasetError(f"{path} is empty; it needs a header row and data rows") from None
     except pd.errors.ParserError as exc:

@@ -15,12 +15,12 @@ larger than the split uses all of it and says so in a note, so the counts a pres
 the form never block your file, and never change it silently either.
 
 `inspect_upload` is what the Experiment page shows before training; `load_dataset` trains on
-`load_user_data`. Both run the same reader and split, so what you see is what trains.
+`load_user_data`. Both run the same reader and split, so what you see is what trains. Both check
+the server's limits first (`bnviz.data.upload_limits`), before anything is unpacked or parsed.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,10 +44,12 @@ from bnviz.data.upload_checks import (
     csv_labels,
     npz_features,
     npz_labels,
+    npz_layout,
     open_npz,
     read_csv_frame,
     text_labels,
 )
+from bnviz.data.upload_limits import ParsedCache, UploadLimits, check_csv, check_npz, refuse_rows
 
 __all__ = ["KINDS", "TEST_FRACTION", "UploadSummary", "UserSplit", "clear_cache", "inspect_upload",
            "load_file", "load_user_data"]
@@ -153,8 +155,7 @@ def load_file(config: DatasetSpec, options: LoadOptions) -> Loaded:
 
 
 def clear_cache() -> None:
-    for fn in (_read_npz, _read_csv):
-        fn.cache_clear()
+    PARSED.clear()
 
 
 # --- split and limits ---------------------------------------------------------------
@@ -164,8 +165,12 @@ def _split(path: str | None, kind: str, label_column: str, seed: int, n_train: i
            n_test: int | None) -> UserSplit:
     if kind not in KINDS:
         raise DatasetError(f"unknown file kind {kind!r}; your own data comes as one of: {', '.join(KINDS)}")
-    key = _file_key(path, kind)
-    file = _read_npz(*key) if kind == "npz" else _read_csv(*key, label_column)
+    key, limits = _file_key(path, kind), UploadLimits.current()
+    if kind == "npz":
+        file = PARSED.get((*key, kind, limits), lambda: _read_npz(key[0], limits), _nbytes)
+    else:
+        file = PARSED.get((*key, kind, limits, label_column), lambda: _read_csv(key[0], limits, label_column),
+                           _nbytes)
     notes = list(file.notes)
     if file.x_test is not None:
         raw = RawData(file.x, file.y, file.x_test, file.y_test, file.class_names, file.kind, file.pixel_max)
@@ -223,7 +228,14 @@ def _stratified(path: str, kind: str, y: np.ndarray, names: tuple[str, ...],
     return train, test
 
 
-# --- readers (cached; the stamp argument only keys the cache) -----------------------
+# --- readers (cached by path, stamp, limits and label column; bounded in bytes) -------
+
+PARSED = ParsedCache(entries=4)
+
+
+def _nbytes(file: _UserFile) -> int:
+    return sum(a.nbytes for a in (file.x, file.y, file.x_test, file.y_test) if a is not None)
+
 
 
 def _file_key(path: str | None, kind: str) -> tuple[str, tuple]:
@@ -236,9 +248,8 @@ def _file_key(path: str | None, kind: str) -> tuple[str, tuple]:
     return str(resolved), stamp((resolved,))
 
 
-@functools.lru_cache(maxsize=4)
-def _read_npz(path: str, file_stamp: tuple) -> _UserFile:
-    del file_stamp
+def _read_npz(path: str, limits: UploadLimits) -> _UserFile:
+    check_npz(path, limits, npz_layout)
     arrays, (x_key, y_key, xt_key, yt_key), layout = open_npz(path)
     x, x_test = npz_features(path, arrays, x_key, xt_key)
     labels = [(y_key, arrays[y_key], len(x))]
@@ -323,10 +334,11 @@ def _label_guess(frame: Any) -> str | None:
     return str(text[0]) if len(text) == 1 else None
 
 
-@functools.lru_cache(maxsize=4)
-def _read_csv(path: str, file_stamp: tuple, label_column: str) -> _UserFile:
-    del file_stamp
-    frame = read_csv_frame(path)
+def _read_csv(path: str, limits: UploadLimits, label_column: str) -> _UserFile:
+    shape = check_csv(path, limits)
+    frame = read_csv_frame(path, nrows=limits.rows + 1)
+    if len(frame) > limits.rows:
+        refuse_rows(path, shape, limits)
     if label_column not in frame.columns:
         cols = ", ".join(map(str, frame.columns[:20])) + (", ..." if len(frame.columns) > 20 else "")
         guess = _label_guess(frame)

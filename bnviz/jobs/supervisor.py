@@ -6,6 +6,13 @@ another backend when a run of it is queued. A worker that dies (killed, out of m
 crash inside a backend) or stops sending heartbeats for BNVIZ_WORKER_TIMEOUT_S seconds is
 killed if need be; its run is marked interrupted with every epoch it recorded, and a fresh
 worker takes the next queued run. Workers notice when the server is gone and stop too.
+
+Failures stay contained: a worker whose resident memory passes BNVIZ_WORKER_MEMORY_MB, or whose
+run records nothing (no batch, epoch or probe) for BNVIZ_WORKER_TIMEOUT_S while its heartbeat
+thread still beats, is killed alone; its run fails with the reason and the limit, and a fresh
+worker takes the next run. Memory is watched from here because an address-space limit
+(RLIMIT_AS) inside the worker would break TensorFlow and CUDA, which reserve far more address
+space than they use.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from bnviz.train import backends
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]  # bnviz/jobs/supervisor.py -> the repository
 RECOVER_EVERY_S = 2.0  # a hand-started worker, or one of a server that died, can die too
 
 
@@ -43,6 +50,18 @@ def worker_cpus() -> set[int] | None:
         return None
     mine = sorted(os.sched_getaffinity(0))
     return set(mine[1:]) if len(mine) >= 2 else None
+
+
+def rss_mb(pid: int) -> int | None:
+    """A process's resident memory in MB, from /proc (Linux); None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 @dataclass
@@ -60,12 +79,13 @@ class LocalWorkers:
     """Starts, watches and restarts the worker processes of one store."""
 
     def __init__(self, store: RunStore, *, n: int | None = None, backend: str | None = None,
-                 hang_s: float | None = None, check_s: float = 0.5) -> None:
+                 hang_s: float | None = None, check_s: float = 0.5, worker_args: tuple[str, ...] = ()) -> None:
         self.store, self.queue = store, RunQueue(store)
         self.n = n or settings().max_jobs
         self.backend = backend or backends.default_backend()
         self.hang_s = hang_s or settings().worker_timeout_s
         self.check_s = check_s
+        self.worker_args = worker_args  # more arguments for `python -m bnviz worker` (tests: --trainer)
         self.slots: list[_Slot] = [_Slot(self.backend) for _ in range(self.n)]
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -120,6 +140,8 @@ class LocalWorkers:
 
     def _check(self) -> None:
         beats = {w.id: w for w in self.queue.workers()}
+        progress = self.store.progress_by_worker()
+        memory_mb = settings().worker_memory_mb
         now = time.time()
         with self._lock:
             if self._closing.is_set():
@@ -137,11 +159,36 @@ class LocalWorkers:
                                   slot.worker_id, proc.pid, now - last)
                         proc.kill()
                         proc.wait()
+                    else:
+                        self._contain(slot, progress.get(slot.worker_id), memory_mb, now - last, now)
                 if proc is not None and proc.poll() is not None:
                     self._bury(slot)
                 if slot.proc is None and time.monotonic() >= slot.not_before:
                     self._spawn(slot)
             self._add_backends_on_demand()
+
+    def _contain(self, slot: _Slot, progress: tuple[str, float] | None, memory_mb: int, beat_age: float,
+                 now: float) -> None:
+        """Kill a live worker over its memory or stuck in a run; its run fails with why (caller holds the lock).
+
+        Stuck means its heartbeat is fresh (under half the timeout) but its run recorded nothing for the
+        whole timeout: a worker that stopped altogether is left to the heartbeat check (interrupted)."""
+        proc = slot.proc
+        assert proc is not None
+        rss = rss_mb(proc.pid)
+        if rss is not None and rss > memory_mb:
+            reason = f"out of memory (limit {memory_mb:,} MB): its worker used {rss:,} MB and was stopped"
+        elif progress is not None and now - progress[1] > self.hang_s and beat_age < self.hang_s / 2:
+            reason = (f"no training progress for {now - progress[1]:.0f} s (limit {self.hang_s:g} s): its worker "
+                      f"was stopped")
+        else:
+            return
+        log.error("worker %s (pid %d): %s", slot.worker_id, proc.pid, reason)
+        proc.kill()
+        proc.wait()
+        ended = self.store.end_runs_of(slot.worker_id, reason)
+        if ended:
+            log.error("failed: %s", ", ".join(ended))
 
     def _bury(self, slot: _Slot) -> None:
         """A worker died: mark its run interrupted and schedule a replacement (caller holds the lock)."""
@@ -176,7 +223,7 @@ class LocalWorkers:
         env = dict(os.environ, BNVIZ_HOME=str(self.store.home), KERAS_BACKEND=slot.backend,
                    PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p))
         cmd = [sys.executable, "-m", "bnviz", "worker", "--id", slot.worker_id, "--backend", slot.backend,
-               "--parent", str(os.getpid()), "--max-jobs", str(self.n)]
+               "--parent", str(os.getpid()), "--max-jobs", str(self.n), *self.worker_args]
         with open(self.log_dir / f"worker-{slot.backend}.log", "ab") as out:
             # A session of its own: Ctrl-C in the dashboard's terminal reaches the server, which stops its
             # workers itself (or they see it gone), instead of every worker dying at once and being replaced.

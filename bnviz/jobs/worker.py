@@ -170,17 +170,31 @@ def warm_up(backend: str = DEFAULT_BACKEND) -> str:
     return name
 
 
+def _trainer(name: str | None) -> Trainer | None:
+    """`--trainer MODULE:FUNCTION`: a stand-in for bnviz's train, so tests can run real worker processes
+    that misbehave (eat memory, stall) without TensorFlow."""
+    if not name:
+        return None
+    import importlib
+
+    module, _, function = name.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
 def main(args) -> int:
     """`python -m bnviz worker`: serve this BNVIZ_HOME's queue until SIGTERM/Ctrl-C."""
     import signal
 
     from bnviz.train import backends
 
-    backend = backends.activate(args.backend or backends.default_backend())  # before keras is imported
+    trainer = _trainer(args.trainer)
+    backend = args.backend or backends.default_backend()
+    if trainer is None:  # a stand-in trainer needs no Keras
+        backend = backends.activate(backend)  # before keras is imported
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     store = RunStore()
     worker = Worker(store, backend=backend, worker_id=args.worker_id, parent_pid=args.parent,
-                    max_running=args.max_jobs or settings().max_jobs)
+                    max_running=args.max_jobs or settings().max_jobs, trainer=trainer)
 
     def stop(signum, frame) -> None:
         worker.shutdown()

@@ -5,6 +5,10 @@ running run whose process is gone is marked interrupted, with every epoch it rec
 Lock files prove that only on one machine, so with PostgreSQL a run is judged by its
 worker's heartbeat instead (see `recover`). Queued runs belong to no process: they wait
 for any worker. Model files whose save never completed are swept at the same time.
+
+A worker its supervisor stopped on purpose (over its memory, or no training progress) is not a
+crash: `end_runs_of` ends its run as *failed* with that reason before recovery runs, and
+`progress_by_worker` tells the supervisor when each worker's run last recorded anything.
 """
 
 from __future__ import annotations
@@ -55,6 +59,23 @@ class RunRecovery:
         liveness.sweep(self.locks_dir)
         self._sweep_partial_models()
         return orphans
+
+    def end_runs_of(self, worker_id: str, error: str, status: str = RunState.FAILED) -> list[str]:
+        """End the running runs of a worker that was stopped for a reason (call after it is dead), with
+        that reason as their error; every epoch they recorded stays. Returns their ids."""
+        with self.write_transaction() as con:
+            rows = con.execute("SELECT id FROM runs WHERE status=? AND worker=?" + self._db.for_update,
+                               (RunState.RUNNING, worker_id)).fetchall()
+            for (run_id,) in rows:
+                self._set_status(con, run_id, status, error=error)
+        return [run_id for (run_id,) in rows]
+
+    def progress_by_worker(self) -> dict[str, tuple[str, float]]:
+        """worker id -> (its running run, when that run last recorded an event, was claimed or changed)."""
+        with self.read_transaction() as con:
+            rows = con.execute("SELECT worker, id, updated FROM runs WHERE status=? AND worker IS NOT NULL",
+                               (RunState.RUNNING,)).fetchall()
+        return {worker: (run_id, updated) for worker, run_id, updated in rows}
 
     def _orphans_by_heartbeat(self) -> tuple[list[str], list[str]]:
         """Running runs of a shared store whose process is gone, and workers that died on this machine."""
