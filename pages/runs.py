@@ -1,7 +1,8 @@
 """Runs: every run on this server. Filter, sort, open, compare, download; rename or delete your own.
 
 Everyone sees every run; only the one who started a run (or a teacher with the admin key)
-may rename or delete it (bnviz.access.can_change).
+may rename or delete it (bnviz.access.can_change). A teacher may also stop everything one
+person has queued or running in one click (a class sharing one queue).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from bnviz.states import is_active
 from bnviz.store import RunNotFound
 from ui import access, live, routes
 from ui.service import manager, store
@@ -93,6 +95,29 @@ def actions(picked: list[str], who: access.Actor, owners: dict[str, str | None])
         delete(a3, allowed, len(picked))
     if len(allowed) < len(picked):
         st.caption(f"{len(picked) - len(allowed)} of the selected runs are someone else's: {access.READ_ONLY}")
+    if who.is_admin:
+        cancel_owner(record.get("owner"))
+
+
+def cancel_owner(owner: str | None) -> None:
+    """Teachers: cancel every queued or running run of the selected run's owner, in one action."""
+    if not owner:
+        return
+    active = [r["id"] for r in store().list_runs(owner=owner, limit=None) if is_active(r["status"])]
+    done = st.session_state.pop("_owner_cancelled", None)
+    if done is not None:
+        st.success(f"Cancelled {done} run(s) of that person.", icon=":material/block:")
+    if not active:
+        return
+    with st.popover(f"Cancel all {len(active)} active runs of this person", icon=":material/block:"):
+        st.caption("Started by:")
+        st.text(owner)  # as text: a label is never Markdown
+        st.write("Their queued runs never start; running ones stop within a batch, keeping what they recorded.")
+        if st.button("Cancel them all", type="primary", key="cancel_owner"):
+            st.session_state["_owner_cancelled"] = manager().cancel_owner(owner)
+            for rid in active:
+                live.forget(rid)
+            st.rerun()
 
 
 def rename(where, run_id: str, record: dict) -> None:

@@ -2,8 +2,9 @@
 
 Owns: the database (`db`), its tables and migrations (`schema`), the write path (`writes`),
 reads and exports (`reads`), crash recovery (`recovery`), files kept with runs (`files`),
-compact probe storage (`probe_codec`), snapshots for live readers (`snapshots`) and process
-liveness through lock files (`liveness`). May import: the shared vocabulary (config, events,
+compact probe storage (`probe_codec`), snapshots for live readers (`snapshots`), process
+liveness through lock files (`liveness`) and teacher sessions with their throttled unlock
+(`teachers`). May import: the shared vocabulary (config, events,
 record, states, ids, errors, settings); never training, the job system or the figures.
 
 `RunStore` (bnviz/store/run_store.py) is the one class callers use; it is re-exported here.
