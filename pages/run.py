@@ -9,7 +9,6 @@ from __future__ import annotations
 import streamlit as st
 
 from bnviz import figures
-from bnviz.config import ExperimentConfig
 from bnviz.report import readings
 from bnviz.states import RunState, is_active
 from bnviz.store import RunNotFound
@@ -99,7 +98,7 @@ def show_run(view: RunView, who: access.Actor) -> None:
         st.rerun()
     routes.page_link("compare", "Compare with…", where=a2, runs=run_id)
     routes.page_link("experiment", "Edit a copy", where=a3, icon=":material/edit:",
-                     cfg=ExperimentConfig.from_dict(view.record["config"]).encode())
+                     cfg=common.config_link_token(view.record["config"]))
     routes.page_link("run", "Presenter mode", where=a4, icon=":material/slideshow:", run=run_id, present="1")
     with st.expander("Share this run", icon=":material/share:"):
         common.copy_link("Anyone with this link sees this run, live while it trains:", routes.url("run", run=run_id))

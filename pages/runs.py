@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from bnviz.states import is_active
-from bnviz.store import RunNotFound
+from bnviz.store import RunNotFound, shared_record
 from ui import access, live, routes
 from ui.service import manager, store
 from ui.tb_download import tensorboard_button
@@ -89,7 +89,7 @@ def actions(picked: list[str], who: access.Actor, owners: dict[str, str | None])
     routes.page_link("run", "Open", where=a1, run=run_id)
     if who.can_change(record.get("owner")):
         rename(a2, run_id, record)
-    downloads(run_id, record)
+    downloads(run_id, record, who)
     tensorboard_button(st, picked, key="runs_tb")
     if allowed:
         delete(a3, allowed, len(picked))
@@ -134,11 +134,12 @@ def rename(where, run_id: str, record: dict) -> None:
                 st.rerun()
 
 
-def downloads(run_id: str, record: dict) -> None:
+def downloads(run_id: str, record: dict, who: access.Actor) -> None:
     d1, d2, d3 = st.columns(3)
     d1.download_button("Metrics (CSV)", lambda: store().export_csv(run_id), file_name=f"bnviz-{run_id}-metrics.csv",
                        mime="text/csv", icon=":material/table:")
-    d2.download_button("Run record (JSON)", lambda: json.dumps(record), file_name=f"bnviz-{run_id}.json",
+    shared = shared_record(record, viewer=who.owner, is_admin=who.is_admin)  # no one's identity, no server path
+    d2.download_button("Run record (JSON)", lambda: json.dumps(shared), file_name=f"bnviz-{run_id}.json",
                        mime="application/json", icon=":material/data_object:",
                        help="Everything: config, history, every probe's histograms and statistics.")
     model_file = store().model_path(run_id)

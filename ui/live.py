@@ -11,6 +11,8 @@ from typing import Any
 import pandas as pd
 
 from bnviz.config import flat_settings
+from bnviz.data.offered import shareable_path
+from bnviz.settings import settings
 from bnviz.states import is_active
 from ui.service import manager
 
@@ -107,6 +109,9 @@ def config_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     for i, record in enumerate(records):
         label = f"{i + 1}. {run_label(record)}"
         columns[label] = {k: str(v) for k, v in flat_settings(record["config"]).items()}
+        if record["config"].get("dataset", {}).get("path"):  # seen by anyone: no server folder in it
+            columns[label]["dataset.path"] = str(shareable_path(record["config"]["dataset"]["path"],
+                                                                data_dir=settings().data_dir))
     table = pd.DataFrame(columns)
     table["differs"] = table.nunique(axis=1, dropna=False) > 1
     return table

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bnviz.config import ExperimentConfig
-from bnviz.data.offered import check_offered
+from bnviz.data.offered import resolve_offered
 from bnviz.ids import validate_run_id
 from bnviz.jobs.queue import RunQueue
 from bnviz.settings import settings
@@ -79,11 +79,14 @@ class JobManager:
         its arms at once). Raises QueueFull when the owner already has that many runs waiting, or
         the server BNVIZ_MAX_QUEUED; both are checked in the transaction that queues the run.
         The config may name only data this server offers (bnviz.data.offered) unless `local_files`
-        (a user on their own machine, e.g. a script)."""
+        (a user on their own machine, e.g. a script); a relative path from a shared record or link
+        (`uploads/<id>.csv`) is resolved to this server's file first."""
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
         if not local_files:
             config_settings = settings()
-            check_offered(cfg.dataset.path, home=config_settings.home, data_dir=config_settings.data_dir)
+            path = resolve_offered(cfg.dataset.path, home=config_settings.home, data_dir=config_settings.data_dir)
+            if path != cfg.dataset.path:  # a shared record's `uploads/<id>.csv`: the file on this server
+                cfg = cfg.with_updates({"dataset.path": path})
         if self.executor is not None:  # this server's own workers will train it: its backend must be here
             backends.require(cfg.training.backend)
         if not fresh:
