@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     offline: bool = Field(False, description="`1`: never download; missing datasets give a message saying which "
                           "files to put where")
     max_jobs: int = Field(1, ge=1, le=64, description="trainings that run at once (= worker processes the dashboard "
-                          "starts); the rest wait in a FIFO queue")
+                          "starts); the rest wait in the queue, where owners take turns (see "
+                          "[Fair queue](#fair-queue))")
     executor: Literal["local", "ray", "none"] = Field(
         "local", description="`local`: the dashboard starts and supervises its workers; `ray`: runs train as Ray "
         "tasks (`RAY_ADDRESS`, else a local Ray instance; needs `pip install ray`; see "
@@ -71,8 +72,11 @@ class Settings(BaseSettings):
         "2 cores, slower with a full room)")
     max_queued_per_owner: int = Field(3, ge=1, le=1000, description="runs one person (browser or signed-in user) "
                                       "may have waiting (classroom fairness)")
-    admin_key: str | None = Field(None, description="the teacher/admin key: entered once per browser, it allows "
-                                  "cancelling, renaming and deleting every run. Unset: nobody is admin")
+    admin_key: str | None = Field(None, description="the teacher/admin key: entered in a browser (guesses are "
+                                  "throttled), it allows cancelling, renaming and deleting every run there until "
+                                  "Lock or the session ends; changing it ends every session. Unset: nobody is admin")
+    teacher_session_hours: float = Field(12.0, ge=0.1, le=720, description="how long a teacher's unlock lasts in one "
+                                         "browser (a random token kept on the server; Lock ends it sooner)")
     # --- limits: what one visitor may cost the server (issue: a server you can give a whole class) -----------
     who_may_train: Literal["everyone", "signed_in", "teachers"] = Field(
         "everyone", description="who may start runs from the dashboard: `everyone`, `signed_in` (users signed in "

@@ -61,7 +61,8 @@ def page() -> None:
         form_tabs()
     config, error = collect_config()
     if config is not None:
-        st.session_state["_loaded_token"] = st.query_params["cfg"] = config.encode()  # not a new link to load
+        # the address bar is a link too: no server folder in it; and it is not a new link to load
+        st.session_state["_loaded_token"] = st.query_params["cfg"] = common.config_link_token(config)
         st.query_params.pop("preset", None)
     with side:
         train_panel(config, error, who)
@@ -334,7 +335,7 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
         st.subheader("Your data")
         common.chart(st, preview, "preview")
     common.copy_link("Link to this experiment (opens this form, filled in):",
-                     routes.url("experiment", cfg=config.encode()))
+                     routes.url("experiment", cfg=common.config_link_token(config)))
 
 
 page()

@@ -95,7 +95,7 @@ def show_run(view: RunView, who: access.Actor) -> None:
         st.rerun()
     routes.page_link("compare", "Compare with…", where=a2, runs=run_id)
     routes.page_link("experiment", "Edit a copy", where=a3, icon=":material/edit:",
-                     cfg=view.config.encode())
+                     cfg=common.config_link_token(view.config))
     routes.page_link("run", "Presenter mode", where=a4, icon=":material/slideshow:", run=run_id, present="1")
     with st.expander("Share this run", icon=":material/share:"):
         common.copy_link("Anyone with this link sees this run, live while it trains:", routes.url("run", run=run_id))

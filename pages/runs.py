@@ -1,7 +1,8 @@
 """Runs: every run on this server. Filter, sort, open, compare, download; rename or delete your own.
 
 Everyone sees every run; only the one who started a run (or a teacher with the admin key)
-may rename or delete it (bnviz.access.can_change).
+may rename or delete it (bnviz.access.can_change). A teacher may also stop everything one
+person has queued or running in one click (a class sharing one queue).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import json
 import pandas as pd
 import streamlit as st
 
-from bnviz.store import RunNotFound
+from bnviz.states import is_active
+from bnviz.store import RunNotFound, shared_record
 from bnviz.store.snapshots import RunSnapshot
-from ui import access, live, routes
+from ui import access, common, live, routes
 from ui.service import manager, store
 from ui.tb_download import tensorboard_button
 
@@ -82,18 +84,41 @@ def actions(picked: list[str], who: access.Actor, owners: dict[str, str | None])
         run = manager().snapshot(run_id)
     except RunNotFound:
         st.rerun()
-    st.subheader(run.name or run_id)
+    st.subheader(common.plain(run.name or run_id))
     allowed = [r for r in picked if who.can_change(owners.get(r))]
     a1, a2, a3 = st.columns([1, 1, 2])
     routes.page_link("run", "Open", where=a1, run=run_id)
     if who.can_change(run.owner):
         rename(a2, run_id, run)
-    downloads(run_id, run)
+    downloads(run_id, run, who)
     tensorboard_button(st, picked, key="runs_tb")
     if allowed:
         delete(a3, allowed, len(picked))
     if len(allowed) < len(picked):
         st.caption(f"{len(picked) - len(allowed)} of the selected runs are someone else's: {access.READ_ONLY}")
+    if who.is_admin:
+        cancel_owner(run.owner)
+
+
+def cancel_owner(owner: str | None) -> None:
+    """Teachers: cancel every queued or running run of the selected run's owner, in one action."""
+    if not owner:
+        return
+    active = [r["id"] for r in store().list_runs(owner=owner, limit=None) if is_active(r["status"])]
+    done = st.session_state.pop("_owner_cancelled", None)
+    if done is not None:
+        st.success(f"Cancelled {done} run(s) of that person.", icon=":material/block:")
+    if not active:
+        return
+    with st.popover(f"Cancel all {len(active)} active runs of this person", icon=":material/block:"):
+        st.caption("Started by:")
+        st.text(owner)  # as text: a label is never Markdown
+        st.write("Their queued runs never start; running ones stop within a batch, keeping what they recorded.")
+        if st.button("Cancel them all", type="primary", key="cancel_owner"):
+            st.session_state["_owner_cancelled"] = manager().cancel_owner(owner)
+            for rid in active:
+                live.forget(rid)
+            st.rerun()
 
 
 def rename(where, run_id: str, run: RunSnapshot) -> None:
@@ -110,11 +135,12 @@ def rename(where, run_id: str, run: RunSnapshot) -> None:
                 st.rerun()
 
 
-def downloads(run_id: str, run: RunSnapshot) -> None:
+def downloads(run_id: str, run: RunSnapshot, who: access.Actor) -> None:
     d1, d2, d3 = st.columns(3)
     d1.download_button("Metrics (CSV)", lambda: store().export_csv(run_id), file_name=f"bnviz-{run_id}-metrics.csv",
                        mime="text/csv", icon=":material/table:")
-    d2.download_button("Run record (JSON)", lambda: json.dumps(run.to_record()), file_name=f"bnviz-{run_id}.json",
+    shared = shared_record(run.to_record(), viewer=who.owner, is_admin=who.is_admin)  # no identity, no server path
+    d2.download_button("Run record (JSON)", lambda: json.dumps(shared), file_name=f"bnviz-{run_id}.json",
                        mime="application/json", icon=":material/data_object:",
                        help="Everything: config, history, every probe's histograms and statistics.")
     model_file = store().model_path(run_id)

@@ -140,13 +140,14 @@ def test_defect3_admin_key_and_token(monkeypatch):
     from bnviz import access
 
     monkeypatch.delenv("BNVIZ_ADMIN_KEY", raising=False)
-    assert not access.check_admin_key("") and access.admin_token() is None
+    assert not access.check_admin_key("") and access.key_fingerprint() is None
     monkeypatch.setenv("BNVIZ_ADMIN_KEY", "k3y")
     assert access.check_admin_key("k3y") and not access.check_admin_key("k3")
-    token = access.admin_token()
-    assert token and "k3y" not in token and access.check_admin_token(token)
+    fingerprint = access.key_fingerprint()
+    assert fingerprint and "k3y" not in fingerprint
     monkeypatch.setenv("BNVIZ_ADMIN_KEY", "new")
-    assert not access.check_admin_token(token)  # a new key revokes old browsers
+    assert access.key_fingerprint() != fingerprint  # a new key matches no session (tests/test_teacher_sessions.py)
+    assert access.new_session_token() != access.new_session_token()  # what a browser keeps: random, per unlock
 
 
 # --- 4. Out-of-range values never train ---------------------------------------------

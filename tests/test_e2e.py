@@ -263,10 +263,14 @@ def test_owners_links_admin_key_and_projector(browser, tmp_path):
         other.get_by_role("button", name="Unlock").click()
         wait_for_app(other)
         other.get_by_text("Teacher access").first.wait_for(state="hidden", timeout=30_000)  # the key was taken
-        # the page writes the teacher's token as a cookie in the rerun after Unlock: reload once it is there
+        other.get_by_text("Teacher mode").first.wait_for(timeout=30_000)  # and the browser says so
+        # the page writes the session's token as a cookie in the rerun after Unlock: reload once it is there
         _wait_until(lambda: any(c["name"] == ADMIN_COOKIE for c in other.context.cookies()), 30, "the admin cookie")
+        token = next(c["value"] for c in other.context.cookies() if c["name"] == ADMIN_COOKIE)
+        assert "teacher-key" not in token  # a random session token, nothing derived from the key
         other.reload()
         wait_for_app(other)
+        other.get_by_text("Teacher mode").first.wait_for(timeout=30_000)
         other.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
         _select_first_table_row(other)
         other.get_by_role("button", name="Delete").first.wait_for(timeout=30_000)
@@ -274,6 +278,9 @@ def test_owners_links_admin_key_and_projector(browser, tmp_path):
         wait_for_app(other)
         other.get_by_role("button", name="Cancel run").click()
         other.get_by_text("cancelled").first.wait_for(timeout=60_000)
+        other.get_by_role("button", name="Lock").click()  # one click ends teacher mode in this browser
+        other.get_by_text("Teacher access").first.wait_for(timeout=30_000)
+        _wait_until(lambda: all(c["name"] != ADMIN_COOKIE for c in other.context.cookies()), 30, "the cookie gone")
 
         # Presenter mode on a projector: curves and histograms on one screen, chart text >= 18 px.
         projector = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()

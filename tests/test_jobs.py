@@ -104,7 +104,7 @@ def test_per_owner_queue_limit_says_how_many_wait_and_what_to_do(store):
     with pytest.raises(QueueFull, match="You already have 3 runs waiting .*at most 3.* cancel one") as caught:
         manager.submit(cfg(**{"training.seed": 9}), owner="ana")
     assert isinstance(caught.value, UserError) and isinstance(caught.value, ValueError)
-    assert manager.submit(cfg(**{"training.seed": 10}), owner="bob").position == 4
+    assert manager.submit(cfg(**{"training.seed": 10}), owner="bob").position == 2  # owners take turns
     assert manager.submit(cfg(**{"training.seed": 1}), owner="ana").reused  # identical: no new slot used
     manager.cancel(waiting[0].run_id)
     assert manager.submit(cfg(**{"training.seed": 9}), owner="ana").position == 4

@@ -67,7 +67,8 @@ def test_a_stored_run_reads_back_exactly_as_recorded(store):
     assert json.dumps(without_extras(record)) == json.dumps(expected)  # same bytes, same key order
     assert (record["name"], record["owner"], record["notes"]) == ("first", "ana", "")
     assert record["created"].endswith("+00:00") and record["status"] == "succeeded"
-    assert json.loads(store.export_json(run_id)) == record
+    assert json.loads(store.export_json(run_id)) == {**record, "owner": None, "mine": False}  # for anyone
+    assert json.loads(store.export_json(run_id, viewer="ana")) == {**record, "mine": True}
 
 
 def test_the_record_grows_event_by_event_and_other_connections_see_it(store, tmp_path):
@@ -265,7 +266,7 @@ def test_cli_train_records_into_the_store_and_runs_commands_manage_it(database, 
 
     assert main(["runs", "export", run_id, "--format", "json"]) == 0
     exported = json.loads(capsys.readouterr().out)
-    assert exported == json.loads(out.read_text())
+    assert exported == {**json.loads(out.read_text()), "mine": True}  # the CLI's own run
     assert len(exported["history"]["loss"]) == 2 and len(exported["probes"]) == 3
     csv_file = tmp_path / "m.csv"
     assert main(["runs", "export", run_id, "--format", "csv", "--out", str(csv_file)]) == 0

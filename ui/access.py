@@ -2,8 +2,9 @@
 
 A browser is recognised by a random secret in a cookie (`bnviz_owner`), read with
 `st.context.cookies` and written by a line of JavaScript in the page (`st.html`), so ownership
-survives a reload in the same browser while session state does not. The admin unlock works
-the same way: the browser keeps a token derived from BNVIZ_ADMIN_KEY, never the key.
+survives a reload in the same browser while session state does not. A teacher's unlock is a
+session of its own (bnviz/store/teachers.py): the browser keeps its random token the same way
+(`bnviz_admin`), until Lock, the session's end or a new key; never anything derived from the key.
 The rules themselves are in bnviz.access.
 """
 
@@ -11,11 +12,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass
 
 import streamlit as st
 
 from bnviz import access
+from bnviz.store.teachers import TeacherSessions
+from ui.service import store
 
 OWNER_COOKIE = "bnviz_owner"
 ADMIN_COOKIE = "bnviz_admin"
@@ -73,15 +77,22 @@ def _browser_secret() -> str:
     return secret
 
 
+def _teachers() -> TeacherSessions:
+    return TeacherSessions(store())
+
+
 def _is_admin() -> bool:
+    """A live teacher session: the token this session unlocked, or the one the browser brought."""
     if access.admin_key() is None:
         return False
-    if st.session_state.get("_admin") is True:
-        return True
-    if access.check_admin_token(_cookie(ADMIN_COOKIE)):
-        st.session_state["_admin"] = True
-        return True
-    return False
+    token = st.session_state.get("_teacher_token") or _cookie(ADMIN_COOKIE)
+    if not token or token == st.session_state.get("_teacher_locked"):
+        return False
+    if _teachers().active(token) is None:
+        st.session_state.pop("_teacher_token", None)
+        return False
+    st.session_state["_teacher_token"] = token
+    return True
 
 
 def actor() -> Actor:
@@ -92,28 +103,61 @@ def actor() -> Actor:
 
 
 def admin_unlock(where=st) -> None:
-    """The teacher's key field, shown only when an admin key is configured and not yet entered;
-    once accepted, the browser keeps a token so the key is asked for once per browser."""
-    if st.session_state.get("_admin_unlocked_here"):
+    """The teacher's key field when an admin key is configured; in teacher mode, a badge and Lock.
+
+    An accepted key opens a session of its own for this browser (its token in a cookie);
+    guesses are throttled, and a refused attempt says when to try again."""
+    cookie = st.session_state.get("_teacher_cookie")
+    if cookie is not None:
         # On every run of this session, not once: a run can be cut short by the next rerun before its
         # write reaches the browser (seen under load), and the cookies this session was opened with
         # (st.context.cookies) never show the new one. The same element again is not re-run.
-        token = access.admin_token()
-        if token:
-            _set_cookie(ADMIN_COOKIE, token)
-    if access.admin_key() is None or _is_admin():
+        _set_cookie(ADMIN_COOKIE, *cookie)
+    if access.admin_key() is None:
+        return
+    if _is_admin():
+        _teacher_badge(where)
         return
     with where.expander("Teacher access", icon=":material/key:"), st.form("admin_unlock", border=False):
         entered = st.text_input("Admin key", type="password", max_chars=200,
-                                help="Set by whoever runs this server (BNVIZ_ADMIN_KEY). Entered once per "
-                                     "browser, it lets you cancel, rename or delete every run.")
+                                help="Set by whoever runs this server (BNVIZ_ADMIN_KEY). It lets this browser "
+                                     "cancel, rename or delete every run until you lock it again.")
         if st.form_submit_button("Unlock"):
-            if access.check_admin_key(entered):
-                st.session_state["_admin"] = True
-                st.session_state["_admin_unlocked_here"] = True
+            result = _teachers().unlock(entered, actor().owner)
+            if result.token is not None:
+                st.session_state["_teacher_token"] = result.token
+                st.session_state.pop("_teacher_locked", None)
+                st.session_state["_teacher_cookie"] = (result.token, int(result.expires - time.time()))
                 st.rerun()
+            elif not result.checked:
+                st.error(f"Too many attempts. Try again in {_duration(result.wait_s)}.",
+                         icon=":material/hourglass_top:")
             else:
-                st.error("That is not the admin key.", icon=":material/key_off:")
+                later = f" Wait {_duration(result.wait_s)} before the next try." if result.wait_s else ""
+                st.error(f"That is not the admin key.{later}", icon=":material/key_off:")
+
+
+def _teacher_badge(where) -> None:
+    """Teacher mode is visible, and one click ends it in this browser."""
+    token = st.session_state.get("_teacher_token")
+    left = (_teachers().active(token) or time.time()) - time.time()
+    badge, lock = where.columns([3, 1], vertical_alignment="center")
+    badge.badge(f"Teacher mode · {_duration(left)} left", icon=":material/verified_user:", color="orange")
+    if lock.button("Lock", icon=":material/lock:", key="teacher_lock",
+                   help="End teacher mode in this browser now (the admin key is needed again)."):
+        _teachers().lock(token)
+        st.session_state.pop("_teacher_token", None)
+        st.session_state["_teacher_locked"] = token  # the cookie this session was opened with: no longer valid
+        st.session_state["_teacher_cookie"] = ("", 0)  # deleted in the browser
+        st.rerun()
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(1, int(seconds + 0.999))
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
 
 
 READ_ONLY = ("You see this run read-only: only the person who started it, or a teacher with the admin key, "

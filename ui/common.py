@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from bnviz.config import ExperimentConfig
+from bnviz.data.offered import shareable_path
 from bnviz.ids import InvalidRunId, validate_run_id
+from bnviz.settings import settings
 from bnviz.states import RunState
 from ui import routes
 
@@ -61,6 +66,15 @@ def run_id_from(value: str | None) -> str | None:
     except InvalidRunId as exc:
         friendly_error("This link does not point to a run.", str(exc))
         return None
+
+
+def config_link_token(config: ExperimentConfig | Mapping[str, Any]) -> str:
+    """A `?cfg=` token for a link anyone may receive: the dataset path without the server's folders
+    (`uploads/<content id>.csv`; the form resolves it back on this server)."""
+    cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
+    if cfg.dataset.path:
+        cfg = cfg.with_updates({"dataset.path": shareable_path(cfg.dataset.path, data_dir=settings().data_dir)})
+    return cfg.encode()
 
 
 def copy_link(label: str, link: str) -> None:

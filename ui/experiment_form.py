@@ -13,7 +13,7 @@ import streamlit as st
 
 from bnviz.config import ConfigError, ExperimentConfig, flat_settings
 from bnviz.data import registry
-from bnviz.data.offered import NotOffered, check_offered
+from bnviz.data.offered import NotOffered, check_offered, resolve_offered
 from bnviz.settings import settings
 
 FAMILY_TITLES = {
@@ -121,11 +121,13 @@ _FILE_SETTINGS = ("dataset.name", "dataset.path", "dataset.label_column")
 
 
 def _file_problem(wanted: dict[str, Any]) -> str | None:
-    """Why a link's dataset, file and label column cannot be shown together, or None."""
+    """Why a link's dataset, file and label column cannot be shown together, or None. A shared
+    link's relative path (`uploads/<content id>.csv`) becomes this server's file in `wanted`."""
     try:
         here = settings()
-        check_offered(wanted.get("dataset.path") if isinstance(wanted.get("dataset.path"), str) else None,
-                      home=here.home, data_dir=here.data_dir)
+        file_path = wanted.get("dataset.path") if isinstance(wanted.get("dataset.path"), str) else None
+        if file_path:
+            wanted["dataset.path"] = resolve_offered(file_path, home=here.home, data_dir=here.data_dir)
         ExperimentConfig().with_updates({path: wanted.get(path) for path in _FILE_SETTINGS})
     except (NotOffered, ConfigError) as exc:
         return str(exc)

@@ -13,7 +13,9 @@ from typing import Any
 import pandas as pd
 
 from bnviz.config import ExperimentConfig, flat_settings
+from bnviz.data.offered import shareable_path
 from bnviz.record import RunSummary
+from bnviz.settings import settings
 from bnviz.states import RunState, is_active
 from ui.service import manager
 
@@ -144,7 +146,10 @@ def config_table(views: Sequence[RunView]) -> pd.DataFrame:
     """One row per setting, one column per run, and whether the runs differ on it."""
     columns: dict[str, dict[str, Any]] = {}
     for i, view in enumerate(views):
-        columns[f"{i + 1}. {view.label}"] = {k: str(v) for k, v in flat_settings(view.config.to_dict()).items()}
+        label = f"{i + 1}. {view.label}"
+        columns[label] = {k: str(v) for k, v in flat_settings(view.config.to_dict()).items()}
+        if view.config.dataset.path:  # seen by anyone: no server folder in it
+            columns[label]["dataset.path"] = str(shareable_path(view.config.dataset.path, data_dir=settings().data_dir))
     table = pd.DataFrame(columns)
     table["differs"] = table.nunique(axis=1, dropna=False) > 1
     return table

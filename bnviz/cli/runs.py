@@ -149,7 +149,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     if out is not None and not out.parent.exists():
         raise _UserError(f"cannot write {out}: directory {out.parent} does not exist")
     with RunStore() as store:
-        text = store.export_json(args.run_id) if args.format == "json" else store.export_csv(args.run_id)
+        if args.format == "json":  # whoever runs the CLI operates the server: they see who started it
+            from bnviz.jobs.recorded import CLI_OWNER
+
+            text = store.export_json(args.run_id, viewer=CLI_OWNER, is_admin=True)
+        else:
+            text = store.export_csv(args.run_id)
     if out is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:

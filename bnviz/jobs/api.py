@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bnviz.config import ExperimentConfig
-from bnviz.data.offered import check_offered
-from bnviz.errors import QueueFull
+from bnviz.data.offered import resolve_offered
 from bnviz.ids import validate_run_id
 from bnviz.jobs.queue import RunQueue
 from bnviz.settings import settings
@@ -46,15 +45,18 @@ class SubmitResult:
 class JobManager:
     """The runs of one store, for any number of readers; `executor` trains what is queued.
 
-    Env: BNVIZ_MAX_QUEUED_PER_OWNER (runs one person may have waiting, default 3).
+    Env: BNVIZ_MAX_QUEUED_PER_OWNER (runs one person may have waiting, default 3) and
+    BNVIZ_MAX_QUEUED (runs waiting server-wide, default 30).
     """
 
     def __init__(self, store: RunStore | None = None, executor: Executor | None = None, *,
-                 max_queued_per_owner: int | None = None, cache_runs: int = 8, cache_mb: int = 200) -> None:
+                 max_queued_per_owner: int | None = None, max_queued: int | None = None, cache_runs: int = 8,
+                 cache_mb: int = 200) -> None:
         self.store = store if store is not None else RunStore()
         self.queue = RunQueue(self.store)
         self.executor = executor
         self.max_queued_per_owner = max_queued_per_owner or settings().max_queued_per_owner
+        self.max_queued = max_queued or settings().max_queued
         self._snapshots = SnapshotCache(self.store, max_runs=cache_runs, max_mb=cache_mb)
 
     def start(self) -> JobManager:
@@ -74,13 +76,17 @@ class JobManager:
         """Queue a run and return at once; an identical existing run is offered instead unless `fresh`.
 
         `queue_limit` replaces the per-owner limit for this request (a gallery card queues all
-        its arms at once). Raises QueueFull when the owner already has that many runs waiting.
+        its arms at once). Raises QueueFull when the owner already has that many runs waiting, or
+        the server BNVIZ_MAX_QUEUED; both are checked in the transaction that queues the run.
         The config may name only data this server offers (bnviz.data.offered) unless `local_files`
-        (a user on their own machine, e.g. a script)."""
+        (a user on their own machine, e.g. a script); a relative path from a shared record or link
+        (`uploads/<id>.csv`) is resolved to this server's file first."""
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
         if not local_files:
             config_settings = settings()
-            check_offered(cfg.dataset.path, home=config_settings.home, data_dir=config_settings.data_dir)
+            path = resolve_offered(cfg.dataset.path, home=config_settings.home, data_dir=config_settings.data_dir)
+            if path != cfg.dataset.path:  # a shared record's `uploads/<id>.csv`: the file on this server
+                cfg = cfg.with_updates({"dataset.path": path})
         if self.executor is not None:  # this server's own workers will train it: its backend must be here
             backends.require(cfg.training.backend)
         if not fresh:
@@ -88,18 +94,17 @@ class JobManager:
             if found is not None:
                 run_id, state = found
                 return SubmitResult(run_id, True, state, self.queue.position(run_id))
-        limit = queue_limit or self.max_queued_per_owner
-        waiting = self.queue.waiting(owner)
-        if waiting >= limit:
-            runs = "run" if waiting == 1 else "runs"
-            raise QueueFull(f"You already have {waiting} {runs} waiting to train (at most {limit} at a time). "
-                            "Wait for one to start, or cancel one on the Runs page.")
-        run_id = self.store.create_run(cfg, owner=owner, name=name, notes=notes, status=RunState.QUEUED)
+        admit = self.queue.admit(owner, queue_limit or self.max_queued_per_owner, self.max_queued)
+        run_id = self.store.create_run(cfg, owner=owner, name=name, notes=notes, status=RunState.QUEUED, admit=admit)
         return SubmitResult(run_id, False, RunState.QUEUED, self.queue.position(run_id))
 
     def cancel(self, run_id: str) -> bool:
         """A queued run never trains; a running one stops within one batch, keeping what it recorded."""
         return self.queue.request_cancel(run_id)
+
+    def cancel_owner(self, owner: str) -> int:
+        """Cancel all of one owner's queued and running runs at once (a teacher's action); how many."""
+        return self.queue.cancel_owner(owner)
 
     def delete(self, run_id: str) -> bool:
         """Cancel the run if it is active, then remove it from the store (its worker stops writing)."""

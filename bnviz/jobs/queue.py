@@ -1,11 +1,14 @@
 """The job queue, cancel requests and worker heartbeats, kept in the run store.
 
 Web servers and workers are separate processes (possibly several of each) that share
-nothing but the store, so the queue is the store's queued runs in order of submission.
-A worker claims the oldest one of its backend in one write transaction (two workers can
-never take the same run: SQLite runs one write transaction at a time; PostgreSQL locks the
-claimed row with `FOR UPDATE SKIP LOCKED` under a lock that serializes claims, so the
-BNVIZ_MAX_JOBS count holds too), and asks the store whether its run was cancelled or deleted.
+nothing but the store, so the queue is the store's queued runs. Owners take turns
+(bnviz/jobs/fairness.py): a worker claims the oldest run of its backend of the owner served
+least recently, in one write transaction (two workers can never take the same run: SQLite
+runs one write transaction at a time; PostgreSQL locks the claimed row with `FOR UPDATE SKIP
+LOCKED` under a lock that serializes claims, so the BNVIZ_MAX_JOBS count holds too), and asks
+the store whether its run was cancelled or deleted. A new run is admitted (BNVIZ_MAX_QUEUED
+server-wide, BNVIZ_MAX_QUEUED_PER_OWNER each) in the transaction that inserts it, so two
+submits at once can never both take the last place.
 
 Worker rows carry heartbeats. On one machine (SQLite) a worker's lock file says whether it
 lives; with PostgreSQL the heartbeat decides for workers elsewhere (BNVIZ_WORKER_TIMEOUT_S).
@@ -17,16 +20,20 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bnviz.errors import QueueFull
 from bnviz.ids import validate_run_id
+from bnviz.jobs.fairness import Waiting, fair_order
 from bnviz.settings import settings
 from bnviz.states import RunState
 from bnviz.store import RunNotFound, RunStore, liveness
-from bnviz.store.db import LOCK_CLAIM
+from bnviz.store.db import LOCK_ADMIT, LOCK_CLAIM, Transaction
 
 CANCELLED_WHILE_QUEUED = "cancelled before it started"
+TURNS_KEPT_S = 7 * 24 * 3600  # an owner served longer ago than this is as good as never served
 
 
 @dataclass(frozen=True)
@@ -62,17 +69,44 @@ class RunQueue:
                                (RunState.QUEUED, owner)).fetchone()[0]
 
     def position(self, run_id: str) -> int | None:
-        """1 for the next run of its backend to start, 2 for the one after...; None when not waiting."""
+        """1 for the next run of its backend to start, 2 for the one after...; None when not waiting.
+
+        The place in the order the claim serves (owners in turn, bnviz/jobs/fairness.py), as the
+        queue stands now: a newcomer's first run may still go ahead of someone's third."""
         run_id = validate_run_id(run_id)
         with self.store.read_transaction() as con:
-            row = con.execute("SELECT status, backend, created, rowid FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = con.execute("SELECT status, backend FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None or row[0] != RunState.QUEUED:
                 return None
-            ahead = con.execute(
-                "SELECT COUNT(*) FROM runs WHERE status=? AND backend=?"
-                " AND (created < ? OR (created = ? AND rowid < ?))",
-                (RunState.QUEUED, row[1], row[2], row[2], row[3])).fetchone()[0]
-        return ahead + 1
+            order = self._order(con, row[1])
+        return order.index(run_id) + 1 if run_id in order else None
+
+    @staticmethod
+    def _order(con: Transaction, backend: str) -> list[str]:
+        """The queued runs of `backend` in the order the claim takes them."""
+        waiting = [Waiting(*r) for r in con.execute(
+            "SELECT id, owner, created, rowid FROM runs WHERE status=? AND backend=?", (RunState.QUEUED, backend))]
+        owners = {w.owner for w in waiting}
+        served = {o: t for o, t in con.execute("SELECT owner, served FROM queue_turns") if o in owners}
+        return fair_order(waiting, served)
+
+    def admit(self, owner: str, per_owner: int, server_wide: int) -> Callable[[Transaction], None]:
+        """A check for `RunStore.create_run` to run inside the transaction that inserts the run:
+        raises QueueFull when `owner` already has `per_owner` runs waiting, or the server `server_wide`."""
+
+        def check(con: Transaction) -> None:
+            con.advisory_lock(LOCK_ADMIT)  # PostgreSQL: count and insert under one lock (SQLite writes are serial)
+            total, mine = con.execute("SELECT COUNT(*), COALESCE(SUM(CASE WHEN owner=? THEN 1 ELSE 0 END), 0)"
+                                      " FROM runs WHERE status=?", (owner, RunState.QUEUED)).fetchone()
+            if mine >= per_owner:
+                runs = "run" if mine == 1 else "runs"
+                raise QueueFull(f"You already have {mine} {runs} waiting to train (at most {per_owner} at a time). "
+                                "Wait for one to start, or cancel one on the Runs page.")
+            if total >= server_wide:
+                raise QueueFull(f"The queue is full: {total} runs are waiting to train on this server (at most "
+                                f"{server_wide}). Try again when some have started.")
+
+        return check
 
     def find_reusable(self, fingerprint: str) -> tuple[str, str] | None:
         """An identical run a new request can show instead: one waiting or training, else the newest success."""
@@ -104,6 +138,24 @@ class RunQueue:
                 return True
         return False
 
+    def cancel_owner(self, owner: str) -> int:
+        """Cancel every queued or running run of `owner` in one transaction (a teacher's action):
+        queued runs end at once, running ones stop within a batch. Returns how many were cancelled."""
+        if not owner:
+            raise ValueError("cancel_owner needs an owner (runs without one are cancelled one by one)")
+        with self.store.write_transaction() as con:
+            rows = con.execute("SELECT id, status FROM runs WHERE owner=? AND status IN (?, ?)" + con.db.for_update,
+                               (owner, RunState.QUEUED, RunState.RUNNING)).fetchall()
+            now = time.time()
+            for run_id, status in rows:
+                if status == RunState.QUEUED:
+                    self.store._set_status(con, run_id, RunState.CANCELLED, error=None,
+                                           summary={"note": CANCELLED_WHILE_QUEUED})
+                else:
+                    con.execute("UPDATE runs SET cancel_requested=1, version=version+1, updated=? WHERE id=?",
+                                (now, run_id))
+        return len(rows)
+
     def backends_waiting(self) -> set[str]:
         """Backends that have queued runs (a supervisor starts workers for them)."""
         with self.store.read_transaction() as con:
@@ -112,7 +164,8 @@ class RunQueue:
 
     # --- worker side ------------------------------------------------------------------
     def claim(self, worker_id: str, backend: str, max_running: int | None = None) -> Claim | None:
-        """Take the oldest queued run of `backend` and mark it running by this process, or None.
+        """Take the next queued run of `backend` (owners in turn: bnviz/jobs/fairness.py) and mark it
+        running by this process, or None.
 
         `max_running` caps trainings across all workers of this store (BNVIZ_MAX_JOBS)."""
         with self.store.read_transaction() as con:  # a cheap look first: workers poll often
@@ -128,14 +181,20 @@ class RunQueue:
                 if busy >= max_running:
                     return None
             lock = " FOR UPDATE SKIP LOCKED" if con.db.postgres else ""  # a run being cancelled is skipped
-            row = con.execute("SELECT id, config_json, upload FROM runs WHERE status=? AND backend=?"
-                              " ORDER BY created, rowid LIMIT 1" + lock, (RunState.QUEUED, backend)).fetchone()
-            if row is None:
+            for run_id in self._order(con, backend):
+                row = con.execute("SELECT id, config_json, upload, owner FROM runs WHERE id=? AND status=?" + lock,
+                                  (run_id, RunState.QUEUED)).fetchone()
+                if row is not None:
+                    break
+            else:
                 return None
             now = time.time()
             con.execute("UPDATE runs SET status=?, worker=?, pid=?, proc_token=?, started=?, updated=?,"
                         " version=version+1 WHERE id=?",
                         (RunState.RUNNING, worker_id, os.getpid(), token, now, now, row[0]))
+            con.execute("INSERT INTO queue_turns (owner, served) VALUES (?, ?)"
+                        " ON CONFLICT (owner) DO UPDATE SET served=excluded.served", (row[3], now))
+            con.execute("DELETE FROM queue_turns WHERE served < ?", (now - TURNS_KEPT_S,))
             beat = con.execute("UPDATE workers SET state='busy', run_id=?, heartbeat=? WHERE id=?",
                                (row[0], now, worker_id))
             if beat.rowcount == 0:  # never registered, or dropped after a long silence: its run needs a row

@@ -40,6 +40,8 @@ _POSTGRES = {"postgresql", "postgres", "postgresql+psycopg"}
 
 # advisory lock keys (PostgreSQL): one per thing that spans rows
 LOCK_MIGRATE, LOCK_CLAIM, LOCK_SKELETONS, LOCK_UPLOADS = 0x626E7601, 0x626E7602, 0x626E7603, 0x626E7604
+LOCK_ADMIT = 0x626E7605  # submits: the queue limits are counted and the run inserted under one lock
+LOCK_UNLOCKS = 0x626E7606  # teacher unlock attempts: counted one at a time
 
 
 class DatabaseUrlError(UserError):

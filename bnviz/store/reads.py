@@ -3,7 +3,9 @@
 Readers poll while a run trains, so `read_since` returns only the rows past what the
 reader already has (a `Cursor`), all from one read transaction; probes come back from
 their compressed blobs through a small cache of parsed skeletons. `record_from` assembles
-the run-record JSON (docs/run-record.md) that the CLI and the exports write.
+the run-record JSON (docs/run-record.md); `shared_record` is that record as it may leave the
+server (exports, downloads): no owner identity for anyone but the owner or a teacher, and no
+server path for anyone.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from bnviz import access
+from bnviz.data.offered import shareable_path
 from bnviz.ids import validate_run_id
 from bnviz.record import FORMAT
+from bnviz.settings import settings
 from bnviz.store import probe_codec
 from bnviz.store.db import Database, Transaction
 
@@ -163,8 +168,11 @@ class RunReads:
                               " ORDER BY created DESC LIMIT 1", (fingerprint, status)).fetchone()
         return row[0] if row else None
 
-    def export_json(self, run_id: str) -> str:
-        return json.dumps(self.get_record(run_id), separators=(",", ":"))
+    def export_json(self, run_id: str, *, viewer: str | None = None, is_admin: bool = False) -> str:
+        """The run record for `viewer` (an owner label; `is_admin`: a teacher or the operator's CLI),
+        as `shared_record` says it may leave the server."""
+        record = shared_record(self.get_record(run_id), viewer=viewer, is_admin=is_admin)
+        return json.dumps(record, separators=(",", ":"))
 
     def export_csv(self, run_id: str) -> str:
         """Per-epoch metrics, one row per epoch (epoch is 1-based)."""
@@ -191,3 +199,18 @@ def record_from(data: Mapping[str, Any]) -> dict[str, Any]:
         "name": run["name"], "notes": run["notes"], "owner": run["owner"],
         "created": iso(run["created"]), "updated": iso(run["updated"]),
     }
+
+
+def shared_record(record: Mapping[str, Any], *, viewer: str | None = None, is_admin: bool = False) -> dict[str, Any]:
+    """A run record as it may be handed to `viewer` (docs/run-record.md, "Shared records").
+
+    `owner` stays only for the owner and teachers (`is_admin`), else it is null; the added field
+    `mine` says whether `viewer` started the run. The dataset path loses every folder of the
+    server's (`uploads/<content id>.csv`, which this server's form and job API accept back)."""
+    mine = access.can_change(record.get("owner"), viewer)
+    config = dict(record.get("config") or {})
+    if (config.get("dataset") or {}).get("path"):
+        dataset = dict(config["dataset"])
+        dataset["path"] = shareable_path(dataset["path"], data_dir=settings().data_dir)
+        config["dataset"] = dataset
+    return {**record, "config": config, "owner": record.get("owner") if mine or is_admin else None, "mine": mine}

@@ -28,13 +28,13 @@ from bnviz.settings import settings
 from bnviz.store import probe_codec
 from bnviz.store.db import Database, Transaction, env_url, resolve_url, url_without_password
 from bnviz.store.files import ModelFiles, ModelsInDatabase, UploadsInDatabase
-from bnviz.store.reads import NO_LIMIT, Cursor, RunNotFound, RunReads, iso, record_from
+from bnviz.store.reads import NO_LIMIT, Cursor, RunNotFound, RunReads, iso, record_from, shared_record
 from bnviz.store.recovery import INTERRUPTED, RunRecovery
 from bnviz.store.schema import migrate
 from bnviz.store.writes import MAX_NAME, MAX_NOTES, MAX_OWNER, RunWrites, backend_of
 
 __all__ = ["INTERRUPTED", "MAX_NAME", "MAX_NOTES", "MAX_OWNER", "NO_LIMIT", "Cursor", "RunNotFound", "RunStore",
-           "backend_of", "iso", "record_from"]
+           "backend_of", "iso", "record_from", "shared_record"]
 
 
 class RunStore(RunWrites, RunReads, RunRecovery):

@@ -95,7 +95,28 @@ ALTER TABLE runs ADD COLUMN upload TEXT;
 CREATE INDEX IF NOT EXISTS runs_upload ON runs (upload);
 """
 
-MIGRATIONS = (_V1, _V2, _V3)
+# v4: a server a whole class shares. `queue_turns`: when each owner last had a run started, so the
+# claim serves owners in turn (bnviz/jobs/fairness.py); `runs_owner` counts an owner's waiting runs.
+# `teacher_sessions`: one row per teacher unlock, its random token kept only as a hash, with the
+# admin key's fingerprint (a changed key ends it) and an expiry; `unlock_attempts`: failed unlocks
+# per browser and server-wide, for the growing delay (bnviz/store/teachers.py).
+_V4 = """
+CREATE INDEX IF NOT EXISTS runs_owner ON runs (owner, status);
+CREATE TABLE IF NOT EXISTS queue_turns (owner TEXT PRIMARY KEY, served {real} NOT NULL);
+CREATE TABLE IF NOT EXISTS teacher_sessions (
+    token_hash TEXT PRIMARY KEY,
+    key_check TEXT NOT NULL,
+    browser TEXT NOT NULL,
+    created {real} NOT NULL,
+    expires {real} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS teacher_sessions_expires ON teacher_sessions (expires);
+CREATE TABLE IF NOT EXISTS unlock_attempts (
+    scope TEXT PRIMARY KEY, failures INTEGER NOT NULL, last {real} NOT NULL
+);
+"""
+
+MIGRATIONS = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _TYPES = {

@@ -12,7 +12,7 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +57,15 @@ class RunWrites:
     locks_dir: Path
 
     def create_run(self, config: Mapping[str, Any] | Any, owner: str = "", name: str = "",
-                   status: str = RunState.QUEUED, notes: str = "") -> str:
+                   status: str = RunState.QUEUED, notes: str = "",
+                   admit: Callable[[Transaction], None] | None = None) -> str:
         """Register a run before it trains; returns its new id.
 
         A queued run belongs to no process: it waits in the store for any worker. A run created
         as running is stamped with this process, which trains it (the CLI's `train`). With a
-        shared store, a data file the run trains on is stored too, for workers elsewhere."""
+        shared store, a data file the run trains on is stored too, for workers elsewhere.
+        `admit` runs first inside the inserting transaction and may refuse the run by raising
+        (the queue's limits, bnviz/jobs/queue.py: counted and inserted atomically)."""
         from bnviz.config import ExperimentConfig
 
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
@@ -75,6 +78,8 @@ class RunWrites:
         running = status == RunState.RUNNING
         token = liveness.hold(self.locks_dir) if running else None
         with self.write_transaction() as con:
+            if admit is not None:
+                admit(con)
             upload = None
             if self._uploads is not None and cfg.dataset.path:
                 con.advisory_lock(LOCK_UPLOADS, shared=True)  # a delete's clean-up cannot take it now
