@@ -194,7 +194,7 @@ def test_old_configs_are_tensorflow_and_keep_their_fingerprint():
 
 
 def test_a_config_file_without_a_backend_takes_bnviz_backend_and_one_with_it_keeps_it(tmp_path, monkeypatch):
-    from bnviz.cli import build_parser, load_config
+    from bnviz.cli.commands import build_parser, load_config
     from tests.conftest import tiny_config
 
     monkeypatch.setenv("BNVIZ_BACKEND", "jax")
