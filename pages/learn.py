@@ -21,6 +21,8 @@ class Choice:
     seeds: int
     selected: str | None
     owner: str
+    signed_in: bool = False
+    teacher: bool = False
 
 
 def page() -> None:
@@ -44,7 +46,7 @@ def page() -> None:
     if selected and selected not in EXPERIMENTS:
         common.friendly_error(f"There is no experiment called {selected[:60]!r}.", "Pick one of the cards below.")
         selected = None
-    choice = Choice(fast, int(seeds), selected, who.owner)
+    choice = Choice(fast, int(seeds), selected, who.owner, who.signed_in, who.is_admin)
     if selected:
         routes.page_link("learn", "All experiments", icon=":material/arrow_back:")
         polling = any(is_active(r.status) for r in find_runs(EXPERIMENTS[selected], fast, choice.seeds))
@@ -64,8 +66,8 @@ def _run_controls(slug: str, runs: list, key: str, choice: Choice) -> None:
     if b1.button(f"{label} ({len(runs)} runs)", key=key, icon=":material/play_arrow:",
                  type="primary" if slug == choice.selected else "secondary", width="stretch"):
         try:
-            launch(exp, runs, choice.owner)
-        except ValueError as exc:  # the queue is full
+            launch(exp, runs, choice.owner, signed_in=choice.signed_in, teacher=choice.teacher)
+        except ValueError as exc:  # the queue is full, or this visitor may not train here
             st.session_state["gallery_error"] = str(exc)
         st.query_params["exp"] = slug
         st.rerun()

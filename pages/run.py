@@ -164,6 +164,9 @@ def _status(current: RunView, shown_status: str) -> None:
     summary = current.record.get("summary") or {}
     if current.status == RunState.FAILED:
         st.error(f"Training failed: {summary.get('error')}", icon=":material/error:")
+    if current.status == RunState.CANCELLED and summary.get("error"):  # stopped by the server: its time limit
+        error = str(summary["error"])
+        st.warning(f"{error[:1].upper()}{error[1:]}; every epoch it finished is kept.", icon=":material/timer_off:")
     if current.status == RunState.DIVERGED:
         at = summary.get("diverged_at") or {}
         st.error(f"The loss became NaN/inf at epoch {at.get('epoch')}, batch {at.get('batch')}: the run was "
