@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import figures
+from bnviz import figures, limits
 from bnviz.config import (
     ACTIVATIONS,
     FAMILIES,
@@ -20,6 +20,7 @@ from bnviz.config import (
     decode_config_data,
 )
 from bnviz.data.loading import DatasetError, load_dataset
+from bnviz.jobs.api import check_limits
 from bnviz.presets import GROUPS, PRESETS
 from bnviz.settings import BACKENDS
 from bnviz.train import backends
@@ -35,6 +36,7 @@ from ui.experiment_form import (
     with_bn,
     without_bn,
 )
+from ui.limits_view import budget_problems, counted_model_panel, show_limits
 from ui.model_summary import model_summary_panel
 from ui.service import manager
 
@@ -255,7 +257,7 @@ def _preview(dataset_json: str):
     return None
 
 
-def _start(config: ExperimentConfig, name: str, owner: str, pair: bool) -> None:
+def _start(config: ExperimentConfig, name: str, who: access.Actor, pair: bool) -> None:
     """The Train buttons' callback: queue the run (with `pair`, the run with and without BN) at once,
     before the script draws the whole form again (a click reaches the worker a few hundred
     milliseconds sooner); `page` then opens them."""
@@ -263,10 +265,17 @@ def _start(config: ExperimentConfig, name: str, owner: str, pair: bool) -> None:
     if pair:
         configs, names = [with_bn(config), without_bn(config)], [f"{name} · with BN", f"{name} · without BN"]
     ids = []
+    try:  # both runs of a pair fit, or neither is queued
+        for config in configs:
+            check_limits(config, signed_in=who.signed_in, teacher=who.is_admin, lift_limits=False)
+    except ValueError as exc:
+        st.session_state["_submit_error"] = f"{exc}."
+        return
     for config, name in zip(configs, names):
         try:
-            result = manager().submit(config, owner=owner, name=name, fresh=bool(st.session_state.get("fresh")))
-        except ValueError as exc:  # a UserError: the per-person queue limit, a bad config
+            result = manager().submit(config, owner=who.owner, name=name, fresh=bool(st.session_state.get("fresh")),
+                                      signed_in=who.signed_in, teacher=who.is_admin)
+        except ValueError as exc:  # a UserError: the per-person queue limit, a bad config, this server's limits
             st.session_state["_submit_error"] = f"{exc}."
             return
         ids.append(result.run_id)
@@ -309,18 +318,20 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
             st.rerun()
     if error:
         st.error(f"**Fix this before training:**\n\n{error}", icon=":material/rule:")
+    over = budget_problems(config)  # counted from the config: nothing is built for a run over the limits
+    limited = show_limits(limits.refusal(signed_in=who.signed_in, teacher=who.is_admin), over, who)
     preview, data_problem = _data_preview(config) if config is not None else (None, None)
     if data_problem:
         _missing_data_message(config, data_problem)
     label = ("no BN" if config is None or not config.model.norm.enabled else config.model.norm.placement)
     default_name = f"{config.dataset.name} {config.model.family} {label}" if config is not None else ""
     name = st.text_input("Run name", value=default_name, max_chars=120)
-    blocked = config is None or bool(problems) or data_problem is not None
+    blocked = config is None or bool(problems) or data_problem is not None or limited
     st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch", disabled=blocked,
-              on_click=_start, args=(config, name, who.owner, False))
+              on_click=_start, args=(config, name, who, False))
     st.button("Train with and without BN", icon=":material/compare_arrows:", width="stretch", disabled=blocked,
               help="Two runs, identical except for normalization: the comparison every tutorial makes.",
-              on_click=_start, args=(config, name, who.owner, True))
+              on_click=_start, args=(config, name, who, True))
     refused = st.session_state.pop("_submit_error", None)
     if refused:
         st.error(refused, icon=":material/hourglass_top:")
@@ -330,7 +341,10 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
                    "so normally the finished run is shown instead).")
     if config is None:
         return
-    model_summary_panel(config)
+    if over:
+        counted_model_panel(config)
+    else:
+        model_summary_panel(config)
     if preview is not None:
         st.subheader("Your data")
         common.chart(st, preview, "preview")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from bnviz.gallery import EXPERIMENTS
 from bnviz.states import MISSING, RunState, is_active
-from ui import common, routes
+from ui import access, common, routes
 from ui.gallery import find_runs, launch, records_by_arm
 
 
@@ -20,10 +20,13 @@ class Choice:
     fast: bool
     seeds: int
     selected: str | None
+    signed_in: bool = False
+    teacher: bool = False
 
 
 def page() -> None:
     common.apply_presenter_style()
+    who = access.actor()
     st.title("Learn")
     st.caption("Claims about batch normalization from the tutorials and the paper, each one click from the "
                "evidence. Identical runs are shared: if anyone already ran an arm, its result shows up at once.")
@@ -42,7 +45,7 @@ def page() -> None:
     if selected and selected not in EXPERIMENTS:
         common.friendly_error(f"There is no experiment called {selected[:60]!r}.", "Pick one of the cards below.")
         selected = None
-    choice = Choice(fast, int(seeds), selected)
+    choice = Choice(fast, int(seeds), selected, who.signed_in, who.is_admin)
     if selected:
         routes.page_link("learn", "All experiments", icon=":material/arrow_back:")
         polling = any(is_active(r.status) for r in find_runs(EXPERIMENTS[selected], fast, choice.seeds))
@@ -62,8 +65,8 @@ def _run_controls(slug: str, runs: list, key: str, choice: Choice) -> None:
     if b1.button(f"{label} ({len(runs)} runs)", key=key, icon=":material/play_arrow:",
                  type="primary" if slug == choice.selected else "secondary", width="stretch"):
         try:
-            launch(exp, runs)
-        except ValueError as exc:  # the queue is full
+            launch(exp, runs, signed_in=choice.signed_in, teacher=choice.teacher)
+        except ValueError as exc:  # the queue is full, or this visitor may not train here
             st.session_state["gallery_error"] = str(exc)
         st.query_params["exp"] = slug
         st.rerun()

@@ -160,6 +160,9 @@ def _status(current: RunView, shown_status: str) -> None:
     summary = current.summary
     if current.status == RunState.FAILED:
         st.error(f"Training failed: {summary.error}", icon=":material/error:")
+    if current.status == RunState.CANCELLED and summary.error:  # stopped by the server: its time limit
+        error = str(summary.error)
+        st.warning(f"{error[:1].upper()}{error[1:]}; every epoch it finished is kept.", icon=":material/timer_off:")
     if current.status == RunState.DIVERGED:
         at = summary.diverged_at
         epoch, batch = (at.epoch, at.batch) if at else (None, None)

@@ -36,14 +36,19 @@ def find_runs(experiment: Experiment, fast: bool, seeds: int) -> list[ArmRun]:
     return found
 
 
-def launch(experiment: Experiment, runs: list[ArmRun]) -> list[str]:
-    """Queue every arm that has no run yet (identical finished runs are reused)."""
+def launch(experiment: Experiment, runs: list[ArmRun], *, signed_in: bool = False,
+           teacher: bool = False) -> list[str]:
+    """Queue every arm that has no run yet (identical finished runs are reused).
+
+    The arms are the server's own configs, so they go past the per-run limits; who may train
+    (BNVIZ_WHO_MAY_TRAIN) still applies to whoever clicks."""
     missing = [r for r in runs if r.status == MISSING]
     ids = []
     for r in missing:
         result = manager().submit(r.arm.config, owner=f"gallery:{experiment.slug}", queue_limit=len(runs) + 1,
                                   name=f"{r.arm.key} · {experiment.title}",  # the arm first: titles are long
-                                  notes=f"gallery card {experiment.slug}")  # notes are public: no one's id
+                                  notes=f"gallery card {experiment.slug}",  # notes are public: no one's id
+                                  lift_limits=True, signed_in=signed_in, teacher=teacher)
         ids.append(result.run_id)
     return ids
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bnviz import limits
 from bnviz.config import ExperimentConfig
 from bnviz.data.offered import resolve_offered
 from bnviz.ids import validate_run_id
@@ -40,6 +41,14 @@ class SubmitResult:
     reused: bool  # True: an identical run already existed (finished, queued or running); nothing new queued
     state: str
     position: int | None = None  # 1 = next in line; None when not queued
+
+
+def check_limits(config: ExperimentConfig, *, signed_in: bool, teacher: bool, lift_limits: bool) -> None:
+    """Refuse before anything is queued: a visitor who may not train, then a run over the per-run limits
+    (your own file is read for its shape, so its model is counted too)."""
+    limits.check_may_train(signed_in=signed_in, teacher=teacher)
+    if not (teacher or lift_limits):
+        limits.check(config, limits.data_shape(config, read_files=True))
 
 
 class JobManager:
@@ -72,7 +81,8 @@ class JobManager:
     # --- submitting and cancelling ---------------------------------------------------------
     def submit(self, config: ExperimentConfig | Mapping[str, Any], *, owner: str = "", name: str = "",
                notes: str = "", fresh: bool = False, queue_limit: int | None = None,
-               local_files: bool = False) -> SubmitResult:
+               local_files: bool = False, signed_in: bool = False, teacher: bool = False,
+               lift_limits: bool = False) -> SubmitResult:
         """Queue a run and return at once; an identical existing run is offered instead unless `fresh`.
 
         `queue_limit` replaces the per-owner limit for this request (a gallery card queues all
@@ -80,13 +90,18 @@ class JobManager:
         the server BNVIZ_MAX_QUEUED; both are checked in the transaction that queues the run.
         The config may name only data this server offers (bnviz.data.offered) unless `local_files`
         (a user on their own machine, e.g. a script); a relative path from a shared record or link
-        (`uploads/<id>.csv`) is resolved to this server's file first."""
+        (`uploads/<id>.csv`) is resolved to this server's file first.
+
+        Who may train (BNVIZ_WHO_MAY_TRAIN) is decided from `signed_in` and `teacher`, as the page
+        knows them (TrainingNotAllowed); a run over this server's per-run limits (bnviz.limits) is
+        refused with OverBudget unless `teacher` or `lift_limits` (the gallery's server-made configs)."""
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
         if not local_files:
             config_settings = settings()
             path = resolve_offered(cfg.dataset.path, home=config_settings.home, data_dir=config_settings.data_dir)
             if path != cfg.dataset.path:  # a shared record's `uploads/<id>.csv`: the file on this server
                 cfg = cfg.with_updates({"dataset.path": path})
+        check_limits(cfg, signed_in=signed_in, teacher=teacher, lift_limits=lift_limits)
         if self.executor is not None:  # this server's own workers will train it: its backend must be here
             backends.require(cfg.training.backend)
         if not fresh:

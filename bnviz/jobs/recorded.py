@@ -25,18 +25,21 @@ log = logging.getLogger(__name__)
 Trainer = Callable[..., dict[str, Any]]
 SHUTDOWN = "interrupted: the server stopped while this run trained"
 CLI_OWNER = "cli"  # the owner of runs trained from a terminal (`train`, `reproduce`)
+TIME_LIMIT = "time_limit"  # a Stop reason: the worker stopped the run at BNVIZ_MAX_RUN_SECONDS
 
 
 class Stop(threading.Event):
-    """A stop flag that remembers why: a user's cancel, the run's deletion, or a shutdown."""
+    """A stop flag that remembers why: a user's cancel, the run's deletion, a shutdown or the time limit
+    (`detail`: the sentence the cancelled run's summary.error then carries)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.reason: str | None = None
+        self.detail: str | None = None
 
-    def request(self, reason: str) -> None:
+    def request(self, reason: str, detail: str | None = None) -> None:
         if not self.is_set():
-            self.reason = reason
+            self.reason, self.detail = reason, detail
             self.set()
 
 
@@ -53,6 +56,8 @@ def train_recorded(store: RunStore, run_id: str, config: ExperimentConfig, *, st
             return
         if event["type"] == EventKind.END and stop.reason == "shutdown":
             event = {**event, "status": RunState.INTERRUPTED, "summary": {**event["summary"], "error": SHUTDOWN}}
+        if event["type"] == EventKind.END and stop.reason == TIME_LIMIT and event["status"] == RunState.CANCELLED:
+            event = {**event, "summary": {**event["summary"], "error": stop.detail}}
         try:
             if store.append_event(run_id, event):
                 stop.request("cancel")
@@ -75,6 +80,8 @@ def train_recorded(store: RunStore, run_id: str, config: ExperimentConfig, *, st
         error = f"{type(exc).__name__}: {exc}"
     if stop.reason == "shutdown" and status == RunState.CANCELLED:
         status, error = RunState.INTERRUPTED, SHUTDOWN
+    if stop.reason == TIME_LIMIT and status == RunState.CANCELLED:
+        error = stop.detail
     if status not in FINISHED:
         status, error = RunState.FAILED, error or f"the trainer returned an unknown status {status!r}"
     if stop.reason != "deleted":

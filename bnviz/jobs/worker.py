@@ -21,7 +21,8 @@ from collections.abc import Iterator
 
 from bnviz.config import ExperimentConfig
 from bnviz.jobs.queue import RunQueue
-from bnviz.jobs.recorded import Stop, Trainer, train_recorded
+from bnviz.jobs.recorded import TIME_LIMIT, Stop, Trainer, train_recorded
+from bnviz.limits import time_limit_message
 from bnviz.settings import DEFAULT_BACKEND, settings
 from bnviz.store import RunNotFound, RunStore
 
@@ -48,6 +49,7 @@ class Worker:
         self.device: str | None = None
         self._run_id: str | None = None
         self._stop: Stop | None = None
+        self._deadline, self._limit = 0.0, 0  # when the current run meets BNVIZ_MAX_RUN_SECONDS (monotonic), and N
         self._lock = threading.Lock()
         self.runs_done = 0
 
@@ -105,8 +107,10 @@ class Worker:
     # --- one run -------------------------------------------------------------------------
     def _train(self, run_id: str, config: dict) -> str:
         stop = Stop()
+        limit = settings().max_run_seconds
         with self._lock:
             self._run_id, self._stop = run_id, stop
+            self._deadline, self._limit = time.monotonic() + limit, limit
             if self.closing.is_set():
                 stop.request("shutdown")
         self._beat("busy")
@@ -128,7 +132,8 @@ class Worker:
             log.debug("heartbeat of %s failed", self.id, exc_info=True)
 
     def _watch(self) -> None:
-        """Every 0.2 s: pass on a cancel request; every heartbeat_s: say we are alive."""
+        """Every 0.2 s: pass on a cancel request or stop a run at the time limit; every heartbeat_s: say we are
+        alive. The run stops as if cancelled (every epoch kept), its summary saying why."""
         last_beat = 0.0
         while not self.closing.wait(0.2):
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
@@ -137,6 +142,8 @@ class Worker:
                 return
             with self._lock:
                 run_id, stop = self._run_id, self._stop
+            if run_id is not None and stop is not None and not stop.is_set() and time.monotonic() >= self._deadline:
+                stop.request(TIME_LIMIT, time_limit_message(self._limit))
             if run_id is not None and stop is not None and not stop.is_set():
                 try:
                     if self.queue.cancel_requested(run_id):

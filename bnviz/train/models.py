@@ -13,37 +13,23 @@ fold the activation into the linear layer.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import keras
 
-from bnviz.config import ExperimentConfig, ModelConfig, NormConfig
+from bnviz.config import ExperimentConfig, NormConfig
+from bnviz.layer_plan import (  # the plan lives below Keras, so limits can count it; imported names stay here
+    Architecture,
+    Block,
+    Plain,
+    architecture,
+    block_placement,
+    output_units,
+    resolve_loss,
+)
 
-
-@dataclass(frozen=True)
-class Block:
-    """A linear layer whose normalization placement is configurable."""
-
-    kind: str  # "dense" | "conv"
-    width: int
-    initializer: str | None = None  # None = the model's initializer
-    activation: str | None = None  # None = the model's activation
-
-
-@dataclass(frozen=True)
-class Plain:
-    """A layer without a BN slot: pooling, dropout, flatten, or a fixed extra norm layer."""
-
-    kind: str  # "pool" | "dropout" | "flatten" | "norm"
-    arg: float = 0.0
-
-
-@dataclass
-class Architecture:
-    """The layer plan of a model: blocks and plain layers in order."""
-
-    steps: list[Block | Plain] = field(default_factory=list)
-    flatten_input: bool = False
+__all__ = ["Architecture", "Block", "BlockInfo", "Plain", "architecture", "block_placement", "blocks", "build_model",
+           "layer_table", "make_optimizer", "output_units", "param_counts", "resolve_loss"]
 
 
 @dataclass(frozen=True)
@@ -56,82 +42,6 @@ class BlockInfo:
     activation: str
     norm: str | None
     placement: str
-
-
-# --- the architectures ---------------------------------------------------------
-
-def architecture(model: ModelConfig, input_shape: tuple[int, ...]) -> Architecture:
-    """The layer plan for a model family. Tutorial families follow their source layer for layer."""
-    bn = model.norm.enabled
-    if model.family == "mlp":
-        steps = [Block("dense", w) for w in model.hidden]
-        steps = _with_dropout(steps, model.dropout)
-        return Architecture(steps, flatten_input=len(input_shape) > 1)
-    if model.family == "cnn":
-        _require_image(model, input_shape)
-        steps: list[Block | Plain] = []
-        size = min(input_shape[:2])
-        for w in model.filters:  # "same" padding; pool while the image is still at least 2 pixels wide
-            steps.append(Block("conv", w))
-            if size >= 2:
-                steps.append(Plain("pool", 2))
-                size //= 2
-        steps.append(Plain("flatten"))
-        steps += _with_dropout([Block("dense", w) for w in model.hidden], model.dropout)
-        return Architecture(steps)
-    if model.family == "mnist_cnn_a":
-        # Conv2D(32,3,relu) [BN] MaxPool(2) [BN] Conv2D(64,3,relu) [BN] MaxPool(2) [BN]
-        # Flatten Dense(256,relu) [BN] Dense(10,softmax)
-        _require_image(model, input_shape)
-        extra = [Plain("norm")] if bn else []
-        steps = [Block("conv", 32), Plain("pool", 2), *extra, Block("conv", 64), Plain("pool", 2), *extra,
-                 Plain("flatten"), Block("dense", 256)]
-        return Architecture(steps)
-    if model.family == "mnist_cnn_b":
-        # Conv2D(32,3,relu) Conv2D(64,3,relu) [BN] MaxPool(2) Dropout(0.2) Flatten
-        # Dense(128,relu) Dropout(0.2) [BN] Dense(10,softmax)
-        _require_image(model, input_shape)
-        # The last BN sits after the dropout, so it is a fixed extra layer, not block 3's slot.
-        tail = [Plain("norm")] if model.norm.placement_for(3) != "none" else []
-        steps = [Block("conv", 32), Block("conv", 64), Plain("pool", 2), Plain("dropout", 0.2),
-                 Plain("flatten"), Block("dense", 128), Plain("dropout", 0.2), *tail]
-        return Architecture(steps)
-    if model.family == "cifar10_cnn":
-        # Conv2D(32,3,same) [BN] Conv2D(32,3,same,he) [BN] MaxPool Conv2D(64,3,same,he) [BN]
-        # Conv2D(64,3,same,he) [BN] MaxPool Flatten Dense(128,he) Dense(10,softmax)
-        _require_image(model, input_shape)
-        steps = [Block("conv", 32, "glorot_uniform"), Block("conv", 32, "he_uniform"), Plain("pool", 2),
-                 Block("conv", 64, "he_uniform"), Block("conv", 64, "he_uniform"), Plain("pool", 2),
-                 Plain("flatten"), Block("dense", 128, "he_uniform")]
-        return Architecture(steps)
-    raise ValueError(f"unknown model family {model.family!r}")  # pragma: no cover - config validates
-
-
-def _with_dropout(blocks: list[Block], rate: float) -> list[Block | Plain]:
-    steps: list[Block | Plain] = []
-    for b in blocks:
-        steps.append(b)
-        if rate > 0:
-            steps.append(Plain("dropout", rate))
-    return steps
-
-
-def _require_image(model: ModelConfig, input_shape: tuple[int, ...]) -> None:
-    if len(input_shape) != 3:
-        raise ValueError(
-            f"model family {model.family!r} needs image inputs (height, width, channels), "
-            f"but the dataset has shape {input_shape}; pick an image dataset or the mlp family"
-        )
-
-
-def block_placement(model: ModelConfig, number: int) -> str:
-    """Tutorial BN arms put BN *after* the activation (it is folded into their Conv/Dense)."""
-    placement = model.norm.placement_for(number)
-    if model.family == "mnist_cnn_b" and number in (1, 3):
-        return "none"  # no BN after the first conv; the dense BN is the fixed one after dropout
-    if model.family == "cifar10_cnn" and number == 5:
-        return "none"  # this tutorial normalizes the conv blocks only
-    return placement
 
 
 # --- building ---------------------------------------------------------------------
@@ -223,16 +133,6 @@ def _augmentation(seed: int) -> keras.layers.Layer:
         ],
         name="augment",
     )
-
-
-def resolve_loss(config: ExperimentConfig, n_classes: int) -> str:
-    if config.training.loss != "auto":
-        return config.training.loss
-    return "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
-
-
-def output_units(config: ExperimentConfig, n_classes: int) -> int:
-    return 1 if resolve_loss(config, n_classes) == "binary_crossentropy" else n_classes
 
 
 def make_optimizer(config: ExperimentConfig) -> keras.optimizers.Optimizer:
