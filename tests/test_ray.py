@@ -181,5 +181,6 @@ def test_the_ray_executor_says_what_is_missing_and_what_a_run_asks_for(monkeypat
     assert resources_for("jax") == Resources(cpus=1.0, gpus=0.25)
     assert resources_for("tensorflow") == Resources(cpus=1.0, gpus=0.0)
     monkeypatch.setenv("BNVIZ_RAY_GPU_BACKENDS", "cuda")
-    with pytest.raises(UserError, match=r"BNVIZ_RAY_GPU_BACKENDS must be a comma-separated list of tensorflow, jax, torch \(cuda: no such backend\)"):
+    with pytest.raises(UserError, match=r"BNVIZ_RAY_GPU_BACKENDS must be a comma-separated list of tensorflow, jax, "
+                                        r"torch \(cuda: no such backend\)"):
         resources_for("jax")
