@@ -8,12 +8,13 @@ anything is built (`bnviz.limits`). A test checks both walks agree for every pre
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bnviz.config import ExperimentConfig, ModelConfig
 
-__all__ = ["Architecture", "Block", "Plain", "PlannedLayer", "architecture", "block_placement", "output_units",
-           "planned_layers", "resolve_loss"]
+__all__ = ["Architecture", "Block", "NamedStep", "Plain", "PlannedLayer", "architecture", "block_placement",
+           "named_steps", "output_units", "planned_layers", "resolve_loss"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,35 @@ class Architecture:
 
     steps: list[Block | Plain] = field(default_factory=list)
     flatten_input: bool = False
+
+
+@dataclass(frozen=True)
+class NamedStep:
+    """A step of the plan with the name its Keras layer gets: the one naming rule of bnviz's models."""
+
+    step: Block | Plain
+    name: str  # "dense1", "conv2", "pool1", "dropout3", "flatten"; a "norm" step: "<previous layer>_bn"
+    number: int  # blocks: 1, 2, ... in order (their BN placement and weight seed); 0 for plain layers
+    n: int  # the how-many-th layer of this kind (dropout seeds)
+
+
+def named_steps(plan: Architecture) -> Iterator[NamedStep]:
+    """The plan's steps in order, each with its layer's name (models.build_model and planned_layers share it)."""
+    counters: dict[str, int] = {}
+    number, previous = 0, "input"
+    for step in plan.steps:
+        counters[step.kind] = counters.get(step.kind, 0) + 1
+        n = counters[step.kind]
+        if isinstance(step, Block):
+            number += 1
+            name = previous = f"{step.kind}{n}"
+        elif step.kind in ("pool", "dropout"):
+            name = previous = f"{step.kind}{n}"
+        elif step.kind == "flatten":
+            name = previous = "flatten"
+        else:  # a fixed norm layer after the previous one
+            name = f"{previous}_bn"
+        yield NamedStep(step, name, number if isinstance(step, Block) else 0, n)
 
 
 def architecture(model: ModelConfig, input_shape: tuple[int, ...]) -> Architecture:
@@ -176,15 +206,9 @@ def planned_layers(config: ExperimentConfig, input_shape: tuple[int, ...], n_cla
         add("input_flatten", "Flatten", (math.prod(shape),))
     if norm.on_input:
         add_norm("input_bn")
-    counters: dict[str, int] = {}
-    number = 0
-    previous = "input"
-    for step in plan.steps:
-        counters[step.kind] = counters.get(step.kind, 0) + 1
-        n = counters[step.kind]
+    for named in named_steps(plan):
+        step, name = named.step, named.name
         if isinstance(step, Block):
-            number += 1
-            name = f"{step.kind}{n}"
             if step.kind == "dense":
                 add(name, "Dense", (*shape[:-1], step.width), shape[-1] * step.width + step.width)
             else:
@@ -192,25 +216,21 @@ def planned_layers(config: ExperimentConfig, input_shape: tuple[int, ...], n_cla
                 valid = model.family in ("mnist_cnn_a", "mnist_cnn_b")
                 height, width = (shape[0] - k + 1, shape[1] - k + 1) if valid else shape[:2]
                 add(name, "Conv2D", (height, width, step.width), k * k * shape[2] * step.width + step.width)
-            placement = block_placement(model, number)
+            placement = block_placement(model, named.number)
             if placement == "before":
                 add_norm(f"{name}_bn")
             add(f"{name}_act", "Activation", shape)
             if placement == "after":
                 add_norm(f"{name}_bn")
-            previous = name
         elif step.kind == "pool":
-            previous = f"pool{n}"
             size = int(step.arg)
-            add(previous, "MaxPooling2D", ((shape[0] - size) // size + 1, (shape[1] - size) // size + 1, shape[2]))
+            add(name, "MaxPooling2D", ((shape[0] - size) // size + 1, (shape[1] - size) // size + 1, shape[2]))
         elif step.kind == "dropout":
-            previous = f"dropout{n}"
-            add(previous, "Dropout", shape)
+            add(name, "Dropout", shape)
         elif step.kind == "flatten":
-            previous = "flatten"
-            add(previous, "Flatten", (math.prod(shape),))
+            add(name, "Flatten", (math.prod(shape),))
         elif step.kind == "norm":
-            add_norm(f"{previous}_bn")
+            add_norm(name)
     units = output_units(config, n_classes)
     add("output", "Dense", (*shape[:-1], units), shape[-1] * units + units)
     return layers

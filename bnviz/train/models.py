@@ -24,6 +24,7 @@ from bnviz.layer_plan import (  # the plan lives below Keras, so limits can coun
     Plain,
     architecture,
     block_placement,
+    named_steps,
     output_units,
     resolve_loss,
 )
@@ -70,17 +71,11 @@ def build_model(config: ExperimentConfig, input_shape: tuple[int, ...], n_classe
     if norm.on_input:
         x = _norm_layer(norm, "input_bn")(x)
 
-    counters: dict[str, int] = {}
-    number = 0
-    previous = "input"
-    for step in plan.steps:
-        counters[step.kind] = counters.get(step.kind, 0) + 1
-        n = counters[step.kind]
+    for named in named_steps(plan):
+        step, name = named.step, named.name
         if isinstance(step, Block):
-            number += 1
-            name = f"{step.kind}{n}"
             init = keras.initializers.get({"class_name": step.initializer or model_cfg.initializer,
-                                           "config": {"seed": seed * 1000 + number}})
+                                           "config": {"seed": seed * 1000 + named.number}})
             if step.kind == "dense":
                 linear = keras.layers.Dense(step.width, kernel_initializer=init, name=name)
             else:
@@ -88,7 +83,7 @@ def build_model(config: ExperimentConfig, input_shape: tuple[int, ...], n_classe
                 linear = keras.layers.Conv2D(step.width, model_cfg.kernel_size, padding=padding,
                                              kernel_initializer=init, name=name)
             x = linear(x)
-            placement = block_placement(model_cfg, number)
+            placement = block_placement(model_cfg, named.number)
             act = keras.layers.Activation(step.activation or model_cfg.activation, name=f"{name}_act")
             if placement == "before":
                 x = _norm_layer(norm, f"{name}_bn")(x)
@@ -98,18 +93,14 @@ def build_model(config: ExperimentConfig, input_shape: tuple[int, ...], n_classe
                 x = _norm_layer(norm, f"{name}_bn")(x)
             else:
                 x = act(x)
-            previous = name
         elif step.kind == "pool":
-            previous = f"pool{n}"
-            x = keras.layers.MaxPooling2D(int(step.arg), name=previous)(x)
+            x = keras.layers.MaxPooling2D(int(step.arg), name=name)(x)
         elif step.kind == "dropout":
-            previous = f"dropout{n}"
-            x = keras.layers.Dropout(step.arg, seed=seed * 1000 + 500 + n, name=previous)(x)
+            x = keras.layers.Dropout(step.arg, seed=seed * 1000 + 500 + named.n, name=name)(x)
         elif step.kind == "flatten":
-            previous = "flatten"
-            x = keras.layers.Flatten(name=previous)(x)
+            x = keras.layers.Flatten(name=name)(x)
         elif step.kind == "norm":
-            x = _norm_layer(norm, f"{previous}_bn")(x)
+            x = _norm_layer(norm, name)(x)
 
     binary = output_units(config, n_classes) == 1
     out_init = keras.initializers.get({"class_name": model_cfg.initializer, "config": {"seed": seed * 1000 + 999}})
