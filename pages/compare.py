@@ -14,7 +14,7 @@ from bnviz.ids import is_run_id
 from bnviz.report import readings
 from bnviz.states import is_active
 from bnviz.store import RunNotFound
-from ui import common, routes
+from ui import common, routes, shell
 from ui.boundary_view import boundary_panel
 from ui.live import RunView, config_table, read_run, short_labels
 from ui.service import store
@@ -189,4 +189,4 @@ def configurations(views: list[RunView]) -> None:
     )
 
 
-page()
+shell.show(page)

@@ -24,7 +24,7 @@ from bnviz.jobs.api import check_limits
 from bnviz.presets import GROUPS, PRESETS
 from bnviz.settings import BACKENDS
 from bnviz.train import backends
-from ui import access, common, routes
+from ui import access, common, routes, shell
 from ui.dataset_fields import dataset_fields, dataset_title
 from ui.experiment_form import (
     FAMILY_TITLES,
@@ -352,4 +352,4 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
                      routes.url("experiment", cfg=common.config_link_token(config)))
 
 
-page()
+shell.show(page)

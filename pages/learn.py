@@ -9,7 +9,7 @@ import streamlit as st
 
 from bnviz.gallery import EXPERIMENTS
 from bnviz.states import MISSING, RunState, is_active
-from ui import access, common, routes
+from ui import access, common, routes, shell
 from ui.gallery import find_runs, launch, records_by_arm
 
 
@@ -123,4 +123,4 @@ def _grid(choice: Choice) -> None:
             _card(slug, choice)
 
 
-page()
+shell.show(page)

@@ -12,7 +12,7 @@ from bnviz import figures
 from bnviz.report import readings
 from bnviz.states import RunState, is_active
 from bnviz.store import RunNotFound
-from ui import access, common, routes
+from ui import access, common, routes, shell
 from ui.bn_steps_view import bn_steps_panel
 from ui.boundary_view import boundary_panel
 from ui.epoch_picker import epoch_picker
@@ -294,4 +294,4 @@ def presenter_charts(run_id: str, shown_status: str) -> None:
     boundary_panel([current], key="p_boundary", large=True, version=current.version)
 
 
-page()
+shell.show(page)

@@ -15,7 +15,7 @@ import streamlit as st
 from bnviz.states import is_active
 from bnviz.store import RunNotFound, shared_record
 from bnviz.store.snapshots import RunSnapshot
-from ui import access, common, live, routes
+from ui import access, common, live, routes, shell
 from ui.service import manager, store
 from ui.tb_download import tensorboard_button
 
@@ -163,4 +163,4 @@ def delete(where, run_ids: list[str], selected: int) -> None:
             st.rerun()
 
 
-page()
+shell.show(page)

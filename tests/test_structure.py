@@ -289,3 +289,13 @@ def test_the_dashboard_compares_run_states_and_event_kinds_by_name() -> None:
                 wrong += [f"{path.relative_to(ROOT)}:{node.lineno} {k.value!r}" for k in node.keys
                           if isinstance(k, ast.Constant) and k.value in states]
     assert wrong == []
+
+
+def test_every_page_file_goes_through_the_apps_frame() -> None:
+    """A page file ends with `shell.show(page)`: on a fresh server a deep link runs the file alone
+    (issue 23: Streamlit's raw listing of pages/ instead of the app's navigation)."""
+    from ui import routes
+
+    files = sorted(route.file for route in routes.ROUTES.values())
+    assert files == sorted(str(p.relative_to(BNVIZ.parent)) for p in (BNVIZ.parent / "pages").glob("*.py"))
+    assert [f for f in files if not (BNVIZ.parent / f).read_text().rstrip().endswith("\nshell.show(page)")] == []
