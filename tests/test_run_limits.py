@@ -148,7 +148,8 @@ def test_a_run_stops_at_the_time_limit_keeping_its_epochs(monkeypatch, fake_work
     assert manager().wait(run_id, timeout=60) == RunState.CANCELLED
     record = manager().snapshot(run_id).to_record()
     assert record["summary"]["error"] == "stopped at this server's time limit (1 s)"
-    assert len(record["history"]["loss"]) == record["summary"]["epochs_completed"]  # every epoch it finished
+    # every epoch it finished (on a busy machine the limit may come before the first one ends)
+    assert len(record["history"].get("loss", [])) == record["summary"]["epochs_completed"]
     at = open_app("run", run=run_id).run()
     assert not at.exception, at.exception
     assert "Stopped at this server's time limit (1 s); every epoch it finished is kept." in page_texts(at)

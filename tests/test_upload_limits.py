@@ -76,7 +76,7 @@ def _one_line(exc: pytest.ExceptionInfo) -> str:
 # --- the two attacks, measured in a fresh process ---------------------------------------------------
 
 _MEASURE = """
-import json, resource, sys, time
+import json, sys, time
 from bnviz.config import DatasetConfig
 from bnviz.data.loading import DatasetError, load_dataset
 from bnviz.data.uploads import inspect_upload
@@ -90,7 +90,9 @@ for read in (lambda: inspect_upload(path, kind, label), lambda: load_dataset(Dat
     except DatasetError as exc:
         messages.append(str(exc))
 seconds = time.perf_counter() - started
-peak_kb = sum(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+# VmHWM: this process's own peak. (ru_maxrss would count the forking parent's memory too: Linux keeps it across exec,
+# and a full test run's pytest process holds gigabytes.)
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"messages": messages, "seconds": seconds, "peak_mb": peak_kb / 1024}))
 """
 
