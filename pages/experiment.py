@@ -139,7 +139,7 @@ def preset_picker() -> None:
 
 def form_tabs() -> None:
     tab_data, tab_model, tab_norm, tab_train, tab_probe = st.tabs(
-        ["Data", "Model", "Normalization", "Training", "Recording"])
+        ["Data", "Model", "Normalization", "Training", "Recording"], key="form_tabs")  # the browser keeps the open tab
 
     with tab_data:
         dataset_fields()
