@@ -21,6 +21,7 @@ from bnviz.config import (
 )
 from bnviz.data.loading import DatasetError, load_dataset
 from bnviz.jobs.api import check_limits
+from bnviz.layer_plan import bn_label
 from bnviz.presets import GROUPS, PRESETS
 from bnviz.settings import BACKENDS
 from bnviz.train import backends
@@ -192,6 +193,7 @@ def form_tabs() -> None:
         c4.toggle("Scale (γ)", key="f:model.norm.scale",
                   help="Learn a scale γ after normalizing. Off: outputs stay at std 1.")
         with st.expander("Per-layer placement"):
+            collect_config()  # the model's blocks as the form holds them now (a link loaded this run too)
             n_blocks = st.session_state.get("_n_blocks", 0)
             if not n_blocks:
                 st.caption("Fix the model settings first.")
@@ -323,8 +325,7 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
     preview, data_problem = _data_preview(config) if config is not None else (None, None)
     if data_problem:
         _missing_data_message(config, data_problem)
-    label = ("no BN" if config is None or not config.model.norm.enabled else config.model.norm.placement)
-    default_name = f"{config.dataset.name} {config.model.family} {label}" if config is not None else ""
+    default_name = f"{config.dataset.name} {config.model.family} {bn_label(config.model)}" if config is not None else ""
     name = st.text_input("Run name", value=default_name, max_chars=120)
     blocked = config is None or bool(problems) or data_problem is not None or limited
     st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch", disabled=blocked,

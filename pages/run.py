@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bnviz import figures
+from bnviz.layer_plan import bn_label
 from bnviz.report import readings
 from bnviz.states import RunState, is_active
 from bnviz.store import RunNotFound
@@ -65,12 +66,11 @@ def page() -> None:
 def _header(view: RunView) -> None:
     config = view.config
     st.title(common.plain(view.name or "Run"))
-    norm, model, training = config.model.norm, config.model, config.training
-    placement = norm.placement if norm.placement != "none" or norm.per_layer or norm.on_input else "no BN"
+    model, training = config.model, config.training
     optimizer = common.OPTIMIZER_TITLES.get(training.optimizer, training.optimizer)
     st.markdown(
         f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {config.dataset.name} · "
-        f"{model.family} · {model.activation} · BN: **{placement}** · "
+        f"{model.family} · {model.activation} · **{bn_label(model)}** · "
         f"optimizer {optimizer}, lr {training.learning_rate:g} · batch {training.batch_size} · "
         f"{training.epochs} epochs · seed {training.seed} · {_trained_on(view)}"
     )

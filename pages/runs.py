@@ -43,7 +43,7 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
     text = f1.text_input("Search", placeholder="name, dataset, model…", max_chars=100)
     states = f2.multiselect("Status", sorted(frame["status"].unique()))
     datasets = f3.multiselect("Dataset", sorted(frame["dataset"].dropna().unique()))
-    placements = f4.multiselect("BN placement", sorted(frame["placement"].dropna().unique()))
+    placements = f4.multiselect("BN", sorted(frame["bn"].dropna().unique()))
     mine = f5.toggle("Only mine", help="Runs started in this browser (or by you, signed in).")
     if text:
         haystack = (frame["name"].fillna("") + " " + frame["dataset"].fillna("") + " " + frame["family"].fillna("")
@@ -54,16 +54,17 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
     if datasets:
         frame = frame[frame["dataset"].isin(datasets)]
     if placements:
-        frame = frame[frame["placement"].isin(placements)]
+        frame = frame[frame["bn"].isin(placements)]
     if mine:
         frame = frame[frame["yours"]]
-    columns = ["name", "yours", "status", "dataset", "family", "activation", "placement", "test_accuracy",
+    columns = ["name", "yours", "status", "dataset", "family", "activation", "bn", "test_accuracy",
                "val_accuracy", "epochs_completed", "epochs", "wall_time_s", "created", "id"]
     selection = st.dataframe(
         frame[columns], hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="table",
         column_config={
             "name": st.column_config.TextColumn("Name", width="large"),
             "yours": st.column_config.CheckboxColumn("Yours", width="small"),
+            "bn": st.column_config.TextColumn("BN"),
             "test_accuracy": st.column_config.NumberColumn("Test acc.", format="%.4f"),
             "val_accuracy": st.column_config.NumberColumn("Val acc.", format="%.4f"),
             "epochs_completed": st.column_config.NumberColumn("Done"),

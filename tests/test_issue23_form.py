@@ -32,3 +32,41 @@ def test_the_form_tabs_keep_their_place_from_the_first_run_to_the_first_edit():
     assert _path_to(at._tree, "tab_container") == first
     at.number_input(key="f:model.norm.momentum").set_value(0.95).run()
     assert _path_to(at._tree, "tab_container") == first
+
+
+PER_BLOCK = {"model.hidden": [8, 8, 8], "model.norm.placement": "before",
+             "model.norm.per_layer": {2: "after", 3: "none"}}
+PER_BLOCK_LABEL = "BN per block: before, after, none"
+
+
+def test_a_per_block_model_is_named_by_its_blocks_everywhere():
+    from bnviz.layer_plan import bn_label
+    from tests.apptest_helpers import BASE, page_texts, stored_run
+
+    config = BASE.with_updates(PER_BLOCK)
+    assert bn_label(config.model) == PER_BLOCK_LABEL
+    assert bn_label(BASE.model) == "BN after"
+    assert bn_label(BASE.with_updates({"model.norm.placement": "none"}).model) == "no BN"
+    assert bn_label(config.with_updates({"model.norm.on_input": True}).model) == PER_BLOCK_LABEL + " + input"
+
+    run_id = stored_run(name="per block", **PER_BLOCK)
+    at = open_app("run", run=run_id).run()
+    assert not at.exception, at.exception
+    header = page_texts(at)
+    assert PER_BLOCK_LABEL in header and "BN: **before**" not in header
+
+    runs = open_app("runs").run()
+    table = runs.dataframe[0].value
+    assert list(table.loc[table["name"] == "per block", "bn"]) == [PER_BLOCK_LABEL]
+
+
+def test_a_per_block_link_opens_with_its_blocks_in_the_per_layer_expander():
+    from tests.apptest_helpers import BASE, page_texts
+
+    at = open_app(cfg=BASE.with_updates(PER_BLOCK).encode()).run()
+    assert not at.exception, at.exception
+    assert "Fix the model settings first." not in page_texts(at)
+    blocks = {s.label: s.value for s in at.selectbox if s.label.startswith("Block ")}
+    assert blocks == {"Block 1": "inherit", "Block 2": "after", "Block 3": "none"}, blocks
+    names = [t.value for t in at.text_input if t.label == "Run name"]
+    assert names and PER_BLOCK_LABEL in names[0], names
