@@ -323,7 +323,11 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
     over = budget_problems(config)  # counted from the config: nothing is built for a run over the limits
     limited = show_limits(limits.refusal(signed_in=who.signed_in, teacher=who.is_admin), over, who)
     preview, data_problem = _data_preview(config) if config is not None else (None, None)
-    if data_problem:
+    own_file = config is not None and config.dataset.path is not None
+    if data_problem and own_file:  # your file's own problem, said beside it in the Data tab; no server path
+        st.warning("Train stays off until your file can be read: see the message under it on the **Data** tab.",
+                   icon=":material/rule:")
+    elif data_problem:
         _missing_data_message(config, data_problem)
     default_name = f"{config.dataset.name} {config.model.family} {bn_label(config.model)}" if config is not None else ""
     name = st.text_input("Run name", value=default_name, max_chars=120)
@@ -340,7 +344,7 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
     st.toggle("Fresh run", key="fresh",
               help="Train again even if an identical finished run exists (training is deterministic, "
                    "so normally the finished run is shown instead).")
-    if config is None:
+    if config is None or (data_problem and own_file):  # no model to describe without the file's shape
         return
     if over:
         counted_model_panel(config)

@@ -70,3 +70,25 @@ def test_a_per_block_link_opens_with_its_blocks_in_the_per_layer_expander():
     assert blocks == {"Block 1": "inherit", "Block 2": "after", "Block 3": "none"}, blocks
     names = [t.value for t in at.text_input if t.label == "Run name"]
     assert names and PER_BLOCK_LABEL in names[0], names
+
+
+def test_a_csv_without_a_label_column_shows_only_the_hint_and_no_server_path():
+    from bnviz.settings import settings
+    from tests.apptest_helpers import BASE, page_texts
+
+    home = settings().home
+    upload = home / "uploads" / "0123456789abcdef01234567.csv"
+    upload.parent.mkdir(parents=True, exist_ok=True)
+    upload.write_text("a,b,species\n" + "".join(f"{i},{i % 3},{'setosa' if i % 2 else 'virginica'}\n"
+                                                 for i in range(40)))
+    config = BASE.with_updates({"dataset.name": "csv", "dataset.path": "uploads/0123456789abcdef01234567.csv",
+                                "dataset.label_column": "label"})
+    at = open_app(cfg=config.encode()).run()
+    assert not at.exception, at.exception
+    texts = page_texts(at)
+    assert "'species'?" in texts.replace("\\", "")  # the hint, beside the upload
+    assert "This server has no copy" not in texts
+    everything = " ".join(str(e.value) for kind in ("markdown", "caption", "error", "warning", "info", "success",
+                                                   "code", "text", "title", "subheader") for e in at.get(kind))
+    assert str(home) not in everything and "/uploads/" not in everything
+    assert next(b for b in at.button if b.label == "Train").disabled
