@@ -28,6 +28,7 @@ from bnviz.train import backends
 from ui import access, common, routes
 from ui.dataset_fields import dataset_fields, dataset_title
 from ui.experiment_form import (
+    EPSILONS,
     FAMILY_TITLES,
     PLACEMENT_HELP,
     WEIGHT_SCALES,
@@ -186,8 +187,11 @@ def form_tabs() -> None:
                         help="How much BN's moving mean/variance keep of their old value each batch (0 to 1). "
                              "High (0.99, 0.999) = slow to follow the data: early in training, inference-mode "
                              "outputs lag the batch statistics. Not the optimizer's momentum.")
-        c2.number_input("Epsilon", format="%.0e", key="f:model.norm.epsilon",
-                        help="Added to the variance before the square root, so tiny variances don't blow up.")
+        epsilon = st.session_state.get("f:model.norm.epsilon")  # a link's other value is offered too
+        c2.selectbox("Epsilon", sorted({*EPSILONS, *([epsilon] if _number(epsilon) else [])}),
+                     key="f:model.norm.epsilon", format_func=lambda e: f"{e:.0e}" if e >= 1e-9 else f"{e:g}",
+                     help="Added to the variance before the square root, so tiny variances don't blow up. "
+                          "Keras's default is 1e-3, PyTorch's 1e-5.")
         c3.toggle("Center (β)", key="f:model.norm.center",
                   help="Learn a shift β after normalizing. Off: outputs stay at mean 0.")
         c4.toggle("Scale (γ)", key="f:model.norm.scale",
@@ -241,6 +245,10 @@ def form_tabs() -> None:
                         help="Training loss inside each epoch, for live curves of long epochs.")
         c1.slider("Histogram bins", 8, 256, key="f:instrument.bins")
         c2.toggle("Gradient norms", key="f:instrument.gradients")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # --- the resulting configuration ------------------------------------------------

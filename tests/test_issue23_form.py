@@ -92,3 +92,20 @@ def test_a_csv_without_a_label_column_shows_only_the_hint_and_no_server_path():
                                                    "code", "text", "title", "subheader") for e in at.get(kind))
     assert str(home) not in everything and "/uploads/" not in everything
     assert next(b for b in at.button if b.label == "Train").disabled
+
+
+def test_epsilon_steps_by_orders_of_magnitude_and_keeps_a_links_value():
+    """"+" on 1e-5 gave 1e-2 and "-" then gave 0, which is refused: epsilon is picked by its order."""
+    from bnviz.config import decode_config_data
+    from tests.apptest_helpers import BASE, query_param
+
+    at = open_app().run()
+    epsilon = at.selectbox(key="f:model.norm.epsilon")
+    assert epsilon.options == ["1e-05", "1e-04", "1e-03", "1e-02"]
+    for value in (1e-5, 1e-4, 1e-2):
+        at.selectbox(key="f:model.norm.epsilon").set_value(value).run()
+        assert not at.exception, at.exception
+        assert decode_config_data(query_param(at, "cfg"))["model"]["norm"]["epsilon"] == value
+    linked = open_app(cfg=BASE.with_updates({"model.norm.epsilon": 3e-4}).encode()).run()
+    assert linked.selectbox(key="f:model.norm.epsilon").value == 3e-4
+    assert decode_config_data(query_param(linked, "cfg"))["model"]["norm"]["epsilon"] == 3e-4
