@@ -7,15 +7,14 @@ person has queued or running in one click (a class sharing one queue).
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
 from bnviz.states import is_active
-from bnviz.store import RunNotFound, shared_record
+from bnviz.store import RunNotFound
 from bnviz.store.snapshots import RunSnapshot
 from ui import access, common, live, routes
+from ui.record_download import record_button
 from ui.service import manager, store
 from ui.tb_download import tensorboard_button
 
@@ -140,10 +139,7 @@ def downloads(run_id: str, run: RunSnapshot, who: access.Actor) -> None:
     d1, d2, d3 = st.columns(3)
     d1.download_button("Metrics (CSV)", lambda: store().export_csv(run_id), file_name=f"bnviz-{run_id}-metrics.csv",
                        mime="text/csv", icon=":material/table:")
-    shared = shared_record(run.to_record(), viewer=who.owner, is_admin=who.is_admin)  # no identity, no server path
-    d2.download_button("Run record (JSON)", lambda: json.dumps(shared), file_name=f"bnviz-{run_id}.json",
-                       mime="application/json", icon=":material/data_object:",
-                       help="Everything: config, history, every probe's histograms and statistics.")
+    record_button(d2, run_id, who.owner, who.is_admin)  # built when clicked: no identity, no server path
     model_file = store().model_path(run_id)
     if model_file is not None:
         d3.download_button("Model (.keras)", model_file.read_bytes, file_name=f"bnviz-{run_id}.keras",

@@ -1,0 +1,75 @@
+"""Issue 23, the Runs and Run pages: downloads, notes, test metrics, rates."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.apptest_helpers import (
+    BASE,
+    fake_trainer_env,  # noqa: F401 - an autouse fixture
+    open_app,
+)
+from tests.fakes import make_fake_record
+
+
+def big_run(epochs: int = 80, *, blocks: int = 3, units: int = 64, status: str = "succeeded") -> str:
+    """A finished run with a probe after every epoch, about the size of a real 80-epoch MLP run's record."""
+    from bnviz.store import RunStore
+
+    config = BASE.with_updates({"training.epochs": epochs, "model.hidden": [units] * blocks})
+    fake = make_fake_record(blocks=blocks, epochs=epochs, units=units, bins=64)
+    with RunStore() as store:
+        run_id = store.create_run(config, owner="test", name="big", status="running")
+        store.append_event(run_id, {"type": "start", "device": "CPU", "params": fake["summary"]["params"],
+                                    "layers": []})
+        store.append_event(run_id, {"type": "probe", "probe": fake["probes"][0]})
+        for e in range(1, epochs + 1):
+            store.append_event(run_id, {"type": "epoch", "epoch": e,
+                                        "logs": {k: v[e - 1] for k, v in fake["history"].items()}})
+            store.append_event(run_id, {"type": "probe", "probe": fake["probes"][e]})
+        store.append_event(run_id, {"type": "end", "status": status, "summary": {
+            "final": {k: v[-1] for k, v in fake["history"].items()}, "wall_time_s": 1.0, "device": "CPU",
+            "epochs_completed": epochs, "diverged_at": None, "error": None}})
+    return run_id
+
+
+def test_the_run_record_download_is_built_on_click_and_fast():
+    """An 80-epoch record (several MB) spun for over 90 s: the page built it on every rerun and the
+    click's own rerun could drop the file it was making. Now nothing is built until the click, the
+    click does not rerun the page, and orjson writes it."""
+    from ui import record_download
+    from ui.service import manager
+
+    run_id = big_run()
+    calls = []
+    real = record_download.record_json
+    record_download.record_json = lambda *a, **k: calls.append(a) or real(*a, **k)
+    try:
+        at = open_app("runs").run()
+        at.session_state["table"] = {"selection": {"rows": [0], "columns": []}}
+        at.run()
+        assert not at.exception, at.exception
+        buttons = {b.proto.label: b.proto for b in at.get("download_button")}
+        record = buttons["Run record (JSON)"]
+        assert record.deferred_file_id and not record.url  # made when clicked, not on every rerun
+        assert record.ignore_rerun  # the click does not rerun the page (which dropped the file being made)
+        assert calls == []
+    finally:
+        record_download.record_json = real
+
+    started = time.perf_counter()
+    data = record_download.record_json(run_id, viewer="test", is_admin=False)
+    fast = time.perf_counter() - started
+    snapshot = manager().snapshot(run_id)
+    started = time.perf_counter()
+    from bnviz.store import shared_record
+
+    slow = json.dumps(shared_record(snapshot.to_record(), viewer="test")).encode()
+    before = time.perf_counter() - started
+    print(f"\nrun record of {len(data) / 1e6:.1f} MB: orjson {fast:.3f} s, json.dumps {before:.3f} s")
+    assert len(data) > 1_000_000
+    record = json.loads(data)
+    assert record == json.loads(slow)
+    assert len(record["probes"]) == 81 and record["mine"] is True and record["owner"] == "test"
+    assert json.loads(record_download.record_json(run_id, viewer="someone else", is_admin=False))["owner"] is None
