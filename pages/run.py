@@ -18,7 +18,7 @@ from ui.bn_steps_view import bn_steps_panel
 from ui.boundary_view import boundary_panel
 from ui.epoch_picker import epoch_picker
 from ui.explain import explain
-from ui.live import RunView, forget, ordinal, progress_text, read_run
+from ui.live import RunView, at_epoch, forget, ordinal, progress_text, read_run, shared_epoch
 from ui.service import manager
 from ui.tb_download import tensorboard_button
 
@@ -272,8 +272,13 @@ def inside(run_id: str, choice: str) -> None:
 
 
 def presenter_charts(run_id: str, shown_status: str) -> None:
+    """One snapshot, cut at one epoch, for every chart: they always name the same epoch (issue 23)."""
     current = read_run(run_id)
     _status(current, shown_status)
+    epoch = shared_epoch(current)
+    current = at_epoch(current, epoch)
+    st.markdown(f"<div class='bnviz-epoch'>Epoch {epoch} of {current.config.training.epochs}</div>",
+                unsafe_allow_html=True)
     record = current.record
     height = common.chart_height()
     c1, c2, c3 = st.columns(3)

@@ -73,3 +73,54 @@ def test_the_run_record_download_is_built_on_click_and_fast():
     assert record == json.loads(slow)
     assert len(record["probes"]) == 81 and record["mine"] is True and record["owner"] == "test"
     assert json.loads(record_download.record_json(run_id, viewer="someone else", is_admin=False))["owner"] is None
+
+
+def _lagging_run(epochs_done: int = 16, probed: int = 13, total: int = 20) -> str:
+    """A live run whose epochs (and the next epoch's batches) are ahead of its probes."""
+    from bnviz.store import RunStore
+
+    config = BASE.with_updates({"training.epochs": total})
+    fake = make_fake_record(blocks=1, epochs=total, units=8)
+    with RunStore() as store:
+        run_id = store.create_run(config, owner="test", name="lagging", status="running")
+        store.append_event(run_id, {"type": "start", "device": "CPU", "params": fake["summary"]["params"],
+                                    "layers": []})
+        store.append_event(run_id, {"type": "probe", "probe": fake["probes"][0]})
+        for e in range(1, epochs_done + 1):
+            for b in (1, 2):
+                store.append_event(run_id, {"type": "batch", "epoch": e, "batch": b, "step": 2 * e + b,
+                                            "loss": 0.5, "accuracy": 0.5})
+            store.append_event(run_id, {"type": "epoch", "epoch": e,
+                                        "logs": {k: v[e - 1] for k, v in fake["history"].items()}})
+            if e <= probed:
+                store.append_event(run_id, {"type": "probe", "probe": fake["probes"][e]})
+        store.append_event(run_id, {"type": "batch", "epoch": epochs_done + 1, "batch": 1, "step": 99,
+                                    "loss": 0.4, "accuracy": 0.6})
+    return run_id
+
+
+def test_presenter_charts_all_show_the_same_epoch():
+    """Loss at 16, accuracy and histogram at 13: every chart is now cut at one epoch of one snapshot."""
+    from tests.apptest_helpers import chart_specs, chart_titles, page_texts
+
+    run_id = _lagging_run()
+    at = open_app("run", run=run_id, present="1").run()
+    assert not at.exception, at.exception
+    assert "Epoch 13 of 20" in page_texts(at)
+    curves = [s for s in chart_specs(at) if "during training" in ((s["layout"].get("title") or {}).get("text") or "")]
+    assert len(curves) == 2
+    for spec in curves:
+        xs = [x for t in spec["data"] for x in (t.get("x") or []) if isinstance(x, (int, float))]
+        assert xs and max(xs) <= 13, max(xs)
+    assert any("epoch 13" in t for t in chart_titles(at)), chart_titles(at)
+
+
+def test_presenter_text_is_projector_sized():
+    import re
+
+    from ui.common import PRESENTER_CSS, PROJECTOR_FONT_PX
+
+    for part in ("stMarkdownContainer", "stCaptionContainer", "h1"):
+        assert part in PRESENTER_CSS
+    sizes = [int(px) for px in re.findall(r"font-size: (\d+)px", PRESENTER_CSS)]
+    assert sizes and min(sizes) >= PROJECTOR_FONT_PX

@@ -6,7 +6,7 @@ import html
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -68,6 +68,23 @@ class RunView:
     def backend(self) -> str:
         """The Keras backend that trained it (the summary says once training started)."""
         return self.summary.backend or self.config.training.backend
+
+
+def shared_epoch(view: RunView) -> int:
+    """The newest epoch that every chart of `view` can show: its history and its probes both reach it."""
+    epochs = [int(p["epoch"]) for p in view.record.get("probes") or []]
+    return min(view.epochs_recorded, max(epochs)) if epochs else view.epochs_recorded
+
+
+def at_epoch(view: RunView, epoch: int) -> RunView:
+    """`view` as it stood at the end of `epoch`: curves, histograms and boundaries drawn from it all
+    name that epoch (a live run's batches and epochs run ahead of its probes). Its figures are cached
+    under their own version, so no chart of one epoch is shared with another's."""
+    record = view.record
+    cut = {**record, "history": {k: list(v[:epoch]) for k, v in record["history"].items()},
+           "batches": [b for b in record["batches"] if int(b.get("epoch") or 0) <= epoch],
+           "probes": [p for p in record.get("probes") or [] if int(p["epoch"]) <= epoch]}
+    return replace(view, record=cut, version=(*view.version, "epoch", epoch))
 
 
 FIGURES_PER_S = 2
