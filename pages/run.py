@@ -76,6 +76,13 @@ def _header(view: RunView) -> None:
     )
 
 
+def _notes(view: RunView) -> None:
+    """The notes saved with Rename, as plain text (line breaks kept)."""
+    notes = str(view.record.get("notes") or "").strip()
+    if notes:
+        st.markdown(":material/sticky_note_2: " + "  \n".join(common.plain(line) for line in notes.splitlines()))
+
+
 def _trained_on(view: RunView) -> str:
     """Which backend and device trained it (the device is known once training started)."""
     device = view.summary.device
@@ -85,6 +92,7 @@ def _trained_on(view: RunView) -> str:
 def show_run(view: RunView, who: access.Actor) -> None:
     run_id = view.run_id
     _header(view)
+    _notes(view)
     mine = who.can_change(view.owner)
     if not mine:
         st.caption(access.READ_ONLY)
@@ -177,10 +185,12 @@ def _final_metrics(view: RunView) -> None:
         return
     same = readings.same_validation_and_test(view.record)
     shown = [("accuracy", "Training accuracy", None)]
-    if same:
-        shown.append(("test_accuracy" if "test_accuracy" in final else "val_accuracy",
-                      "Test accuracy (= validation)",
+    if same and "test_accuracy" in final:
+        shown.append(("test_accuracy", "Test accuracy (= validation)",
                       "This run validated on its test set, so validation and test accuracy are one number."))
+    elif same:  # ended early (cancelled, diverged): it never evaluated, like the Runs table says
+        shown.append(("val_accuracy", "Validation accuracy",
+                      "The last validation, on the test set; the run did not finish, so it has no test accuracy."))
     else:
         shown += [("val_accuracy", "Validation accuracy", None), ("test_accuracy", "Test accuracy", None)]
     shown.append(("loss", "Training loss", None))

@@ -124,3 +124,61 @@ def test_presenter_text_is_projector_sized():
         assert part in PRESENTER_CSS
     sizes = [int(px) for px in re.findall(r"font-size: (\d+)px", PRESENTER_CSS)]
     assert sizes and min(sizes) >= PROJECTOR_FONT_PX
+
+
+def test_the_rate_is_smoothed_and_the_eta_waits_for_enough_batches():
+    """Samples/s jumped between 2,003 and 55,566 and the first ETA said 6.6 min for a 90 s run."""
+    from bnviz.train.pace import MIN_MARKS, Pace
+    from ui.live import progress_text
+
+    now = [0.0]
+    pace = Pace(clock=lambda: now[0])
+    rates, etas = [], []
+    for step in range(1, 201):  # 200 steps of 32 examples, alternately fast and slow, 0.01 s on average
+        now[0] += 0.002 if step % 2 else 0.018
+        pace.mark(step)
+        rates.append(pace.samples_per_s(32))
+        etas.append(pace.eta_s(400 - step))
+    assert etas[:MIN_MARKS - 1] == [None] * (MIN_MARKS - 1)  # "estimating…" until enough batches
+    steady = [r for r in rates[20:]]
+    assert min(steady) > 0.8 * 3200 and max(steady) < 1.2 * 3200  # 32 examples per 0.01 s, not 1,778 vs 16,000
+    assert abs(etas[-1] - 200 * 0.01) < 0.3  # 200 steps left at 0.01 s each
+    assert "ETA estimating…" in progress_text({"epoch": 1, "epochs": 5, "batch": 1, "steps": 10,
+                                               "samples_per_s": None, "eta_s": None})
+
+
+def test_a_cancelled_run_shows_no_test_accuracy():
+    from tests.apptest_helpers import crafted_run
+
+    run_id = crafted_run({"loss": [0.6, 0.4], "accuracy": [0.7, 0.9], "val_loss": [0.5, 0.3],
+                          "val_accuracy": [0.8, 1.0]}, status="cancelled")
+    at = open_app("run", run=run_id).run()
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert not any("Test accuracy" in label for label in labels), labels
+    assert "Validation accuracy" in labels
+
+
+def test_notes_saved_with_rename_are_shown_on_the_run_page_as_text():
+    from tests.apptest_helpers import stored_run
+    from ui.service import store
+
+    run_id = stored_run(name="noted")
+    store().rename(run_id, "noted", "**lr 0.1** diverged ![p](http://host/p.png)\nsecond line")
+    at = open_app("run", run=run_id).run()
+    assert not at.exception, at.exception
+    shown = [m.value for m in at.markdown if "diverged" in m.value]
+    assert shown, "the notes are on the page"
+    assert "\\*\\*lr 0\\.1\\*\\*" in shown[0] and "\\!\\[p\\]" in shown[0] and "second line" in shown[0]
+
+
+def test_the_bn_step_table_has_one_precision():
+    from ui.bn_steps_view import steps_table_columns
+
+    s = {"x": [0.123456789, 12.5], "x_hat": [-1.0000000001, 1.0], "y": [0.3333333333333333, 2.0],
+         "y_inference": [1e-9, 3.0]}
+    frame, columns = steps_table_columns(s)
+    numbers = [c for c in frame.columns if c != "example"]
+    assert numbers == ["x", "x̂", "y (training)", "y (inference)"]
+    assert {columns[c]["type_config"]["format"] if "type_config" in columns[c] else columns[c].get("format")
+            for c in numbers} == {"%.4f"}

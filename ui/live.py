@@ -146,6 +146,8 @@ def progress_text(p: dict[str, Any]) -> str:
     if p.get("eta_s") is not None:
         eta = float(p["eta_s"])
         parts.append(f"ETA {eta:.0f} s" if eta < 120 else f"ETA {eta / 60:.1f} min")
+    elif p.get("fraction", 0) < 1:  # too few batches yet for an honest estimate (bnviz.train.pace)
+        parts.append("ETA estimating…")
     return " · ".join(parts)
 
 
