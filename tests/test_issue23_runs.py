@@ -132,14 +132,14 @@ def test_the_rate_is_smoothed_and_the_eta_waits_for_enough_batches():
     from ui.live import progress_text
 
     now = [0.0]
-    pace = Pace(clock=lambda: now[0])
+    pace = Pace(clock=lambda: now[0], min_steps=20)
     rates, etas = [], []
     for step in range(1, 201):  # 200 steps of 32 examples, alternately fast and slow, 0.01 s on average
         now[0] += 0.002 if step % 2 else 0.018
         pace.mark(step)
         rates.append(pace.samples_per_s(32))
         etas.append(pace.eta_s(400 - step))
-    assert etas[:MIN_MARKS - 1] == [None] * (MIN_MARKS - 1)  # "estimating…" until enough batches
+    assert etas[:20] == [None] * 20 and MIN_MARKS <= 20  # "estimating…" until enough batches
     steady = [r for r in rates[20:]]
     assert min(steady) > 0.8 * 3200 and max(steady) < 1.2 * 3200  # 32 examples per 0.01 s, not 1,778 vs 16,000
     assert abs(etas[-1] - 200 * 0.01) < 0.3  # 200 steps left at 0.01 s each

@@ -41,7 +41,7 @@ class InstrumentCallback(keras.callbacks.Callback):
         self.epoch = 0
         self.global_step = 0
         self.epochs_completed = 0
-        self.pace = Pace()  # samples/s and the ETA over a window of recent batches
+        self.pace = Pace(min_steps=min(self.steps, 50))  # samples/s and the ETA (bnviz/train/pace.py)
 
     # --- lifecycle -----------------------------------------------------------------
     def on_train_begin(self, logs=None) -> None:
@@ -55,6 +55,7 @@ class InstrumentCallback(keras.callbacks.Callback):
         # last step, which for the last group of an epoch may lie past its end.
         done = min(batch + 1, self.steps)
         self.global_step = (self.epoch - 1) * self.steps + done
+        self.pace.mark(self.global_step)
         loss = _to_float((logs or {}).get("loss"))
         if loss is not None and not math.isfinite(loss):
             self.diverged_at = {"epoch": self.epoch, "batch": done}
@@ -82,7 +83,6 @@ class InstrumentCallback(keras.callbacks.Callback):
             emit(self.sink, {"type": "probe", "probe": probe})
 
     def _emit_batch(self, batch: int, loss: float | None, accuracy: float | None) -> None:
-        self.pace.mark(self.global_step)
         emit(self.sink, {"type": "batch", "epoch": self.epoch, "batch": batch, "step": self.global_step,
                          "loss": loss, "accuracy": accuracy, "progress": self.progress(batch)})
 
