@@ -182,3 +182,25 @@ def test_the_bn_step_table_has_one_precision():
     assert numbers == ["x", "x̂", "y (training)", "y (inference)"]
     assert {columns[c]["type_config"]["format"] if "type_config" in columns[c] else columns[c].get("format")
             for c in numbers} == {"%.4f"}
+
+
+def test_compare_presenter_fits_one_screen_at_one_epoch():
+    """`/compare?runs=a,b&present=1`: both losses and both runs' histograms (no 2-D boundary in these
+    fake probes), one epoch counter that every chart names, chart text projector-sized, no tables."""
+    from tests.apptest_helpers import chart_specs, chart_titles, page_texts
+    from ui.common import PROJECTOR_FONT_PX
+
+    ahead = _lagging_run(epochs_done=16, probed=13)
+    behind = _lagging_run(epochs_done=10, probed=10)
+    at = open_app("compare", runs=f"{ahead},{behind}", present="1").run()
+    assert not at.exception, at.exception
+    assert "Epoch 10 of 20" in page_texts(at)
+    specs = chart_specs(at)
+    assert len(specs) == 2
+    loss = specs[0]
+    assert len(loss["data"]) == 2 and all(max(t["x"]) <= 10 for t in loss["data"])
+    assert "epoch 10" in chart_titles(at)[1]
+    for spec in specs:
+        assert spec["layout"]["font"]["size"] >= PROJECTOR_FONT_PX
+        assert spec["layout"]["height"] <= 700
+    assert not at.dataframe and "Configurations" not in [s.value for s in at.subheader]
