@@ -185,8 +185,9 @@ def _final_metrics(view: RunView) -> None:
         return
     same = readings.same_validation_and_test(view.record)
     shown = [("accuracy", "Training accuracy", None)]
-    if same and "test_accuracy" in final:
-        shown.append(("test_accuracy", "Test accuracy (= validation)",
+    evaluated = "test_accuracy" in final or view.status == RunState.SUCCEEDED  # only a finished run is tested
+    if same and evaluated:  # its last validation was the test set, with the final weights
+        shown.append(("test_accuracy" if "test_accuracy" in final else "val_accuracy", "Test accuracy (= validation)",
                       "This run validated on its test set, so validation and test accuracy are one number."))
     elif same:  # ended early (cancelled, diverged): it never evaluated, like the Runs table says
         shown.append(("val_accuracy", "Validation accuracy",
