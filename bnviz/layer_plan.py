@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from bnviz.config import ExperimentConfig, ModelConfig
 
 __all__ = ["Architecture", "Block", "NamedStep", "Plain", "PlannedLayer", "architecture", "block_placement",
-           "named_steps", "output_units", "planned_layers", "resolve_loss"]
+           "bn_label", "named_steps", "output_units", "planned_layers", "resolve_loss"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,21 @@ def block_placement(model: ModelConfig, number: int) -> str:
     if model.family == "cifar10_cnn" and number == 5:
         return "none"  # this tutorial normalizes the conv blocks only
     return placement
+
+
+def bn_label(model: ModelConfig) -> str:
+    """What the model normalizes and where, in a few words, the same everywhere it is named (the Run
+    page's header, the Runs table, Compare, a new run's name): "no BN", "BN after", "BN per block:
+    before, after, none", with " + input" when the input is normalized too."""
+    name = "BN" if model.norm.kind == "batch" else "LayerNorm"
+    chosen = [model.norm.placement_for(n) for n in range(1, model.n_blocks + 1)] or [model.norm.placement]
+    if len(set(chosen)) > 1:
+        label = f"{name} per block: {', '.join(chosen)}"
+    elif chosen[0] != "none":
+        label = f"{name} {chosen[0]}"
+    else:
+        return f"{name} on the input only" if model.norm.on_input else f"no {name}"
+    return f"{label} + input" if model.norm.on_input else label
 
 
 def resolve_loss(config: ExperimentConfig, n_classes: int) -> str:

@@ -16,6 +16,7 @@ from bnviz.states import is_active
 from bnviz.store import RunNotFound
 from ui import common, routes, shell
 from ui.boundary_view import boundary_panel
+from ui.compare_presenter import presenter_comparison
 from ui.live import RunView, config_table, read_run, short_labels
 from ui.service import store
 
@@ -37,6 +38,9 @@ def page() -> None:
                              routes.url("compare", runs=",".join(chosen)))
     views = read_views(chosen)
     live = any(is_active(v.status) for v in views)
+    if common.presenting():  # one screen: both losses, both boundaries or histograms, one shared epoch
+        st.fragment(run_every=1.5 if live else None)(presenter_comparison)(tuple(chosen), live)
+        return
     st.fragment(run_every=1.5 if live else None)(comparison)(tuple(chosen), live)
     configurations(views)
 

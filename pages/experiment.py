@@ -21,12 +21,14 @@ from bnviz.config import (
 )
 from bnviz.data.loading import DatasetError, load_dataset
 from bnviz.jobs.api import check_limits
+from bnviz.layer_plan import bn_label
 from bnviz.presets import GROUPS, PRESETS
 from bnviz.settings import BACKENDS
 from bnviz.train import backends
 from ui import access, common, routes, shell
 from ui.dataset_fields import dataset_fields, dataset_title
 from ui.experiment_form import (
+    EPSILONS,
     FAMILY_TITLES,
     PLACEMENT_HELP,
     WEIGHT_SCALES,
@@ -139,7 +141,7 @@ def preset_picker() -> None:
 
 def form_tabs() -> None:
     tab_data, tab_model, tab_norm, tab_train, tab_probe = st.tabs(
-        ["Data", "Model", "Normalization", "Training", "Recording"])
+        ["Data", "Model", "Normalization", "Training", "Recording"], key="form_tabs")  # the browser keeps the open tab
 
     with tab_data:
         dataset_fields()
@@ -185,13 +187,17 @@ def form_tabs() -> None:
                         help="How much BN's moving mean/variance keep of their old value each batch (0 to 1). "
                              "High (0.99, 0.999) = slow to follow the data: early in training, inference-mode "
                              "outputs lag the batch statistics. Not the optimizer's momentum.")
-        c2.number_input("Epsilon", format="%.0e", key="f:model.norm.epsilon",
-                        help="Added to the variance before the square root, so tiny variances don't blow up.")
+        epsilon = st.session_state.get("f:model.norm.epsilon")  # a link's other value is offered too
+        c2.selectbox("Epsilon", sorted({*EPSILONS, *([epsilon] if _number(epsilon) else [])}),
+                     key="f:model.norm.epsilon", format_func=lambda e: f"{e:.0e}" if e >= 1e-9 else f"{e:g}",
+                     help="Added to the variance before the square root, so tiny variances don't blow up. "
+                          "Keras's default is 1e-3, PyTorch's 1e-5.")
         c3.toggle("Center (β)", key="f:model.norm.center",
                   help="Learn a shift β after normalizing. Off: outputs stay at mean 0.")
         c4.toggle("Scale (γ)", key="f:model.norm.scale",
                   help="Learn a scale γ after normalizing. Off: outputs stay at std 1.")
         with st.expander("Per-layer placement"):
+            collect_config()  # the model's blocks as the form holds them now (a link loaded this run too)
             n_blocks = st.session_state.get("_n_blocks", 0)
             if not n_blocks:
                 st.caption("Fix the model settings first.")
@@ -239,6 +245,10 @@ def form_tabs() -> None:
                         help="Training loss inside each epoch, for live curves of long epochs.")
         c1.slider("Histogram bins", 8, 256, key="f:instrument.bins")
         c2.toggle("Gradient norms", key="f:instrument.gradients")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # --- the resulting configuration ------------------------------------------------
@@ -321,10 +331,13 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
     over = budget_problems(config)  # counted from the config: nothing is built for a run over the limits
     limited = show_limits(limits.refusal(signed_in=who.signed_in, teacher=who.is_admin), over, who)
     preview, data_problem = _data_preview(config) if config is not None else (None, None)
-    if data_problem:
+    own_file = config is not None and config.dataset.path is not None
+    if data_problem and own_file:  # your file's own problem, said beside it in the Data tab; no server path
+        st.warning("Train stays off until your file can be read: see the message under it on the **Data** tab.",
+                   icon=":material/rule:")
+    elif data_problem:
         _missing_data_message(config, data_problem)
-    label = ("no BN" if config is None or not config.model.norm.enabled else config.model.norm.placement)
-    default_name = f"{config.dataset.name} {config.model.family} {label}" if config is not None else ""
+    default_name = f"{config.dataset.name} {config.model.family} {bn_label(config.model)}" if config is not None else ""
     name = st.text_input("Run name", value=default_name, max_chars=120)
     blocked = config is None or bool(problems) or data_problem is not None or limited
     st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch", disabled=blocked,
@@ -339,7 +352,7 @@ def train_panel(config: ExperimentConfig | None, error: str | None, who: access.
     st.toggle("Fresh run", key="fresh",
               help="Train again even if an identical finished run exists (training is deterministic, "
                    "so normally the finished run is shown instead).")
-    if config is None:
+    if config is None or (data_problem and own_file):  # no model to describe without the file's shape
         return
     if over:
         counted_model_panel(config)

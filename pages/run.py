@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bnviz import figures
+from bnviz.layer_plan import bn_label
 from bnviz.report import readings
 from bnviz.states import RunState, is_active
 from bnviz.store import RunNotFound
@@ -17,7 +18,7 @@ from ui.bn_steps_view import bn_steps_panel
 from ui.boundary_view import boundary_panel
 from ui.epoch_picker import epoch_picker
 from ui.explain import explain
-from ui.live import RunView, forget, ordinal, progress_text, read_run
+from ui.live import RunView, at_epoch, forget, ordinal, progress_text, read_run, shared_epoch
 from ui.service import manager
 from ui.tb_download import tensorboard_button
 
@@ -65,15 +66,21 @@ def page() -> None:
 def _header(view: RunView) -> None:
     config = view.config
     st.title(common.plain(view.name or "Run"))
-    norm, model, training = config.model.norm, config.model, config.training
-    placement = norm.placement if norm.placement != "none" or norm.per_layer or norm.on_input else "no BN"
+    model, training = config.model, config.training
     optimizer = common.OPTIMIZER_TITLES.get(training.optimizer, training.optimizer)
     st.markdown(
         f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {config.dataset.name} · "
-        f"{model.family} · {model.activation} · BN: **{placement}** · "
+        f"{model.family} · {model.activation} · **{bn_label(model)}** · "
         f"optimizer {optimizer}, lr {training.learning_rate:g} · batch {training.batch_size} · "
         f"{training.epochs} epochs · seed {training.seed} · {_trained_on(view)}"
     )
+
+
+def _notes(view: RunView) -> None:
+    """The notes saved with Rename, as plain text (line breaks kept)."""
+    notes = str(view.record.get("notes") or "").strip()
+    if notes:
+        st.markdown(":material/sticky_note_2: " + "  \n".join(common.plain(line) for line in notes.splitlines()))
 
 
 def _trained_on(view: RunView) -> str:
@@ -85,6 +92,7 @@ def _trained_on(view: RunView) -> str:
 def show_run(view: RunView, who: access.Actor) -> None:
     run_id = view.run_id
     _header(view)
+    _notes(view)
     mine = who.can_change(view.owner)
     if not mine:
         st.caption(access.READ_ONLY)
@@ -177,10 +185,13 @@ def _final_metrics(view: RunView) -> None:
         return
     same = readings.same_validation_and_test(view.record)
     shown = [("accuracy", "Training accuracy", None)]
-    if same:
-        shown.append(("test_accuracy" if "test_accuracy" in final else "val_accuracy",
-                      "Test accuracy (= validation)",
+    evaluated = "test_accuracy" in final or view.status == RunState.SUCCEEDED  # only a finished run is tested
+    if same and evaluated:  # its last validation was the test set, with the final weights
+        shown.append(("test_accuracy" if "test_accuracy" in final else "val_accuracy", "Test accuracy (= validation)",
                       "This run validated on its test set, so validation and test accuracy are one number."))
+    elif same:  # ended early (cancelled, diverged): it never evaluated, like the Runs table says
+        shown.append(("val_accuracy", "Validation accuracy",
+                      "The last validation, on the test set; the run did not finish, so it has no test accuracy."))
     else:
         shown += [("val_accuracy", "Validation accuracy", None), ("test_accuracy", "Test accuracy", None)]
     shown.append(("loss", "Training loss", None))
@@ -272,8 +283,13 @@ def inside(run_id: str, choice: str) -> None:
 
 
 def presenter_charts(run_id: str, shown_status: str) -> None:
+    """One snapshot, cut at one epoch, for every chart: they always name the same epoch (issue 23)."""
     current = read_run(run_id)
     _status(current, shown_status)
+    epoch = shared_epoch(current)
+    current = at_epoch(current, epoch)
+    st.markdown(f"<div class='bnviz-epoch'>Epoch {epoch} of {current.config.training.epochs}</div>",
+                unsafe_allow_html=True)
     record = current.record
     height = common.chart_height()
     c1, c2, c3 = st.columns(3)

@@ -7,15 +7,14 @@ person has queued or running in one click (a class sharing one queue).
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
 from bnviz.states import is_active
-from bnviz.store import RunNotFound, shared_record
+from bnviz.store import RunNotFound
 from bnviz.store.snapshots import RunSnapshot
 from ui import access, common, live, routes, shell
+from ui.record_download import record_button
 from ui.service import manager, store
 from ui.tb_download import tensorboard_button
 
@@ -43,7 +42,7 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
     text = f1.text_input("Search", placeholder="name, dataset, model…", max_chars=100)
     states = f2.multiselect("Status", sorted(frame["status"].unique()))
     datasets = f3.multiselect("Dataset", sorted(frame["dataset"].dropna().unique()))
-    placements = f4.multiselect("BN placement", sorted(frame["placement"].dropna().unique()))
+    placements = f4.multiselect("BN", sorted(frame["bn"].dropna().unique()))
     mine = f5.toggle("Only mine", help="Runs started in this browser (or by you, signed in).")
     if text:
         haystack = (frame["name"].fillna("") + " " + frame["dataset"].fillna("") + " " + frame["family"].fillna("")
@@ -54,16 +53,17 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
     if datasets:
         frame = frame[frame["dataset"].isin(datasets)]
     if placements:
-        frame = frame[frame["placement"].isin(placements)]
+        frame = frame[frame["bn"].isin(placements)]
     if mine:
         frame = frame[frame["yours"]]
-    columns = ["name", "yours", "status", "dataset", "family", "activation", "placement", "test_accuracy",
+    columns = ["name", "yours", "status", "dataset", "family", "activation", "bn", "test_accuracy",
                "val_accuracy", "epochs_completed", "epochs", "wall_time_s", "created", "id"]
     selection = st.dataframe(
         frame[columns], hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="table",
         column_config={
             "name": st.column_config.TextColumn("Name", width="large"),
             "yours": st.column_config.CheckboxColumn("Yours", width="small"),
+            "bn": st.column_config.TextColumn("BN"),
             "test_accuracy": st.column_config.NumberColumn("Test acc.", format="%.4f"),
             "val_accuracy": st.column_config.NumberColumn("Val acc.", format="%.4f"),
             "epochs_completed": st.column_config.NumberColumn("Done"),
@@ -139,10 +139,7 @@ def downloads(run_id: str, run: RunSnapshot, who: access.Actor) -> None:
     d1, d2, d3 = st.columns(3)
     d1.download_button("Metrics (CSV)", lambda: store().export_csv(run_id), file_name=f"bnviz-{run_id}-metrics.csv",
                        mime="text/csv", icon=":material/table:")
-    shared = shared_record(run.to_record(), viewer=who.owner, is_admin=who.is_admin)  # no identity, no server path
-    d2.download_button("Run record (JSON)", lambda: json.dumps(shared), file_name=f"bnviz-{run_id}.json",
-                       mime="application/json", icon=":material/data_object:",
-                       help="Everything: config, history, every probe's histograms and statistics.")
+    record_button(d2, run_id, who.owner, who.is_admin)  # built when clicked: no identity, no server path
     model_file = store().model_path(run_id)
     if model_file is not None:
         d3.download_button("Model (.keras)", model_file.read_bytes, file_name=f"bnviz-{run_id}.keras",

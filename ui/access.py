@@ -71,9 +71,10 @@ def _browser_secret() -> str:
     if "_owner_secret" not in st.session_state:
         st.session_state["_owner_secret"] = secrets.token_hex(16)
     secret = st.session_state["_owner_secret"]
-    if not st.session_state.get("_owner_cookie_written"):
-        _set_cookie(OWNER_COOKIE, secret)
-        st.session_state["_owner_cookie_written"] = True
+    # On every run of a session that came without the cookie, not only the first: an element drawn on
+    # the first run only moved everything below it, and the browser reset the Experiment form's open
+    # tab on the first edit (issue 23). The same element again is not re-run.
+    _set_cookie(OWNER_COOKIE, secret)
     return secret
 
 

@@ -45,4 +45,13 @@ def bn_steps_panel(record: dict[str, Any], *, key: str, wide: bool = False) -> N
     st.caption(f"The first {len(s['x'])} probe examples"
                + (f" at pixel {tuple(s['sample_pixel'])} of each feature map" if s["sample_pixel"] else "")
                + f", through every step (ε = {s['epsilon']:g}); they are the triangles in the histograms.")
-    st.dataframe(pd.DataFrame(bn_steps.steps_table(s)).style.format(precision=4), hide_index=True, width="stretch")
+    frame, columns = steps_table_columns(s)
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=columns)
+
+
+def steps_table_columns(s: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The step table and its columns: every number to 4 decimals (a Styler's precision was not kept,
+    and the table mixed 9- and 16-digit numbers; issue 23)."""
+    frame = pd.DataFrame(bn_steps.steps_table(s))
+    columns = {c: st.column_config.NumberColumn(c, format="%.4f") for c in frame.columns if c != "example"}
+    return frame, columns

@@ -31,6 +31,16 @@ def _shared_points(views: Sequence[RunView]):
     return _points(datasets.pop()) if len(datasets) == 1 else None
 
 
+def boundaries_at(views: Sequence[RunView], labels: Sequence[str], epoch: int, *, height: int):
+    """The runs' boundaries side by side at `epoch`, projector-sized (Compare's presenter view)."""
+    loaded = _shared_points(views)
+    points, names = loaded if loaded else (None, None)
+    figure = projector_sized(fb.compare_boundaries([v.record for v in views], labels, epoch, points,
+                                                   class_names=names, columns=len(views), height=height))
+    return figure.update_traces(colorbar_tickfont_size=PROJECTOR_FONT_PX, colorbar_title_font_size=PROJECTOR_FONT_PX,
+                                selector={"type": "heatmap"})
+
+
 def boundary_panel(views: Sequence[RunView], *, key: str, labels: Sequence[str] | None = None,
                    large: bool = False, version: tuple | None = None, live: bool = False) -> None:
     """One run: the boundary at a chosen epoch or animated over training. Several: side by side

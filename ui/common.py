@@ -83,12 +83,21 @@ def copy_link(label: str, link: str) -> None:
     st.code(link, language=None, wrap_lines=True)
 
 
+# Streamlit sizes its text in px of its own: the header line, captions and messages are set here, every
+# one at least PROJECTOR_FONT_PX (a rule on `html` alone left them body-size; issue 23).
+PRESENTER_CSS = (
+    "<style>[data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li, "
+    "[data-testid='stAlertContentInfo'] p {font-size: 26px !important; line-height: 1.4 !important;} "
+    "[data-testid='stCaptionContainer'], [data-testid='stCaptionContainer'] p {font-size: 22px !important;} "
+    "h1 {font-size: 44px !important; padding-top: 0 !important;} "
+    ".bnviz-epoch {font-size: 56px !important; font-weight: 700; line-height: 1.1;} "
+    "[data-testid='stMainBlockContainer'] {padding-top: 3.5rem !important;}</style>")
+
+
 def apply_presenter_style() -> None:
     """Projector text: larger body text, a title that leaves room for the charts."""
     if presenting():
-        st.html("<style>html, .stMarkdown, .stCaption {font-size: 1.25rem;} "
-                "h1 {font-size: 2.2rem !important; padding-top: 0 !important;} "
-                "[data-testid='stMainBlockContainer'] {padding-top: 3.5rem !important;}</style>")
+        st.html(PRESENTER_CSS)
 
 
 def projector_sized(figure: go.Figure, size: int = PROJECTOR_FONT_PX) -> go.Figure:

@@ -30,6 +30,7 @@ SLIDER_RANGES = {"dataset.noise": (0.0, 1.0), "dataset.n_classes": (2, 10), "mod
                  "training.momentum": (0.0, 0.99), "training.validation_split": (0.05, 0.5),
                  "instrument.bins": (8, 256)}
 WEIGHT_SCALES = [0.01, 0.1, 0.5, 1.0, 2.0, 10.0]
+EPSILONS = [1e-5, 1e-4, 1e-3, 1e-2]  # an order of magnitude per step; a link's other value is offered as well
 _OPTIONAL_NUMBERS = ("dataset.n_train", "dataset.n_test")
 # What the form calls each setting, for messages that name the field the way the page does.
 LABELS = {

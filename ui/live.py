@@ -6,7 +6,7 @@ import html
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -70,6 +70,23 @@ class RunView:
         return self.summary.backend or self.config.training.backend
 
 
+def shared_epoch(view: RunView) -> int:
+    """The newest epoch that every chart of `view` can show: its history and its probes both reach it."""
+    epochs = [int(p["epoch"]) for p in view.record.get("probes") or []]
+    return min(view.epochs_recorded, max(epochs)) if epochs else view.epochs_recorded
+
+
+def at_epoch(view: RunView, epoch: int) -> RunView:
+    """`view` as it stood at the end of `epoch`: curves, histograms and boundaries drawn from it all
+    name that epoch (a live run's batches and epochs run ahead of its probes). Its figures are cached
+    under their own version, so no chart of one epoch is shared with another's."""
+    record = view.record
+    cut = {**record, "history": {k: list(v[:epoch]) for k, v in record["history"].items()},
+           "batches": [b for b in record["batches"] if int(b.get("epoch") or 0) <= epoch],
+           "probes": [p for p in record.get("probes") or [] if int(p["epoch"]) <= epoch]}
+    return replace(view, record=cut, version=(*view.version, "epoch", epoch))
+
+
 FIGURES_PER_S = 2
 FRESH_S = 0.25  # viewers asking within this long share one read (a classroom polls 30+ times a second)
 _fresh: dict[str, tuple[float, RunView]] = {}
@@ -129,6 +146,8 @@ def progress_text(p: dict[str, Any]) -> str:
     if p.get("eta_s") is not None:
         eta = float(p["eta_s"])
         parts.append(f"ETA {eta:.0f} s" if eta < 120 else f"ETA {eta / 60:.1f} min")
+    elif p.get("fraction", 0) < 1:  # too few batches yet for an honest estimate (bnviz.train.pace)
+        parts.append("ETA estimating…")
     return " · ".join(parts)
 
 

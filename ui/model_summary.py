@@ -3,10 +3,13 @@ built in a subprocess once per config (Keras stays out of the web server) and ca
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from bnviz.config import ExperimentConfig
 from bnviz.data.loading import DatasetError
+from ui.common import plain
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -20,8 +23,10 @@ def model_summary_panel(config: ExperimentConfig) -> None:
     st.subheader("Your model")
     try:
         summary = _summary(config.to_json())
-    except (DatasetError, ValueError) as exc:
-        st.error(str(exc), icon=":material/rule:")
+    except (DatasetError, ValueError) as exc:  # never the server's folders: an upload by its file name
+        path = config.dataset.path
+        message = str(exc).replace(path, Path(path).name) if path else str(exc)
+        st.error(plain(message), icon=":material/rule:")
         return
     params = summary["params"]
     c1, c2, c3 = st.columns(3)

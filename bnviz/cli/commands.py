@@ -301,7 +301,7 @@ class ProgressBar:
         metrics = " ".join(f"{k}={v:.3f}" for k, v in (p.get("metrics") or {}).items()
                            if isinstance(v, float) and k in ("loss", "accuracy", "val_accuracy"))
         line = (f"[{bar}] epoch {p.get('epoch')}/{p.get('epochs')} batch {p.get('batch')}/{p.get('steps')}"
-                f" {p.get('samples_per_s', 0):.0f}/s" + (f" ETA {eta:.0f}s" if eta is not None else "")
+                f" {p.get('samples_per_s') or 0:.0f}/s" + (f" ETA {eta:.0f}s" if eta is not None else " ETA …")
                 + (f"  {metrics}" if metrics else ""))
         self.stream.write("\r" + line.ljust(100) if self.terminal else line + "\n")
         self.stream.flush()

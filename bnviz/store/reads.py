@@ -20,8 +20,10 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from bnviz import access
+from bnviz.config import ModelConfig
 from bnviz.data.offered import shareable_path
 from bnviz.ids import validate_run_id
+from bnviz.layer_plan import bn_label
 from bnviz.record import FORMAT
 from bnviz.settings import settings
 from bnviz.store import probe_codec
@@ -30,11 +32,19 @@ from bnviz.store.db import Database, Transaction
 NO_LIMIT = 2**62  # LIMIT for "all rows", valid in SQLite and PostgreSQL alike
 
 _LIST_COLUMNS = ("id, name, notes, owner, status, fingerprint, dataset, family, placement, activation, "
-                 "epochs, n_epochs, final_json, wall_time_s, device, created, updated, version")
+                 "epochs, n_epochs, final_json, wall_time_s, device, created, updated, version, config_json")
 
 _HEADER = ("id", "status", "config", "summary", "name", "notes", "owner", "created", "updated", "version",
            "progress", "device", "n_batches", "n_epochs", "n_probes", "fingerprint")
 _HEADER_COLUMNS = ", ".join(c + "_json" if c in ("config", "summary", "progress") else c for c in _HEADER)
+
+
+def _bn_label(config_json: str | None) -> str | None:
+    """The model's normalization as every page names it (`layer_plan.bn_label`), or None."""
+    try:
+        return bn_label(ModelConfig.model_validate(json.loads(config_json)["model"]))
+    except (TypeError, ValueError, KeyError):
+        return None
 
 
 class RunNotFound(LookupError):
@@ -155,7 +165,7 @@ class RunReads:
                 "epochs_completed": r[11], "loss": final.get("loss"), "accuracy": final.get("accuracy"),
                 "val_accuracy": final.get("val_accuracy"), "test_accuracy": final.get("test_accuracy"),
                 "wall_time_s": r[13], "device": r[14], "created": iso(r[15]), "updated": iso(r[16]),
-                "version": r[17],
+                "version": r[17], "bn": _bn_label(r[18]),
             })
         return out
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import keras
 
+from bnviz.train.pace import Pace
 from bnviz.train.probes import Prober
 from bnviz.train.sink import Sink, StopRun, emit
 
@@ -41,10 +41,7 @@ class InstrumentCallback(keras.callbacks.Callback):
         self.epoch = 0
         self.global_step = 0
         self.epochs_completed = 0
-        self._epoch_start = 0.0
-        self._rate = 0.0
-        self._fit_start: float | None = None  # first batch of the run: the ETA's clock
-        self._eta: float | None = None
+        self.pace = Pace(min_steps=min(self.steps, 50))  # samples/s and the ETA (bnviz/train/pace.py)
 
     # --- lifecycle -----------------------------------------------------------------
     def on_train_begin(self, logs=None) -> None:
@@ -52,17 +49,13 @@ class InstrumentCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self.epoch = epoch + 1
-        self._epoch_start = time.perf_counter()
-
-    def on_train_batch_begin(self, batch: int, logs=None) -> None:
-        if self._fit_start is None:
-            self._fit_start = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         # With fused steps (steps_per_execution) Keras calls this once per group, with the group's
         # last step, which for the last group of an epoch may lie past its end.
         done = min(batch + 1, self.steps)
         self.global_step = (self.epoch - 1) * self.steps + done
+        self.pace.mark(self.global_step)
         loss = _to_float((logs or {}).get("loss"))
         if loss is not None and not math.isfinite(loss):
             self.diverged_at = {"epoch": self.epoch, "batch": done}
@@ -90,9 +83,6 @@ class InstrumentCallback(keras.callbacks.Callback):
             emit(self.sink, {"type": "probe", "probe": probe})
 
     def _emit_batch(self, batch: int, loss: float | None, accuracy: float | None) -> None:
-        elapsed = time.perf_counter() - self._epoch_start
-        if elapsed > 0:  # samples/s of this epoch's batches so far (excludes probes and validation)
-            self._rate = batch * self.batch_size / elapsed
         emit(self.sink, {"type": "batch", "epoch": self.epoch, "batch": batch, "step": self.global_step,
                          "loss": loss, "accuracy": accuracy, "progress": self.progress(batch)})
 
@@ -105,19 +95,9 @@ class InstrumentCallback(keras.callbacks.Callback):
             "batch": batch,
             "steps": self.steps,
             "fraction": round(done / (self.epochs * self.steps), 4),
-            "samples_per_s": round(self._rate, 1),
-            "eta_s": self._smoothed_eta(done, remaining),
+            "samples_per_s": self.pace.samples_per_s(self.batch_size),
+            "eta_s": self.pace.eta_s(remaining),
         }
-
-    def _smoothed_eta(self, done: int, remaining: int) -> float | None:
-        """Seconds left from the whole run's pace so far (probes and validation included),
-        smoothed so it counts down steadily instead of jumping with each epoch's first batches."""
-        if self._fit_start is None or done <= 0:
-            return None
-        raw = (time.perf_counter() - self._fit_start) / done * remaining
-        self._eta = raw if self._eta is None else 0.7 * self._eta + 0.3 * raw
-        self._eta = min(self._eta, raw * 2 + 1) if remaining else 0.0
-        return round(self._eta, 1)
 
 
 def fused_steps(log_every: int, steps_per_epoch: int, fuse: bool = True) -> int:
