@@ -27,8 +27,9 @@ class InstrumentCallback(keras.callbacks.Callback):
 
     def __init__(self, prober: Prober | None, sink: Sink | None, *, steps_per_epoch: int, epochs: int,
                  batch_size: int, log_every: int = 10, stop_event: threading.Event | None = None,
-                 extras: dict[str, Callable[[], Any]] | None = None) -> None:
+                 extras: dict[str, Callable[[], Any]] | None = None, examples_per_epoch: int | None = None) -> None:
         super().__init__()
+        self.examples = examples_per_epoch or max(1, steps_per_epoch) * batch_size
         self.prober = prober
         self.extras = extras or {}  # more probe fields: name -> recorder (boundary, bn_steps)
         self.sink = sink
@@ -45,6 +46,7 @@ class InstrumentCallback(keras.callbacks.Callback):
         self._rate = 0.0
         self._fit_start: float | None = None  # first batch of the run: the ETA's clock
         self._eta: float | None = None
+        self._logged: tuple[int, dict[str, float]] = (0, {})  # examples, sums at the epoch's last logged batch
 
     # --- lifecycle -----------------------------------------------------------------
     def on_train_begin(self, logs=None) -> None:
@@ -53,6 +55,7 @@ class InstrumentCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self.epoch = epoch + 1
         self._epoch_start = time.perf_counter()
+        self._logged = (0, {})
 
     def on_train_batch_begin(self, batch: int, logs=None) -> None:
         if self._fit_start is None:
@@ -94,7 +97,26 @@ class InstrumentCallback(keras.callbacks.Callback):
         if elapsed > 0:  # samples/s of this epoch's batches so far (excludes probes and validation)
             self._rate = batch * self.batch_size / elapsed
         emit(self.sink, {"type": "batch", "epoch": self.epoch, "batch": batch, "step": self.global_step,
-                         "loss": loss, "accuracy": accuracy, "progress": self.progress(batch)})
+                         "loss": loss, "accuracy": accuracy, **self._own_means(batch, loss=loss, accuracy=accuracy),
+                         "progress": self.progress(batch)})
+
+    def _own_means(self, batch: int, **running: float | None) -> dict[str, float | None]:
+        """`batch_loss`, `batch_accuracy`: the mean over exactly the batches since the epoch's previous
+        logged batch. Keras logs running means within the epoch, weighted by examples, so with N_j
+        examples seen at the previous logged batch and N_k now: (mean_k·N_k − mean_j·N_j) / (N_k − N_j),
+        the examples-weighted mean of those batches' own values (their plain mean when all are full)."""
+        seen, sums = self._logged
+        now = min(batch * self.batch_size, self.examples)
+        out: dict[str, float | None] = {}
+        new_sums: dict[str, float] = {}
+        for name, mean in running.items():
+            if mean is None or not math.isfinite(mean) or now <= seen or (seen and name not in sums):
+                out[f"batch_{name}"] = None
+                continue
+            new_sums[name] = mean * now
+            out[f"batch_{name}"] = (new_sums[name] - sums.get(name, 0.0)) / (now - seen)
+        self._logged = (now, new_sums)
+        return out
 
     def progress(self, batch: int) -> dict[str, Any]:
         done = (self.epoch - 1) * self.steps + batch

@@ -114,7 +114,8 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         prober = Prober(model, data.x_train[idx], y_train[idx], loss_fn, config.instrument)
         callback = InstrumentCallback(prober, publish, steps_per_epoch=steps, epochs=t.epochs,
                                       batch_size=t.batch_size, log_every=config.instrument.log_every,
-                                      stop_event=stop_event, extras=probe_extras(model, data))
+                                      stop_event=stop_event, extras=probe_extras(model, data),
+                                      examples_per_epoch=n_fit)
         try:
             # A new order every epoch, from the run's seed, on every backend (see ordering)
             batches, set_epoch = ordering.epoch_batches(x_fit, y_fit, epochs=t.epochs, batch_size=t.batch_size,
