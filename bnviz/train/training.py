@@ -118,8 +118,8 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
                                       examples_per_epoch=n_fit)
         try:
             # A new order every epoch, from the run's seed, on every backend (see ordering)
-            batches, set_epoch = ordering.epoch_batches(x_fit, y_fit, epochs=t.epochs, batch_size=t.batch_size,
-                                                        seed=t.seed, backend=backend)
+            batches, set_epoch = ordering.epoch_batches(x_fit, y_fit, batch_size=t.batch_size, seed=t.seed,
+                                                        backend=backend)
             model.fit(batches, epochs=t.epochs, shuffle=False, callbacks=[set_epoch, callback], verbose=0,
                       **fit_kwargs)
         except StopRun as stop:
