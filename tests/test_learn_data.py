@@ -61,3 +61,13 @@ def test_a_card_whose_runs_failed_says_why():
     errors = [e.value for e in at.error]
     assert any(f"1 of {len(arms)} runs failed" in e and "ran out of memory" in e for e in errors), errors
     assert not any("no copy" in w.value for w in at.warning if "Circles" in w.value)
+
+
+def test_unavailable_reads_and_downloads_nothing(monkeypatch):
+    from bnviz.data.downloads import unavailable
+
+    assert unavailable("circles") is None  # generated: every server has it
+    reason = unavailable("mnist")
+    assert reason is not None and "downloading is disabled" in reason
+    monkeypatch.setenv("BNVIZ_OFFLINE", "0")
+    assert unavailable("mnist") is None  # a download may work: the run itself says if it fails
