@@ -17,18 +17,19 @@ from bnviz.states import STATES, RunState
 
 class EventKind(StrEnum):
     START = "start"  # the model is built: device, parameter counts, layer table
-    BATCH = "batch"  # a logged training batch: loss and accuracy so far in the epoch
+    BATCH = "batch"  # a logged training batch: loss and accuracy so far in the epoch, and its own
     EPOCH = "epoch"  # an epoch ended: its logs (loss, accuracy, val_*)
     PROBE = "probe"  # activations, gradients and BN statistics on the fixed probe batch
     END = "end"  # training stopped: final status and summary
 
 
 BATCH_FIELDS = ("epoch", "batch", "step", "loss", "accuracy")
+OWN_BATCH_FIELDS = ("batch_loss", "batch_accuracy")  # added: the logged batches' own means (not in older events)
 
 
 def batch_row(event: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a batch event a run keeps."""
-    return {k: event[k] for k in BATCH_FIELDS}
+    return {**{k: event[k] for k in BATCH_FIELDS}, **{k: event[k] for k in OWN_BATCH_FIELDS if k in event}}
 
 
 def status_after(status: str, event: Mapping[str, Any]) -> str:

@@ -10,7 +10,7 @@ import streamlit as st
 from bnviz.gallery import EXPERIMENTS
 from bnviz.states import MISSING, RunState, is_active
 from ui import access, common, routes, shell
-from ui.gallery import find_runs, launch, records_by_arm
+from ui.gallery import find_runs, launch, missing_data, records_by_arm
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,21 @@ def _run_controls(slug: str, runs: list, key: str, choice: Choice) -> None:
     """The card's one button (launch the missing arms, then show the answer) and its progress."""
     exp = EXPERIMENTS[slug]
     done = sum(r.status in (RunState.SUCCEEDED, RunState.DIVERGED, RunState.FAILED) for r in runs)
+    absent = missing_data(exp, choice.fast) if done < len(runs) else []
+    if absent:
+        titles = " and ".join(title for title, _ in absent)
+        st.warning(f"**This server has no copy of {titles}**, so this card's runs cannot train here. "
+                   "Ask whoever runs this server to add it.", icon=":material/cloud_off:")
+        with st.expander("Details for whoever runs the server"):
+            for _, detail in absent:
+                st.caption(detail)
+    failed = [r for r in runs if r.status == MISSING and r.failed]
+    if failed and not absent:
+        st.error(f"**{len(failed)} of {len(runs)} runs failed** the last time: {failed[0].failed}",
+                 icon=":material/error:")
     b1, b2 = st.columns([1, 1])
     label = "Run it" if done < len(runs) else "Show the answer"
-    if b1.button(f"{label} ({len(runs)} runs)", key=key, icon=":material/play_arrow:",
+    if b1.button(f"{label} ({len(runs)} runs)", key=key, icon=":material/play_arrow:", disabled=bool(absent),
                  type="primary" if slug == choice.selected else "secondary", width="stretch"):
         try:
             launch(exp, runs, signed_in=choice.signed_in, teacher=choice.teacher)

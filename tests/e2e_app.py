@@ -106,8 +106,8 @@ CURVE_POINTS_JS = """
   const loss = plots.find(p => p.layout && p.layout.title &&
                                String(p.layout.title.text || '').toLowerCase().startsWith('loss'));
   if (!loss || !loss.data) return {batches: -1, epochs: -1};
-  const count = name => { const t = loss.data.find(d => d.name === name); return t && t.x ? t.x.length : 0; };
-  return {batches: count('train (batches)'), epochs: count('train')};
+  const count = test => { const t = loss.data.find(d => test(d.name || '')); return t && t.x ? t.x.length : 0; };
+  return {batches: count(n => n.startsWith('train (')), epochs: count(n => n === 'train')};
 }
 """
 

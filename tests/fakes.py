@@ -88,7 +88,7 @@ def make_fake_record(
     edges_for: dict[tuple[int, str], np.ndarray] = {}
 
     def edges(block: int, kind: str, values: np.ndarray) -> np.ndarray:
-        # fixed at the first probe, like the real recorder
+        # fixed at the first probe, as older records have them (the recorder now widens them)
         if (block, kind) not in edges_for:
             r = _range_for(values)
             edges_for[(block, kind)] = np.linspace(-r, r, bins + 1)

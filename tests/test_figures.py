@@ -11,6 +11,7 @@ import plotly.io as pio
 import pytest
 
 from bnviz import figures as F  # noqa: N812
+from bnviz.figures.curves import BATCH_OWN, BATCH_RUNNING
 from tests.fakes import make_fake_record
 
 
@@ -170,7 +171,7 @@ def test_loss_curves(record: dict) -> None:
     fig = F.loss_curves(record)
     assert_good(fig)
     names = [t.name for t in fig.data]
-    assert names == ["train (batches)", "train", "validation"]
+    assert names == [BATCH_RUNNING, "train", "validation"]  # the fake record is an older one
     train = fig.data[1]
     assert list(train.x) == [1, 2, 3] and list(train.y) == record["history"]["loss"]
     batch = fig.data[0]
@@ -182,6 +183,19 @@ def test_loss_curves(record: dict) -> None:
     assert fig.layout.xaxis.title.text == "epoch"
 
 
+def test_loss_curves_draw_each_logged_batch_own_loss_when_recorded(record: dict) -> None:
+    """Records with `batch_loss` draw it (no sawtooth reset each epoch); older ones draw the running
+    mean, named as such."""
+    batches = [{**b, "batch_loss": 10.0 + i, "batch_accuracy": 0.01 * i} for i, b in enumerate(record["batches"])]
+    for metric, key in (("loss", "batch_loss"), ("accuracy", "batch_accuracy")):
+        fig = F.loss_curves({**record, "batches": batches}, metric)
+        line = fig.data[0]
+        assert line.name == BATCH_OWN
+        assert list(line.y[1:]) == [b[key] for b in batches]
+        old = F.loss_curves(record, metric).data[0]
+        assert old.name == BATCH_RUNNING and list(old.y[1:]) == [b[metric] for b in record["batches"]]
+
+
 def test_loss_curves_start_before_the_first_batch(record: dict) -> None:
     """A run that has only probed (its first steps still compile) already shows where it starts."""
     started = {**record, "history": {}, "batches": [], "probes": record["probes"][:1]}
@@ -189,7 +203,7 @@ def test_loss_curves_start_before_the_first_batch(record: dict) -> None:
         fig = F.loss_curves(started, metric)
         assert_good(fig)
         (start,) = fig.data
-        assert start.name == "train (batches)" and start.mode == "markers"
+        assert start.name == BATCH_OWN and start.mode == "markers"
         assert list(start.x) == [0] and start.y[0] == F.initial_value(started, metric) is not None
     assert F.initial_value({**record, "probes": record["probes"][1:]}, "loss") is None
     assert_no_data(F.loss_curves({**started, "probes": []}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -86,17 +88,26 @@ def test_probing_changes_no_weight_and_no_moving_statistic():
         np.testing.assert_array_equal(a, b)
 
 
-def test_histograms_keep_their_edges_and_count_every_value():
+@pytest.mark.parametrize("on_device", [False, True])
+def test_histograms_keep_their_edges_until_the_values_outgrow_them(on_device):
     model, prober = _model_and_batch("before")
+    prober.on_device = on_device
     first = prober.probe(0)
+    assert prober.probe(1)["positions"] == first["positions"]  # nothing changed: the same bins
     model.get_layer("dense1").kernel.assign(model.get_layer("dense1").kernel * 50)
-    later = prober.probe(1)
-    for a, b in zip(first["positions"], later["positions"]):
-        assert a["hist"]["edges"] == b["hist"]["edges"]
-    pos = _pos(later, "dense1_bn", "bn_input")
+    later = prober.probe(2)
     n = 128 * 16
+    for a, b in zip(first["positions"], later["positions"]):
+        hist, start = b["hist"], a["hist"]["edges"]
+        lo, hi = hist["edges"][0], hist["edges"][-1]
+        assert lo <= start[0] and hi >= start[-1]  # ranges only widen ...
+        assert math.log2(hi / start[-1]).is_integer()  # ... along the power-of-two ladder
+        assert (hist["below"] + hist["above"]) <= 0.01 * (sum(hist["counts"]) + hist["below"] + hist["above"])
+    pos, before = _pos(later, "dense1_bn", "bn_input"), _pos(first, "dense1_bn", "bn_input")
     assert sum(pos["hist"]["counts"]) + pos["hist"]["below"] + pos["hist"]["above"] == n
-    assert pos["hist"]["below"] + pos["hist"]["above"] > 0  # the scaled weights overflow the first range
+    assert pos["hist"]["edges"][-1] >= 32 * before["hist"]["edges"][-1]  # the scaled weights widened it
+    normalized = [_pos(p, "dense1_bn", "bn_output")["hist"]["edges"] for p in (first, later)]
+    assert normalized[0] == normalized[1]  # BN's output did not grow: its bins stay
 
 
 def test_relu_dead_units_sigmoid_saturation_gradients_and_bn_params():

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bnviz.data.downloads import unavailable
 from bnviz.gallery import Arm, Experiment
 from bnviz.states import MISSING, RunState
+from ui.dataset_fields import dataset_title
 from ui.service import manager
 
 # A finished result answers its arm (training is deterministic: it would end the same way); failing
@@ -18,6 +20,7 @@ class ArmRun:
     arm: Arm
     run_id: str | None
     status: str  # a run state, or MISSING
+    failed: str | None = None  # MISSING arms: why the newest run of this config failed, if one did
 
 
 def find_runs(experiment: Experiment, fast: bool, seeds: int) -> list[ArmRun]:
@@ -32,8 +35,24 @@ def find_runs(experiment: Experiment, fast: bool, seeds: int) -> list[ArmRun]:
             if run_id:
                 match = ArmRun(arm, run_id, status)
                 break
-        found.append(match or ArmRun(arm, None, MISSING))
+        found.append(match or ArmRun(arm, None, MISSING, _failure(fingerprint)))
     return found
+
+
+def _failure(fingerprint: str) -> str | None:
+    """Why the newest failed run of this config failed (None if none did)."""
+    run_id = manager().store.find_by_fingerprint(fingerprint, status=RunState.FAILED)
+    if not run_id:
+        return None
+    summary = manager().snapshot(run_id).summary or {}
+    return str(summary.get("error") or "it failed without saying why")
+
+
+def missing_data(experiment: Experiment, fast: bool, seeds: int = 1) -> list[tuple[str, str]]:
+    """(dataset title, details) of each dataset the card's arms need and this server has no copy of."""
+    names = dict.fromkeys(arm.config.dataset.name for arm in experiment.arms(fast, seeds))
+    found = ((name, unavailable(name)) for name in names)
+    return [(dataset_title(name), detail) for name, detail in found if detail]
 
 
 def launch(experiment: Experiment, runs: list[ArmRun], *, signed_in: bool = False,

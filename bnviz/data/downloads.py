@@ -16,9 +16,10 @@ from bnviz.data.image_files import ENV_DATA_DIR
 from bnviz.data.source import DatasetError, DatasetSpec, Loaded, LoadOptions, RawData, short
 from bnviz.settings import settings, variable
 
-__all__ = ["ENV_DATA_DIR", "ENV_OFFLINE", "data_dir", "keras_load", "load_image_set"]
+__all__ = ["ENV_DATA_DIR", "ENV_OFFLINE", "IMAGE_SETS", "data_dir", "keras_load", "load_image_set", "unavailable"]
 
 ENV_OFFLINE = variable("offline")
+IMAGE_SETS = ("mnist", "fashion_mnist", "cifar10")
 
 
 def data_dir() -> Path | None:
@@ -59,6 +60,26 @@ def _read(name: str, shape: tuple[int, ...], class_names: tuple[str, ...], direc
     except Exception as exc:  # no internet, proxy, disk full, bad archive: all mean "not available"
         raise image_files.not_available(name, f"the download failed ({short(exc)})", local) from exc
     return image_files.raw_images(name, shape, class_names, *arrays, where="the Keras download")
+
+
+def unavailable(name: str) -> str | None:
+    """Why this server cannot load the downloadable set `name`, found without reading or downloading
+    anything: no copy in the data folder, none in Keras' cache, and downloading is off. None for any
+    other dataset, and when a copy is there or a download is allowed (a failed download is then
+    reported by the run itself)."""
+    if name not in IMAGE_SETS:
+        return None
+    local = data_dir()
+    cache = image_files.keras_cache_dir()
+    try:
+        if (local is not None and image_files.find_local(name, local)) or image_files.find_keras_cache(name, cache):
+            return None
+    except DatasetError as exc:  # a partial set in the data folder
+        return str(exc)
+    if not settings().offline:
+        return None
+    why = f"downloading is disabled ({ENV_OFFLINE}=1) and it is not in the Keras cache ({cache})"
+    return str(image_files.not_available(name, why, local))
 
 
 def keras_load(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -43,13 +43,25 @@ def steps_per_epoch(record: Mapping[str, Any] | None) -> int | None:
     return max(completed) if completed else max(n for _, n in pairs)
 
 
+BATCH_OWN = "train (each logged batch)"  # batches[i].batch_<metric>: the logged batches' own mean
+BATCH_RUNNING = "train (running mean within the epoch)"  # older records: Keras' running mean, reset each epoch
+
+
+def batches_are_own(record: Mapping[str, Any], metric: str) -> bool:
+    """Whether the record's batch points are each logged batch's own `metric` (`batch_<metric>`,
+    added field) rather than Keras' running mean within the epoch (older records)."""
+    batches = [b for b in as_record(record).get("batches") or [] if isinstance(b, Mapping)]
+    return all(f"batch_{metric}" in b for b in batches if b.get(metric) is not None)
+
+
 def _batch_points(record: Mapping[str, Any], metric: str, steps: int | None) -> tuple[list, list]:
     steps = steps or steps_per_epoch(record)
+    key = f"batch_{metric}" if batches_are_own(record, metric) else metric
     xs, ys = [], []
     for b in as_record(record).get("batches") or []:
         if not isinstance(b, Mapping):
             continue
-        e, n, v = finite(b.get("epoch")), finite(b.get("batch")), finite(b.get(metric))
+        e, n, v = finite(b.get("epoch")), finite(b.get("batch")), finite(b.get(key))
         if e is None or n is None or v is None or not steps:
             continue
         xs.append((e - 1) + min(n / steps, 1.0))
@@ -85,7 +97,9 @@ def loss_curves(
 ) -> go.Figure:
     """Train/validation curves per epoch, with the logged batches as a thin line so a live run
     shows progress inside the current epoch, from its value before training (`initial_value`) on.
-    `steps` overrides the steps-per-epoch estimate."""
+    Each point is the mean of the batches since the previous one (`batch_loss`); older records only
+    have Keras' running mean within the epoch, and the line's name says so. `steps` overrides the
+    steps-per-epoch estimate."""
     rec = as_record(record)
     history = rec.get("history") or {}
     name = metric_label(metric)
@@ -100,7 +114,8 @@ def loss_curves(
         if bx:
             fig.add_trace(
                 go.Scatter(
-                    x=bx, y=by, mode="lines" if len(bx) > 1 else "markers", name="train (batches)",
+                    x=bx, y=by, mode="lines" if len(bx) > 1 else "markers",
+                    name=BATCH_OWN if batches_are_own(rec, metric) else BATCH_RUNNING,
                     line={"color": rgba(PALETTE["train"], 0.45), "width": 1},
                     hovertemplate="epoch %{x:.2f}<br>" + name + " %{y:.4g}<extra>%{fullData.name}</extra>",
                 )

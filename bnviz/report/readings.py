@@ -9,6 +9,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bnviz.figures.curves import steps_per_epoch as logged_steps_per_epoch
+
 
 def has_batch_norm(config: Mapping[str, Any]) -> bool:
     """Whether the model has a BatchNormalization layer (placement, per-block or on the input)."""
@@ -27,24 +29,81 @@ def _series(history: Mapping[str, Any], key: str) -> list[float]:
     return out
 
 
+WARM = 0.9  # BN's moving statistics count as warmed up once 1 - momentum^steps reaches this
+LAG = 0.02  # probe accuracy with batch statistics this much above moving statistics = inference lags
+
+
+def steps_per_epoch(record: Mapping[str, Any]) -> int | None:
+    """Batches per epoch: from the logged batches, else from the examples trained and the batch size."""
+    logged = logged_steps_per_epoch(record)
+    if logged:
+        return int(logged)
+    config = record.get("config") or {}
+    training = config.get("training") or {}
+    data = (record.get("summary") or {}).get("data") or {}
+    n = data.get("n_train") or (config.get("dataset") or {}).get("n_train")
+    batch = training.get("batch_size")
+    if not isinstance(n, int) or not isinstance(batch, int) or n <= 0 or batch <= 0:
+        return None
+    if training.get("validation") == "split":
+        n -= int(n * float(training.get("validation_split") or 0.0))
+    return max(1, math.ceil(n / batch))
+
+
+def _probe_lag(record: Mapping[str, Any], epoch: int) -> float | None:
+    """Train-mode minus inference-mode accuracy on the probe batch after `epoch`, if recorded."""
+    for probe in record.get("probes") or []:
+        if probe.get("epoch") == epoch:
+            metrics = probe.get("probe_metrics") or {}
+            train = (metrics.get("train_mode") or {}).get("accuracy")
+            infer = (metrics.get("inference_mode") or {}).get("accuracy")
+            if isinstance(train, (int, float)) and isinstance(infer, (int, float)):
+                return float(train) - float(infer)
+    return None
+
+
 def warmup_note(record: Mapping[str, Any], *, window: int = 10, gap: float = 0.1) -> str | None:
     """Explain a BN run whose validation lags training early on: BN's moving statistics are
-    still warming up (validation uses them), which students otherwise read as overfitting."""
+    still warming up (validation uses them), which students otherwise read as overfitting.
+
+    The rule: the note names the epochs e (among the first `window`) where all of these hold, and
+    is silent (None) when there are none:
+    1. the model has a BatchNormalization layer;
+    2. validation lags training at e: accuracy − validation accuracy > `gap`, or validation loss
+       rose while training loss fell;
+    3. BN is still warming up at the end of e: 1 − momentum^(e × batches per epoch) < WARM, the
+       batches per epoch known from the record;
+    4. validation accuracy was below training accuracy in at least one epoch;
+    5. where probes of those epochs record both modes, at least one shows inference mode behind
+       training mode on the probe batch (by more than LAG)."""
     config = record.get("config") or {}
     if not has_batch_norm(config):
         return None
     history = record.get("history") or {}
     acc, val_acc = _series(history, "accuracy"), _series(history, "val_accuracy")
     loss, val_loss = _series(history, "loss"), _series(history, "val_loss")
+    pairs = [(a, v) for a, v in zip(acc, val_acc) if not (math.isnan(a) or math.isnan(v))]
+    if pairs and all(v >= a for a, v in pairs):
+        return None  # validation never behind training: nothing to explain
+    steps = steps_per_epoch(record)
+    if not steps:
+        return None
+    momentum = float(((config.get("model") or {}).get("norm") or {}).get("momentum", 0.99))
+
+    def warming(epoch: int) -> bool:
+        return momentum >= 1 or 1 - momentum ** (epoch * steps) < WARM
+
     n = min(window, len(acc), len(val_acc))
     lagging = [e + 1 for e in range(n) if acc[e] - val_acc[e] > gap]
     rising = [e + 1 for e in range(1, min(window, len(loss), len(val_loss)))
               if val_loss[e] > val_loss[e - 1] and loss[e] < loss[e - 1]]
-    if not lagging and not rising:
+    epochs = sorted(e for e in set(lagging) | set(rising) if warming(e))
+    if not epochs:
         return None
-    epochs = sorted(set(lagging) | set(rising))
+    lags = [lag for lag in (_probe_lag(record, e) for e in epochs) if lag is not None]
+    if lags and max(lags) <= LAG:
+        return None  # the moving statistics already agree with the batch statistics
     where = f"epoch {epochs[0]}" if len(epochs) == 1 else f"epochs {epochs[0]}–{epochs[-1]}"
-    momentum = float(((config.get("model") or {}).get("norm") or {}).get("momentum", 0.99))
     batches = f"about {1 / (1 - momentum):,.0f} batches" if momentum < 1 else "never (momentum 1)"
     return (f"**Not overfitting yet.** In {where} validation lags training because BN is still warming up: "
             "validation runs BN in inference mode, with its *moving* mean and variance, and those follow the "

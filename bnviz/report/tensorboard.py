@@ -93,8 +93,11 @@ def _events(record: Mapping[str, Any]) -> Iterable[tuple[int, Any]]:
         for i, value in enumerate(values or []):
             yield i + 1, scalar(f"epoch/{metric}", value)
     for point in record.get("batches") or []:
-        for metric in ("loss", "accuracy"):
+        for metric in ("loss", "accuracy"):  # Keras' running mean within the epoch
             yield int(point["step"]), scalar(f"batch/{metric}", point.get(metric))
+        for metric in ("batch_loss", "batch_accuracy"):  # the logged batches' own (added fields)
+            if metric in point:
+                yield int(point["step"]), scalar(f"batch/{metric}", point.get(metric))
     for probe in record.get("probes") or []:
         epoch = int(probe["epoch"])
         for mode, metrics in (probe.get("probe_metrics") or {}).items():

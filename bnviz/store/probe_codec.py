@@ -1,13 +1,13 @@
 """Compact, exact storage of probes: the shape once per run, the numbers once per epoch.
 
-Every probe of a run has the same keys, layer names, kinds and histogram edges; only
-the numbers change. Plain zlib JSON spends most of its bytes on that repeated shape, so
-a probe is split into a *skeleton* (the JSON with each number replaced by a marker, and
-`edges` kept as they are since they are fixed for the run) and its numbers: integers as
-byte-shuffled fixed-width binary, floats as JSON text, each zlib-compressed. Skeletons are
-stored once (deduplicated by hash). Decoding is exact: `json.dumps` of the decoded probe
-equals that of the original; anything the split cannot reproduce exactly is stored as
-plain zlib JSON instead.
+Every probe of a run has the same keys, layer names and kinds, and its histogram edges
+change rarely (only when values outgrow them); mostly only the numbers change. Plain zlib
+JSON spends most of its bytes on that repeated shape, so a probe is split into a
+*skeleton* (the JSON with each number replaced by a marker, and `edges` kept as they are:
+a run has few distinct ones) and its numbers: integers as byte-shuffled fixed-width
+binary, floats as JSON text, each zlib-compressed. Skeletons are stored once (deduplicated
+by hash). Decoding is exact: `json.dumps` of the decoded probe equals that of the original;
+anything the split cannot reproduce exactly is stored as plain zlib JSON instead.
 """
 
 from __future__ import annotations

@@ -27,8 +27,9 @@ class InstrumentCallback(keras.callbacks.Callback):
 
     def __init__(self, prober: Prober | None, sink: Sink | None, *, steps_per_epoch: int, epochs: int,
                  batch_size: int, log_every: int = 10, stop_event: threading.Event | None = None,
-                 extras: dict[str, Callable[[], Any]] | None = None) -> None:
+                 extras: dict[str, Callable[[], Any]] | None = None, examples_per_epoch: int | None = None) -> None:
         super().__init__()
+        self.examples = examples_per_epoch or max(1, steps_per_epoch) * batch_size
         self.prober = prober
         self.extras = extras or {}  # more probe fields: name -> recorder (boundary, bn_steps)
         self.sink = sink
@@ -42,6 +43,7 @@ class InstrumentCallback(keras.callbacks.Callback):
         self.global_step = 0
         self.epochs_completed = 0
         self.pace = Pace(min_steps=min(self.steps, 50))  # samples/s and the ETA (bnviz/train/pace.py)
+        self._logged: tuple[int, dict[str, float]] = (0, {})  # examples, sums at the epoch's last logged batch
 
     # --- lifecycle -----------------------------------------------------------------
     def on_train_begin(self, logs=None) -> None:
@@ -49,6 +51,7 @@ class InstrumentCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self.epoch = epoch + 1
+        self._logged = (0, {})
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         # With fused steps (steps_per_execution) Keras calls this once per group, with the group's
@@ -84,7 +87,26 @@ class InstrumentCallback(keras.callbacks.Callback):
 
     def _emit_batch(self, batch: int, loss: float | None, accuracy: float | None) -> None:
         emit(self.sink, {"type": "batch", "epoch": self.epoch, "batch": batch, "step": self.global_step,
-                         "loss": loss, "accuracy": accuracy, "progress": self.progress(batch)})
+                         "loss": loss, "accuracy": accuracy, **self._own_means(batch, loss=loss, accuracy=accuracy),
+                         "progress": self.progress(batch)})
+
+    def _own_means(self, batch: int, **running: float | None) -> dict[str, float | None]:
+        """`batch_loss`, `batch_accuracy`: the mean over exactly the batches since the epoch's previous
+        logged batch. Keras logs running means within the epoch, weighted by examples, so with N_j
+        examples seen at the previous logged batch and N_k now: (mean_k·N_k − mean_j·N_j) / (N_k − N_j),
+        the examples-weighted mean of those batches' own values (their plain mean when all are full)."""
+        seen, sums = self._logged
+        now = min(batch * self.batch_size, self.examples)
+        out: dict[str, float | None] = {}
+        new_sums: dict[str, float] = {}
+        for name, mean in running.items():
+            if mean is None or not math.isfinite(mean) or now <= seen or (seen and name not in sums):
+                out[f"batch_{name}"] = None
+                continue
+            new_sums[name] = mean * now
+            out[f"batch_{name}"] = (new_sums[name] - sums.get(name, 0.0)) / (now - seen)
+        self._logged = (now, new_sums)
+        return out
 
     def progress(self, batch: int) -> dict[str, Any]:
         done = (self.epoch - 1) * self.steps + batch

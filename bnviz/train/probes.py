@@ -9,8 +9,8 @@ assigning them, so the model is left exactly as it was:
 * in inference mode, where BN uses its moving statistics.
 
 Every recorded position is summarised on the device (bnviz.train.summaries) as a histogram with
-fixed bins plus a few statistics, small enough to store after every epoch. The whole probe
-is one function compiled once per run (bnviz.train.backends.compile_function).
+ladder bins (widened when the values outgrow them) plus a few statistics, small enough to store
+after every epoch. The whole probe is one function compiled once per run (bnviz.train.backends.compile_function).
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def _summary(values: np.ndarray) -> dict[str, float | None]:
 
 
 class Prober:
-    """Probes one model on one batch; keeps histogram edges fixed across probes."""
+    """Probes one model on one batch; histogram edges are kept from probe to probe, and widened
+    (on the same power-of-two ladder) when the values outgrow them."""
 
     def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, loss_fn,
                  settings: InstrumentConfig | None = None, on_device: bool | None = None) -> None:
@@ -80,7 +81,7 @@ class Prober:
         layer_of = [v.path.split("/")[0] for v in self.probe_model.trainable_variables]
         self._grad_layers = list(dict.fromkeys(layer_of))
         self._grad_groups = [[i for i, name in enumerate(layer_of) if name == layer] for layer in self._grad_layers]
-        self._ranges: list[tuple[float, float, int]] | None = None  # per position, fixed at the first probe
+        self._ranges: list[tuple[float, float, int]] | None = None  # per position, from the first probe on
         self._first_ranges = [(-1.0, 1.0, self.settings.bins)] * len(self.positions)
         self._saturating = [SATURATING.get(p.activation) if p.kind == "activation" else None for p in self.positions]
         self._dead = [p.kind == "activation" and p.activation in DEAD_PRONE for p in self.positions]
@@ -190,33 +191,55 @@ class Prober:
         return {**flat, "units": ops.stack(units), **common}
 
     def _call(self) -> dict[str, np.ndarray]:
-        """One probe. The first one also picks each position's bins (kept for the whole run): on
-        the device path by running once more, on the host path from the values it already has."""
+        """One probe. The first one picks each position's bins; a later one widens those whose values
+        outgrew them (`widened`), so what lies outside the drawn range stays a sliver. On the device
+        path that costs one more run of the compiled probe, on the host path only re-binning."""
         if self._compiled is None:
             self._compiled = backends.compile_function(self._summarise)
         trainable, non_trainable = self._values()
-        passes = 1 if self._ranges is not None or not self.on_device else 2
-        for _ in range(passes):
-            lo, hi, bins = (np.array(column, dtype=dtype) for column, dtype in
-                            zip(zip(*(self._ranges or self._first_ranges)), ("float32", "float32", "int32")))
-            out = backends.to_numpy(self._compiled(trainable, non_trainable, self.x, self.y, lo, hi, bins))
-            if "values" in out:  # the host path
-                values = [out["values"][(p.inference, p.tensor)] for p in self.positions]
-                if self._ranges is None:
-                    self._pick_ranges(host_summaries(values, None, self._saturating, self.settings.bins))
-                summary = host_summaries(values, self._ranges, self._saturating, self.settings.bins)
-                summary["units"] = np.array([host_unit_stats(v, dead) for v, dead in zip(values, self._dead)])
-                return {**summary, "grad_sq": np.asarray(out["grad_sq"]), "metrics": np.asarray(out["metrics"]),
-                        "bn_steps": out["bn_steps"]}
-            out = {k: v if k == "bn_steps" else np.asarray(v) for k, v in out.items()}
-            if self._ranges is None:
-                self._pick_ranges(out)
+        out = self._run(trainable, non_trainable)
+        if "values" in out:  # the host path
+            values = [out["values"][(p.inference, p.tensor)] for p in self.positions]
+            summary = host_summaries(values, self._ranges or self._first_ranges, self._saturating, self.settings.bins)
+            ranges = self._widened(summary)
+            if ranges != self._ranges:
+                self._ranges = ranges
+                summary = host_summaries(values, ranges, self._saturating, self.settings.bins)
+            summary["units"] = np.array([host_unit_stats(v, dead) for v, dead in zip(values, self._dead)])
+            return {**summary, "grad_sq": np.asarray(out["grad_sq"]), "metrics": np.asarray(out["metrics"]),
+                    "bn_steps": out["bn_steps"]}
+        ranges = self._widened(out)
+        if ranges != self._ranges:
+            self._ranges = ranges
+            out = self._run(trainable, non_trainable)
         return out
 
-    def _pick_ranges(self, first: dict[str, np.ndarray]) -> None:
-        self._ranges = [histogram_range(float(q), float(s[2]) if np.isfinite(s[2]) else None, p.kind,
-                                        p.activation, self.settings.bins)
-                        for p, s, q in zip(self.positions, first["stats"], first["abs_q995"])]
+    def _run(self, trainable, non_trainable) -> dict:
+        lo, hi, bins = (np.array(column, dtype=dtype) for column, dtype in
+                        zip(zip(*(self._ranges or self._first_ranges)), ("float32", "float32", "int32")))
+        out = backends.to_numpy(self._compiled(trainable, non_trainable, self.x, self.y, lo, hi, bins))
+        if "values" in out:
+            return out
+        return {k: v if k == "bn_steps" else np.asarray(v) for k, v in out.items()}
+
+    def _widened(self, summary: dict[str, np.ndarray]) -> list[tuple[float, float, int]]:
+        """Each position's bins: at the first probe from the ladder (`histogram_range`); later, the
+        smallest ladder range covering both the current range and this probe's values' range. Ranges
+        only grow, so a run's ranges still nest and differ by powers of two."""
+        ranges = []
+        for i, p in enumerate(self.positions):
+            low = float(summary["stats"][i][2])
+            wanted = histogram_range(float(summary["abs_q995"][i]), low if np.isfinite(low) else None, p.kind,
+                                     p.activation, self.settings.bins)
+            current = self._ranges[i] if self._ranges is not None else None
+            if current is None:
+                ranges.append(wanted)
+            elif not np.isfinite(low) or (wanted[0] >= current[0] and wanted[1] <= current[1]):
+                ranges.append(current)  # nothing finite, or the values fit: keep the bins
+            else:
+                lo, hi = min(current[0], wanted[0]), max(current[1], wanted[1])
+                ranges.append((lo, hi, self.settings.bins if lo < 0 else self.settings.bins // 2))
+        return ranges
 
     def probe(self, epoch: int) -> dict:
         """Record every position at this point of training; the model is not modified."""

@@ -60,7 +60,7 @@ def flat_summaries(tensors: list, lo, hi, bins, saturating, width: int) -> dict:
     between calls without recompiling; `saturating` is a static list of (low, high) or None.
     Returns "stats" (rows x 7: mean std min max p15 p50 p85), "saturated" (rows), "hist"
     (rows x width+2: counts zero-padded to `width`, then below, above) and "abs_q995" (the
-    99.5th percentile of |x|, which picks the histogram range at the first probe)."""
+    99.5th percentile of |x|, which picks the histogram range, and widens it when the values grow)."""
     flats = [ops.reshape(ops.cast(t, "float32"), (-1,)) for t in tensors]
     full = _padded(flats, max(f.shape[0] for f in flats))
     finite = ops.isfinite(full)
@@ -134,7 +134,7 @@ def _interpolate(ordered, m, q: float, offset=None):
 
 def histogram_range(abs_q995: float, minimum: float | None, kind: str, activation: str | None,
                     bins: int) -> tuple[float, float, int]:
-    """Bins from a power-of-two ladder, so ranges of different runs and layers nest (chosen once)."""
+    """Bins from a power-of-two ladder, so ranges of different runs, layers and epochs nest."""
     if kind == "output" or (kind == "activation" and activation == "sigmoid"):
         return 0.0, 1.0, bins // 2
     if kind == "activation" and activation == "tanh":
@@ -174,7 +174,7 @@ def host_summaries(tensors: list[np.ndarray], ranges: list[tuple[float, float, i
         if n:
             p15, p50, p85 = _sorted_percentiles(sample, (15.0, 50.0, 85.0))
             stats.append([flat.mean(), flat.std(), ordered[0], ordered[-1], p15, p50, p85])
-            abs_q995.append(np.percentile(np.abs(flat), 99.5) if ranges is None else math.nan)
+            abs_q995.append(np.percentile(np.abs(flat), 99.5))
         else:
             stats.append([math.nan, math.nan, math.inf, -math.inf, math.nan, math.nan, math.nan])
             abs_q995.append(math.nan)

@@ -15,7 +15,7 @@ from bnviz.config import ExperimentConfig
 from bnviz.data.loading import Dataset, load_dataset
 from bnviz.record import RunRecorder
 from bnviz.states import RunState
-from bnviz.train import backends
+from bnviz.train import backends, ordering
 from bnviz.train.sink import Sink, StopRun, emit
 
 PROBE_SEED = 20150211  # same probe examples for every run on a dataset, so runs compare
@@ -97,13 +97,14 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
                  "layers": models.layer_table(model)})
 
         # --- fit, instrumented -------------------------------------------------------
-        n_fit = len(data.x_train)
+        x_fit, y_fit = data.x_train, y_train
         fit_kwargs: dict[str, Any] = {}
         if t.validation == "test":
             fit_kwargs["validation_data"] = (data.x_test, y_test)
         elif t.validation == "split":
-            fit_kwargs["validation_split"] = t.validation_split
-            n_fit = n_fit - int(n_fit * t.validation_split)
+            (x_fit, y_fit), fit_kwargs["validation_data"] = ordering.split_validation(x_fit, y_fit,
+                                                                                      t.validation_split)
+        n_fit = len(x_fit)
         steps = math.ceil(n_fit / t.batch_size)
         fused = fused_steps(config.instrument.log_every, steps, backends.fuses_steps(backend))
         model.compile(optimizer=models.make_optimizer(config), loss=loss_name, metrics=["accuracy"],
@@ -113,10 +114,14 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         prober = Prober(model, data.x_train[idx], y_train[idx], loss_fn, config.instrument)
         callback = InstrumentCallback(prober, publish, steps_per_epoch=steps, epochs=t.epochs,
                                       batch_size=t.batch_size, log_every=config.instrument.log_every,
-                                      stop_event=stop_event, extras=probe_extras(model, data))
+                                      stop_event=stop_event, extras=probe_extras(model, data),
+                                      examples_per_epoch=n_fit)
         try:
-            model.fit(data.x_train, y_train, batch_size=t.batch_size, epochs=t.epochs, shuffle=True,
-                      callbacks=[callback], verbose=0, **fit_kwargs)
+            # A new order every epoch, from the run's seed, on every backend (see ordering)
+            batches, set_epoch = ordering.epoch_batches(x_fit, y_fit, batch_size=t.batch_size, seed=t.seed,
+                                                        backend=backend)
+            model.fit(batches, epochs=t.epochs, shuffle=False, callbacks=[set_epoch, callback], verbose=0,
+                      **fit_kwargs)
         except StopRun as stop:
             status = stop.status
 
