@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
@@ -234,10 +235,9 @@ def main() -> None:
             result["first_error"] = next(s.errors[0] for s in students if s.errors)
     finally:
         server.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.kill()  # nothing left to kill once it stopped
     print(json.dumps(result))
 
 

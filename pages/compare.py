@@ -17,7 +17,7 @@ from bnviz.store import RunNotFound
 from ui import common, routes, shell
 from ui.boundary_view import boundary_panel
 from ui.compare_presenter import presenter_comparison
-from ui.live import RunView, config_table, read_run, short_labels
+from ui.live import RunView, config_table, read_run, read_views, short_labels
 from ui.service import store
 
 MAX_RUNS = 12
@@ -88,16 +88,6 @@ def run_picker(requested: list[str]) -> list[str]:
     st.query_params["runs"] = ",".join(chosen)
     st.session_state["_cmp_from_url"] = list(chosen)
     return list(chosen)
-
-
-def read_views(run_ids) -> list[RunView]:
-    views = []
-    for run_id in run_ids:
-        try:
-            views.append(read_run(run_id))
-        except RunNotFound:
-            continue
-    return views
 
 
 def unique_labels(views: list[RunView]) -> list[str]:

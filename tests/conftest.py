@@ -192,3 +192,17 @@ def database(request, monkeypatch):
         with admin.connect() as con:
             con.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright (the end-to-end tests), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e_app import CHROMIUM_ARGS, require_chromium
+
+    path = require_chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

@@ -15,23 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e_app import CHROMIUM_ARGS, require_chromium, streamlit_server, wait_for_app
+from tests.e2e_app import streamlit_server, wait_for_app
 from tests.test_upload_limits import write_npz_bomb, write_wide_csv
 from ui import routes
 
 pytestmark = pytest.mark.e2e
 PEAK_LIMIT_MB = 1536  # main took the server and its helpers to 3.6 GB on the bomb alone
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 # --- what the server costs and whether it answers, sampled from threads -------------------------

@@ -14,22 +14,11 @@ from urllib.parse import unquote
 import pytest
 
 from tests.apptest_helpers import stored_run
-from tests.e2e_app import CHROMIUM_ARGS, require_chromium, streamlit_server, wait_for_app
+from tests.e2e_app import streamlit_server, wait_for_app
 from ui import routes
 
 pytestmark = pytest.mark.e2e
 TITLES = [route.title for route in routes.ROUTES.values()]  # Experiment, Run, Compare, Learn, Runs
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 def nav_items(page) -> list[str]:

@@ -13,6 +13,14 @@ from tests.apptest_helpers import (
 from tests.fakes import make_fake_record
 
 
+def _started(store, config, name: str, fake: dict) -> str:
+    """A run in `store` with its start event and the probe before training, as a worker writes them."""
+    run_id = store.create_run(config, owner="test", name=name, status="running")
+    store.append_event(run_id, {"type": "start", "device": "CPU", "params": fake["summary"]["params"], "layers": []})
+    store.append_event(run_id, {"type": "probe", "probe": fake["probes"][0]})
+    return run_id
+
+
 def big_run(epochs: int = 80, *, blocks: int = 3, units: int = 64, status: str = "succeeded") -> str:
     """A finished run with a probe after every epoch, about the size of a real 80-epoch MLP run's record."""
     from bnviz.store import RunStore
@@ -20,10 +28,7 @@ def big_run(epochs: int = 80, *, blocks: int = 3, units: int = 64, status: str =
     config = BASE.with_updates({"training.epochs": epochs, "model.hidden": [units] * blocks})
     fake = make_fake_record(blocks=blocks, epochs=epochs, units=units, bins=64)
     with RunStore() as store:
-        run_id = store.create_run(config, owner="test", name="big", status="running")
-        store.append_event(run_id, {"type": "start", "device": "CPU", "params": fake["summary"]["params"],
-                                    "layers": []})
-        store.append_event(run_id, {"type": "probe", "probe": fake["probes"][0]})
+        run_id = _started(store, config, "big", fake)
         for e in range(1, epochs + 1):
             store.append_event(run_id, {"type": "epoch", "epoch": e,
                                         "logs": {k: v[e - 1] for k, v in fake["history"].items()}})
@@ -77,10 +82,7 @@ def _lagging_run(epochs_done: int = 16, probed: int = 13, total: int = 20) -> st
     config = BASE.with_updates({"training.epochs": total})
     fake = make_fake_record(blocks=1, epochs=total, units=8)
     with RunStore() as store:
-        run_id = store.create_run(config, owner="test", name="lagging", status="running")
-        store.append_event(run_id, {"type": "start", "device": "CPU", "params": fake["summary"]["params"],
-                                    "layers": []})
-        store.append_event(run_id, {"type": "probe", "probe": fake["probes"][0]})
+        run_id = _started(store, config, "lagging", fake)
         for e in range(1, epochs_done + 1):
             for b in (1, 2):
                 store.append_event(run_id, {"type": "batch", "epoch": e, "batch": b, "step": 2 * e + b,

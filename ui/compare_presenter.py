@@ -13,26 +13,15 @@ from bnviz import figures
 from bnviz.figures import boundary as fb
 from bnviz.report import readings
 from bnviz.states import is_active
-from bnviz.store import RunNotFound
 from ui.boundary_view import boundaries_at
 from ui.common import chart, projector_sized, shared_figure
-from ui.live import RunView, at_epoch, read_run, shared_epoch, short_labels
+from ui.live import at_epoch, read_views, shared_epoch, short_labels
 
 CHART_PX = 700  # the title, the epoch counter and one row of charts: about 900 px of a 1080 px screen
 
 
-def _views(run_ids: tuple[str, ...]) -> list[RunView]:
-    views = []
-    for run_id in run_ids:
-        try:
-            views.append(read_run(run_id))
-        except RunNotFound:
-            continue
-    return views
-
-
 def presenter_comparison(run_ids: tuple[str, ...], was_live: bool) -> None:
-    views = _views(run_ids)
+    views = read_views(run_ids)
     if len(views) < 2:
         return
     live = any(is_active(v.status) for v in views)

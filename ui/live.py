@@ -17,6 +17,7 @@ from bnviz.data.offered import shareable_path
 from bnviz.record import RunSummary
 from bnviz.settings import settings
 from bnviz.states import RunState, is_active
+from bnviz.store import RunNotFound
 from ui.service import manager
 
 
@@ -109,6 +110,18 @@ def read_run(run_id: str) -> RunView:
         for stale in [k for k, (t, _) in _fresh.items() if now - t > 60]:
             del _fresh[stale]
     return view
+
+
+def read_views(run_ids) -> list[RunView]:
+    """The runs of `run_ids` that exist, in order (a link may name deleted runs)."""
+    views = []
+    for run_id in run_ids:
+        try:
+            views.append(read_run(run_id))
+        except RunNotFound:
+            continue
+    return views
+
 
 
 def forget(run_id: str) -> None:
