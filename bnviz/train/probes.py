@@ -52,6 +52,23 @@ class Position:
     inference: bool = False  # read from the inference-mode pass
 
 
+@dataclass
+class Plan:
+    """What a probe records: symbolic tensors of one graph and what each position means.
+
+    `block_plan` reads it off a model built by bnviz.train.models; bnviz.watcher reads it off any
+    user's graph. The probe model is `keras.Model(inputs, tensors)`: its layers are the model's own,
+    so it shares their variables and sees the weights as they are at each probe."""
+
+    inputs: list
+    tensors: list
+    positions: list[Position]
+    output: int  # index of the network's output in `tensors`
+    norm_layers: list[tuple[str, keras.layers.Layer]]  # normalization layers for `bn_params`, by record name
+    steps: list[tuple[str, keras.layers.Layer, int]]  # BatchNormalization layers for `bn_steps`: input tensor
+    grad_layers: list[tuple[str, keras.layers.Layer]] | None = None  # gradient norms per layer (None: by path)
+
+
 def _round(value: float) -> float | None:
     value = float(value)
     return float(f"{value:.6g}") if math.isfinite(value) else None
@@ -68,74 +85,31 @@ class Prober:
     """Probes one model on one batch; keeps histogram edges fixed across probes."""
 
     def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, loss_fn,
-                 settings: InstrumentConfig | None = None, on_device: bool | None = None) -> None:
-        """`on_device`: summarise inside the compiled probe (default: when the backend uses a GPU)."""
+                 settings: InstrumentConfig | None = None, on_device: bool | None = None,
+                 plan: Plan | None = None) -> None:
+        """`on_device`: summarise inside the compiled probe (default: when the backend uses a GPU).
+        `plan`: what to record (default: the blocks of a model built by bnviz.train.models)."""
         self.model = model
         self.settings = settings or InstrumentConfig()
         self.x = ops.convert_to_tensor(x)
         self.y = ops.convert_to_tensor(y)
         self.loss_fn = loss_fn
-        self.positions, tensors = self._plan()
-        self.probe_model = keras.Model(model.inputs, tensors, name="bnviz_probe")
-        layer_of = [v.path.split("/")[0] for v in self.probe_model.trainable_variables]
-        self._grad_layers = list(dict.fromkeys(layer_of))
-        self._grad_groups = [[i for i, name in enumerate(layer_of) if name == layer] for layer in self._grad_layers]
+        self.plan = plan or block_plan(model)
+        self.positions = self.plan.positions
+        self._output_index = self.plan.output
+        self._bn_inputs = [index for _, _, index in self.plan.steps]
+        self._infer_needed = sorted({p.tensor for p in self.positions if p.inference} | {self._output_index})
+        self.probe_model = keras.Model(self.plan.inputs, self.plan.tensors, name="bnviz_probe")
+        self._grad_layers, self._grad_groups = _gradient_groups(self.probe_model.trainable_variables,
+                                                                self.plan.grad_layers)
         self._ranges: list[tuple[float, float, int]] | None = None  # per position, fixed at the first probe
         self._first_ranges = [(-1.0, 1.0, self.settings.bins)] * len(self.positions)
         self._saturating = [SATURATING.get(p.activation) if p.kind == "activation" else None for p in self.positions]
         self._dead = [p.kind == "activation" and p.activation in DEAD_PRONE for p in self.positions]
         self.on_device = bool(backends.list_gpus()) if on_device is None else on_device
-        self.bn_steps = bn_steps.recorder_for(model, len(x))  # rides on the training-mode pass
+        steps = [(name, layer, tuple(self.plan.tensors[i].shape[1:])) for name, layer, i in self.plan.steps]
+        self.bn_steps = bn_steps.BNStepsRecorder(steps, len(x)) if steps else None  # rides on the training pass
         self._compiled = None
-
-    # --- which tensors -------------------------------------------------------------
-    def _plan(self) -> tuple[list[Position], list]:
-        model = self.model
-        tensors: list = []
-        index: dict[str, int] = {}
-
-        def tensor_of(key: str, tensor) -> int:
-            if key not in index:
-                index[key] = len(tensors)
-                tensors.append(tensor)
-            return index[key]
-
-        positions: list[Position] = []
-        block_of_layer: dict[str, int] = {}
-        for info in blocks(model):
-            block_of_layer[info.name] = info.number
-            act_layer = model.get_layer(info.activation)
-            act_name = act_layer.get_config().get("activation")
-            act_name = act_name if isinstance(act_name, str) else None
-            pre = tensor_of(act_layer.name + ":in", act_layer.input)
-            positions.append(Position(act_layer.name, info.number, "pre_activation", pre, act_name))
-            out = tensor_of(act_layer.name, act_layer.output)
-            positions.append(Position(act_layer.name, info.number, "activation", out, act_name))
-
-        # Every normalization layer, in model order, is recorded on both sides.
-        current_block = 0
-        self._bn_inputs = []  # the tensor entering each BatchNormalization layer, for bn_steps
-        for layer in model.layers:
-            name = layer.name
-            root = name.split("_")[0]
-            if root in block_of_layer:
-                current_block = block_of_layer[root]
-            if isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
-                block = 0 if name == "input_bn" else current_block
-                t_in = tensor_of(name + ":in", layer.input)
-                t_out = tensor_of(name, layer.output)
-                positions.append(Position(name, block, "bn_input", t_in))
-                positions.append(Position(name, block, "bn_output", t_out))
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    positions.append(Position(name, block, "bn_output_inference", t_out, inference=True))
-                    self._bn_inputs.append(t_in)
-
-        out = tensor_of("output", model.output)
-        positions.insert(0, Position("input", 0, "input", tensor_of("input", model.inputs[0])))
-        positions.append(Position("output", -1, "output", out))
-        self._output_index = out
-        self._infer_needed = sorted({p.tensor for p in positions if p.inference} | {out})
-        return positions, tensors
 
     # --- the passes ---------------------------------------------------------------
     def _values(self) -> tuple[list, list]:
@@ -268,16 +242,7 @@ class Prober:
         }
 
     def _bn_params(self) -> dict[str, dict]:
-        result = {}
-        for layer in self.model.layers:
-            if not isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
-                continue
-            entry = {}
-            for attr in ("gamma", "beta", "moving_mean", "moving_variance"):
-                var = getattr(layer, attr, None)
-                entry[attr] = _summary(np.asarray(ops.convert_to_numpy(var)).reshape(-1)) if var is not None else None
-            result[layer.name] = entry
-        return result
+        return bn_params(self.plan.norm_layers)
 
     def _metrics(self, probs, y):
         """[loss, accuracy] of the probe batch, as a tensor."""
@@ -291,3 +256,75 @@ class Prober:
             truth = ops.cast(ops.argmax(y, axis=-1) if one_hot else ops.reshape(y, (-1,)), "int32")
         accuracy = ops.mean(ops.cast(predicted == truth, "float32"))
         return ops.stack([ops.cast(loss, "float32"), accuracy])
+
+
+def bn_params(norm_layers: list[tuple[str, keras.layers.Layer]]) -> dict[str, dict]:
+    """The `bn_params` probe field: γ, β and the moving statistics of each normalization layer, summarised."""
+    result = {}
+    for name, layer in norm_layers:
+        entry = {}
+        for attr in ("gamma", "beta", "moving_mean", "moving_variance"):
+            var = getattr(layer, attr, None)
+            entry[attr] = _summary(np.asarray(ops.convert_to_numpy(var)).reshape(-1)) if var is not None else None
+        result[name] = entry
+    return result
+
+
+def _gradient_groups(variables: list, grad_layers: list[tuple[str, keras.layers.Layer]] | None):
+    """(layer names, per layer the indices of its variables among `variables`): by the layers given,
+    else by the first part of each variable's path (a block-built model's layer names)."""
+    if grad_layers is None:
+        layer_of = [v.path.split("/")[0] for v in variables]
+    else:
+        owner = {id(v): name for name, layer in grad_layers for v in layer.trainable_variables}
+        layer_of = [owner.get(id(v), v.path) for v in variables]
+    names = list(dict.fromkeys(layer_of))
+    return names, [[i for i, name in enumerate(layer_of) if name == layer] for layer in names]
+
+
+def block_plan(model: keras.Model) -> Plan:
+    """The plan of a model built block by block (bnviz.train.models): every block's activation, and
+    every normalization layer on both sides, in model order."""
+    tensors: list = []
+    index: dict[str, int] = {}
+
+    def tensor_of(key: str, tensor) -> int:
+        if key not in index:
+            index[key] = len(tensors)
+            tensors.append(tensor)
+        return index[key]
+
+    positions: list[Position] = []
+    block_of_layer: dict[str, int] = {}
+    for info in blocks(model):
+        block_of_layer[info.name] = info.number
+        act_layer = model.get_layer(info.activation)
+        act_name = act_layer.get_config().get("activation")
+        act_name = act_name if isinstance(act_name, str) else None
+        pre = tensor_of(act_layer.name + ":in", act_layer.input)
+        positions.append(Position(act_layer.name, info.number, "pre_activation", pre, act_name))
+        out = tensor_of(act_layer.name, act_layer.output)
+        positions.append(Position(act_layer.name, info.number, "activation", out, act_name))
+
+    current_block = 0
+    norm_layers, steps = [], []
+    for layer in model.layers:
+        name = layer.name
+        root = name.split("_")[0]
+        if root in block_of_layer:
+            current_block = block_of_layer[root]
+        if isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
+            block = 0 if name == "input_bn" else current_block
+            t_in = tensor_of(name + ":in", layer.input)
+            t_out = tensor_of(name, layer.output)
+            positions.append(Position(name, block, "bn_input", t_in))
+            positions.append(Position(name, block, "bn_output", t_out))
+            norm_layers.append((name, layer))
+            if isinstance(layer, keras.layers.BatchNormalization):
+                positions.append(Position(name, block, "bn_output_inference", t_out, inference=True))
+                steps.append((name, layer, t_in))
+
+    out = tensor_of("output", model.output)
+    positions.insert(0, Position("input", 0, "input", tensor_of("input", model.inputs[0])))
+    positions.append(Position("output", -1, "output", out))
+    return Plan(list(model.inputs), tensors, positions, out, norm_layers, steps)
