@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from bnviz.ids import validate_run_id
-from bnviz.record import FORMAT
+from bnviz.record import FORMAT, ORIGIN_CONFIG, ORIGIN_SCRIPT, origin_of
 from bnviz.store import probe_codec
 from bnviz.store.db import Database, Transaction
 
@@ -150,7 +150,7 @@ class RunReads:
                 "epochs_completed": r[11], "loss": final.get("loss"), "accuracy": final.get("accuracy"),
                 "val_accuracy": final.get("val_accuracy"), "test_accuracy": final.get("test_accuracy"),
                 "wall_time_s": r[13], "device": r[14], "created": iso(r[15]), "updated": iso(r[16]),
-                "version": r[17],
+                "version": r[17], "origin": ORIGIN_SCRIPT if r[7] == ORIGIN_SCRIPT else ORIGIN_CONFIG,
             })
         return out
 
@@ -185,7 +185,8 @@ def record_from(data: Mapping[str, Any]) -> dict[str, Any]:
         for name, value in logs.items():
             history.setdefault(name, []).append(value)
     return {
-        "format": FORMAT, "id": run["id"], "status": run["status"], "config": run["config"],
+        "format": FORMAT, "id": run["id"], "origin": origin_of(run["config"]), "status": run["status"],
+        "config": run["config"],
         "history": history, "batches": list(data["batches"]), "probes": list(data["probes"]),
         "summary": run["summary"],
         "name": run["name"], "notes": run["notes"], "owner": run["owner"],

@@ -8,6 +8,7 @@ notes, owners) is checked here, once, before it reaches the database.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 from bnviz import events
 from bnviz.ids import new_run_id, validate_run_id
+from bnviz.record import ORIGIN_SCRIPT, SCRIPT_OWNER
 from bnviz.states import FINISHED, STATES, RunState
 from bnviz.store import liveness, probe_codec
 from bnviz.store.db import LOCK_SKELETONS, LOCK_UPLOADS, Database, Transaction
@@ -87,6 +89,34 @@ class RunWrites:
                  cfg.model.family, cfg.model.norm.placement, cfg.model.activation, cfg.training.epochs,
                  backend_of(data), os.getpid() if running else None, token, now, now, now if running else None,
                  upload))
+        return run_id
+
+    def create_script_run(self, config: Mapping[str, Any], owner: str = SCRIPT_OWNER, name: str = "",
+                          notes: str = "") -> str:
+        """Register a run that a user's own script trains (bnviz.watcher), running in this process.
+
+        Its config describes what the script's fit used (docs/run-record.md, `origin: "script"`) and is
+        no ExperimentConfig: no worker can train it again, and its fingerprint never matches another run."""
+        if (config.get("origin") != ORIGIN_SCRIPT or not isinstance(config.get("model"), Mapping)
+                or not isinstance(config.get("training"), Mapping)):
+            raise ValueError('a script run\'s config needs origin "script", model and training')
+        owner, name = _text(owner, MAX_OWNER, "owner"), _text(name, MAX_NAME, "name")
+        notes = _text(notes, MAX_NOTES, "notes")
+        run_id, now = new_run_id(), time.time()
+        token = liveness.hold(self.locks_dir)
+        data = _dumps(config)
+        fingerprint = hashlib.sha256(f"script:{run_id}:{data}".encode()).hexdigest()[:32]
+        model, training = config["model"], config["training"]
+        norm = model.get("norm") or {}
+        with self.write_transaction() as con:
+            con.execute(
+                "INSERT INTO runs (id, name, notes, owner, status, fingerprint, config_json, dataset, family,"
+                " placement, activation, epochs, backend, pid, proc_token, created, updated, started)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, name, notes, owner, RunState.RUNNING, fingerprint, data,
+                 str((config.get("dataset") or {}).get("name") or ""), ORIGIN_SCRIPT,
+                 str(norm.get("placement") or "none"), str(model.get("activation") or ""),
+                 training.get("epochs"), backend_of(config), os.getpid(), token, now, now, now))
         return run_id
 
     def local_config(self, config: dict[str, Any], upload: str | None) -> dict[str, Any]:
