@@ -11,12 +11,14 @@ import streamlit as st
 
 from bnviz import figures
 from bnviz.ids import is_run_id
+from bnviz.record import is_script
 from bnviz.report import readings
 from bnviz.states import is_active
 from bnviz.store import RunNotFound
 from ui import common, routes
 from ui.boundary_view import boundary_panel
 from ui.live import RunView, config_table, read_run, short_labels
+from ui.run_model import script_line
 from ui.service import store
 
 MAX_RUNS = 12
@@ -135,7 +137,8 @@ def run_states(views: list[RunView], labels: list[str]) -> None:
     for view, label in zip(views, labels):
         done = len(view.record["history"].get("loss", []))
         total = view.record["config"]["training"]["epochs"]
-        parts.append(f"{common.STATE_ICONS.get(view.status, '')} **{label}** · {view.status} · "
+        origin = " · from a script" if is_script(view.record) else ""
+        parts.append(f"{common.STATE_ICONS.get(view.status, '')} **{label}** · {view.status}{origin} · "
                      f"{done}/{total} epochs · `{view.record['id']}`")
     st.markdown("  \n".join(parts))
     if any(is_active(v.status) for v in views):
@@ -145,7 +148,7 @@ def run_states(views: list[RunView], labels: list[str]) -> None:
 def histograms(records: list[dict], labels: list[str], height: int) -> None:
     blocks = sorted({b for r in records for b in figures.position_blocks(r) if b > 0}) or [0]
     k1, k2, k3 = st.columns(3)
-    block = k1.selectbox("Block", blocks, key="cmp_block", format_func=figures.block_label)
+    block = k1.selectbox("Block", blocks, key="cmp_block", format_func=lambda b: figures.block_label(b, records))
     kinds = sorted({k for r in records for k in figures.position_kinds(r, block)})
     if not kinds:
         st.info("The runs have not recorded a probe yet; histograms appear once they start.",
@@ -181,6 +184,12 @@ def final_metrics(views: list[RunView], labels: list[str]) -> None:
 
 def configurations(views: list[RunView]) -> None:
     st.subheader("Configurations")
+    scripts = [v for v in views if is_script(v.record)]
+    for view in scripts:
+        st.markdown(f"`{view.record['id']}`: " + script_line(view.record))
+    if scripts:
+        st.caption("A run recorded from a script has no form config: its rows hold what its fit() used, and "
+                   "its blocks are its own normalization layers, named as in the script.")
     table = config_table([v.record for v in views])
     if st.toggle("Only the settings that differ", value=True):
         table = table[table["differs"]]

@@ -10,6 +10,7 @@ import streamlit as st
 
 from bnviz import figures
 from bnviz.config import ExperimentConfig
+from bnviz.record import is_script
 from bnviz.report import readings
 from bnviz.states import RunState, is_active
 from bnviz.store import RunNotFound
@@ -19,6 +20,7 @@ from ui.boundary_view import boundary_panel
 from ui.epoch_picker import epoch_picker
 from ui.explain import explain
 from ui.live import RunView, forget, ordinal, progress_text, read_run
+from ui.run_model import SCRIPT_NOTE, model_summary, script_line
 from ui.service import manager
 from ui.tb_download import tensorboard_button
 
@@ -66,6 +68,10 @@ def page() -> None:
 def _header(view: RunView) -> None:
     record, config = view.record, view.record["config"]
     st.title(common.plain(record.get("name") or "Run"))
+    if is_script(record):
+        st.markdown(f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {script_line(record)} · "
+                    f"{_trained_on(record)}")
+        return
     norm = config["model"]["norm"]
     placement = norm["placement"] if norm["placement"] != "none" or norm["per_layer"] or norm["on_input"] else "no BN"
     training = config["training"]
@@ -93,17 +99,24 @@ def show_run(view: RunView, who: access.Actor) -> None:
     if not mine:
         st.caption(access.READ_ONLY)
     a1, a2, a3, a4 = st.columns(4)
-    if mine and is_active(view.status) and a1.button("Cancel run", icon=":material/stop_circle:", type="secondary"):
+    script = is_script(view.record)
+    if mine and is_active(view.status) and a1.button(
+            "Stop recording" if script else "Cancel run", icon=":material/stop_circle:", type="secondary",
+            help="The script's own training goes on; only its recording here stops." if script else None):
         manager().cancel(run_id)
         forget(run_id)
         st.rerun()
     routes.page_link("compare", "Compare with…", where=a2, runs=run_id)
-    routes.page_link("experiment", "Edit a copy", where=a3, icon=":material/edit:",
-                     cfg=ExperimentConfig.from_dict(view.record["config"]).encode())
+    if is_script(view.record):
+        a3.caption(SCRIPT_NOTE)
+    else:
+        routes.page_link("experiment", "Edit a copy", where=a3, icon=":material/edit:",
+                         cfg=ExperimentConfig.from_dict(view.record["config"]).encode())
     routes.page_link("run", "Presenter mode", where=a4, icon=":material/slideshow:", run=run_id, present="1")
     with st.expander("Share this run", icon=":material/share:"):
         common.copy_link("Anyone with this link sees this run, live while it trains:", routes.url("run", run=run_id))
     tensorboard_button(st, [run_id], key="run_tb")
+    model_summary(view.record)
     access.admin_unlock()
 
     live = is_active(view.status)
@@ -227,10 +240,11 @@ def inside(run_id: str, choice: str) -> None:
         return
     live = is_active(now.status)
     configured = int(record["config"]["training"]["epochs"])
+    every = (record["config"].get("instrument") or {}).get("probe_every", 1)
     epoch_key = f"epoch:{run_id}:{'live' if live else 'done'}"  # a finished run starts again at its last epoch
 
     def pick_epoch(where) -> int:
-        return epoch_picker(where, epochs, key=epoch_key, live=live, planned=configured)
+        return epoch_picker(where, epochs, key=epoch_key, live=live, planned=configured if every == 1 else None)
 
     height = common.chart_height()
     has_bn = readings.has_batch_norm(record["config"])
@@ -241,7 +255,7 @@ def inside(run_id: str, choice: str) -> None:
     with chart:
         if choice in ("histograms", "animation", "modes"):
             c1, c2 = st.columns([1, 2])
-            block = c1.selectbox("Block", blocks, key="block", format_func=figures.block_label)
+            block = c1.selectbox("Block", blocks, key="block", format_func=lambda b: figures.block_label(b, record))
             kinds = figures.position_kinds(record, block)
             if choice == "modes":
                 epoch = pick_epoch(c2)

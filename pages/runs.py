@@ -11,8 +11,10 @@ import json
 import pandas as pd
 import streamlit as st
 
+from bnviz.record import is_script
 from bnviz.store import RunNotFound
 from ui import access, live, routes
+from ui.run_model import model_summary, origin_title, script_line
 from ui.service import manager, store
 from ui.tb_download import tensorboard_button
 
@@ -36,6 +38,7 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
     frame = pd.DataFrame(rows)
     frame["created"] = pd.to_datetime(frame["created"], utc=True, errors="coerce")
     frame["yours"] = [who.owns(owner) for owner in frame["owner"]]
+    frame["origin"] = [origin_title(o) for o in frame.get("origin", pd.Series(["config"] * len(frame)))]
     f1, f2, f3, f4, f5 = st.columns([2, 1, 1, 1, 1])
     text = f1.text_input("Search", placeholder="name, dataset, model…", max_chars=100)
     states = f2.multiselect("Status", sorted(frame["status"].unique()))
@@ -44,7 +47,7 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
     mine = f5.toggle("Only mine", help="Runs started in this browser (or by you, signed in).")
     if text:
         haystack = (frame["name"].fillna("") + " " + frame["dataset"].fillna("") + " " + frame["family"].fillna("")
-                    + " " + frame["activation"].fillna("") + " " + frame["id"])
+                    + " " + frame["activation"].fillna("") + " " + frame["origin"] + " " + frame["id"])
         frame = frame[haystack.str.contains(text, case=False, regex=False)]
     if states:
         frame = frame[frame["status"].isin(states)]
@@ -54,13 +57,15 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
         frame = frame[frame["placement"].isin(placements)]
     if mine:
         frame = frame[frame["yours"]]
-    columns = ["name", "yours", "status", "dataset", "family", "activation", "placement", "test_accuracy",
+    columns = ["name", "yours", "status", "origin", "dataset", "family", "activation", "placement", "test_accuracy",
                "val_accuracy", "epochs_completed", "epochs", "wall_time_s", "created", "id"]
     selection = st.dataframe(
         frame[columns], hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="table",
         column_config={
             "name": st.column_config.TextColumn("Name", width="large"),
             "yours": st.column_config.CheckboxColumn("Yours", width="small"),
+            "origin": st.column_config.TextColumn("Origin", help="From the form or the CLI, or recorded from a "
+                                                  "script with bnviz.watch"),
             "test_accuracy": st.column_config.NumberColumn("Test acc.", format="%.4f"),
             "val_accuracy": st.column_config.NumberColumn("Val acc.", format="%.4f"),
             "epochs_completed": st.column_config.NumberColumn("Done"),
@@ -87,6 +92,9 @@ def actions(picked: list[str], who: access.Actor, owners: dict[str, str | None])
     routes.page_link("run", "Open", where=a1, run=run_id)
     if who.can_change(record.get("owner")):
         rename(a2, run_id, record)
+    if is_script(record):
+        st.markdown(script_line(record))
+    model_summary(record)
     downloads(run_id, record)
     tensorboard_button(st, picked, key="runs_tb")
     if allowed:
@@ -120,6 +128,8 @@ def downloads(run_id: str, record: dict) -> None:
     if model_file is not None:
         d3.download_button("Model (.keras)", model_file.read_bytes, file_name=f"bnviz-{run_id}.keras",
                            mime="application/octet-stream", icon=":material/download:")
+    elif is_script(record):
+        d3.caption("No saved model: a script's model stays with the script (`model.save`).")
     else:
         d3.caption("No saved model (the run did not finish).")
 

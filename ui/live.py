@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from bnviz.config import flat_settings
+from bnviz.record import origin_of
 from bnviz.states import is_active
 from ui.service import manager
 
@@ -106,7 +107,8 @@ def config_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     columns: dict[str, dict[str, Any]] = {}
     for i, record in enumerate(records):
         label = f"{i + 1}. {run_label(record)}"
-        columns[label] = {k: str(v) for k, v in flat_settings(record["config"]).items()}
+        columns[label] = {"origin": origin_of(record), **{k: str(v) for k, v in flat_settings(record["config"]).items()
+                                                          if k != "origin"}}
     table = pd.DataFrame(columns)
     table["differs"] = table.nunique(axis=1, dropna=False) > 1
     return table

@@ -44,7 +44,7 @@ def warmup_note(record: Mapping[str, Any], *, window: int = 10, gap: float = 0.1
         return None
     epochs = sorted(set(lagging) | set(rising))
     where = f"epoch {epochs[0]}" if len(epochs) == 1 else f"epochs {epochs[0]}–{epochs[-1]}"
-    momentum = float(((config.get("model") or {}).get("norm") or {}).get("momentum", 0.99))
+    momentum = float(((config.get("model") or {}).get("norm") or {}).get("momentum") or 0.99)
     batches = f"about {1 / (1 - momentum):,.0f} batches" if momentum < 1 else "never (momentum 1)"
     return (f"**Not overfitting yet.** In {where} validation lags training because BN is still warming up: "
             "validation runs BN in inference mode, with its *moving* mean and variance, and those follow the "
