@@ -104,3 +104,15 @@ def test_compare_puts_a_script_run_beside_a_form_run():
     assert "my_bn / block 1" in at.selectbox(key="cmp_block").options
     tables = [t.value for t in at.dataframe if hasattr(t.value, "index")]
     assert any("origin" in t.index.tolist() for t in tables)
+
+
+def test_the_cli_shows_and_exports_a_script_run(capsys, tmp_path):
+    from bnviz.cli.commands import main
+
+    run_id = _script_run("from the cli")
+    capsys.readouterr()
+    assert main(["runs", "show", run_id]) == 0
+    shown = capsys.readouterr().out
+    assert "origin" in shown and "script" in shown and "mine (Functional, from a script) normalization=my_bn" in shown
+    assert main(["runs", "export", run_id, "--format", "tensorboard", "--out", str(tmp_path)]) == 0
+    assert list(tmp_path.rglob("events.out.tfevents.*"))
