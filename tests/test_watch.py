@@ -156,10 +156,10 @@ def test_a_store_that_fails_during_the_fit_warns_once_and_the_fit_goes_on(capsys
     from bnviz.watcher.writer import StoreWriter
 
     class Failing(RunStore):
-        def append_event(self, run_id, event):
-            if event["type"] == "epoch":
+        def append_events(self, run_id, batch):
+            if any(event["type"] == "epoch" for event in batch):
                 raise OSError("disk full")
-            return super().append_event(run_id, event)
+            return super().append_events(run_id, batch)
 
     writer = StoreWriter(open_store=Failing)
     model, x, y = _circles()

@@ -133,52 +133,70 @@ class RunWrites:
 
         Returns True when someone has asked to cancel the run, so the trainer can stop within
         the batch; raises RunNotFound once the run was deleted."""
+        return self.append_events(run_id, [event])
+
+    def append_events(self, run_id: str, batch: list[Mapping[str, Any]]) -> bool:
+        """Apply several training events, in order, in one transaction (a writer that fell behind catches
+        up at the cost of one commit); the same answers as `append_event`."""
         run_id = validate_run_id(run_id)
-        kind, now = event.get("type"), time.time()
-        if kind == events.EventKind.START:
-            token = liveness.hold(self.locks_dir)
-        if kind == events.EventKind.PROBE:  # the expensive part, done before taking the write lock
-            skeleton, packed = probe_codec.split(event["probe"])
+        if not batch:
+            return False
+        now = time.time()
+        unknown = [e.get("type") for e in batch if e.get("type") not in tuple(events.EventKind)]
+        if unknown:
+            raise ValueError(f"unknown event type {unknown[0]!r}; one of {', '.join(events.EventKind)}")
+        token = liveness.hold(self.locks_dir) if any(e["type"] == events.EventKind.START for e in batch) else None
+        # the expensive part, done before taking the write lock
+        packed = [probe_codec.split(e["probe"]) if e["type"] == events.EventKind.PROBE else None for e in batch]
         with self.write_transaction() as con:
             row = con.execute("SELECT summary_json, n_batches, n_epochs, n_probes, status, cancel_requested"
                               " FROM runs WHERE id=?" + self._db.for_update, (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(run_id)
+            state = {"summary": json.loads(row[0]) if row[0] else None, "status": row[4],
+                     "n_batches": row[1], "n_epochs": row[2], "n_probes": row[3]}
             sets: dict[str, Any] = {}
-            status = events.status_after(row[4], event)
-            if status != row[4]:
-                sets["status"] = status
-            if kind in (events.EventKind.START, events.EventKind.END):
-                summary = events.summary_after(json.loads(row[0]) if row[0] else None, event)
-                sets["summary_json"] = _dumps(summary)
-            if kind == events.EventKind.START:
-                sets.update(started=now, device=event["device"], pid=os.getpid(), proc_token=token)
-            elif kind == events.EventKind.BATCH:
-                con.execute("INSERT INTO batches VALUES (?,?,?)", (run_id, row[1], _dumps(events.batch_row(event))))
-                sets["n_batches"] = row[1] + 1
-            elif kind == events.EventKind.EPOCH:
-                con.execute("INSERT INTO epochs VALUES (?,?,?,?)",
-                            (run_id, row[2], int(event["epoch"]), _dumps(event["logs"])))
-                sets["n_epochs"] = row[2] + 1
-            elif kind == events.EventKind.PROBE:
-                key = None
-                if skeleton is not None:
-                    key = probe_codec.skeleton_hash(skeleton)
-                    con.advisory_lock(LOCK_SKELETONS, shared=True)  # a delete's clean-up cannot take it now
-                    con.execute("INSERT INTO skeletons VALUES (?,?) ON CONFLICT (hash) DO NOTHING",
-                                (key, zlib.compress(skeleton.encode(), 9)))
-                con.execute("INSERT INTO probes VALUES (?,?,?,?,?)",
-                            (run_id, row[3], int(event["probe"].get("epoch", row[3])), key, packed))
-                sets["n_probes"] = row[3] + 1
-            elif kind == events.EventKind.END:
-                sets.update(finished=now, final_json=_dumps(summary.get("final") or {}),
-                            wall_time_s=summary.get("wall_time_s"), cancel_requested=0)
-            else:
-                raise ValueError(f"unknown event type {kind!r}; one of {', '.join(events.EventKind)}")
-            if "progress" in event:
-                sets["progress_json"] = _dumps(event["progress"])
+            for event, probe in zip(batch, packed):
+                self._apply(con, run_id, event, probe, state, sets, now, token)
             self._update(con, run_id, sets, now)
         return bool(row[5])
+
+    def _apply(self, con: Transaction, run_id: str, event: Mapping[str, Any], probe: tuple | None,
+               state: dict[str, Any], sets: dict[str, Any], now: float, token: str | None) -> None:
+        """One event of `append_events`: its rows, and what it changes in the run's row (`sets`, `state`)."""
+        kind = event["type"]
+        status = events.status_after(state["status"], event)
+        if status != state["status"]:
+            sets["status"] = state["status"] = status
+        if kind in (events.EventKind.START, events.EventKind.END):
+            state["summary"] = summary = events.summary_after(state["summary"], event)
+            sets["summary_json"] = _dumps(summary)
+        if kind == events.EventKind.START:
+            sets.update(started=now, device=event["device"], pid=os.getpid(), proc_token=token)
+        elif kind == events.EventKind.BATCH:
+            con.execute("INSERT INTO batches VALUES (?,?,?)",
+                        (run_id, state["n_batches"], _dumps(events.batch_row(event))))
+            sets["n_batches"] = state["n_batches"] = state["n_batches"] + 1
+        elif kind == events.EventKind.EPOCH:
+            con.execute("INSERT INTO epochs VALUES (?,?,?,?)",
+                        (run_id, state["n_epochs"], int(event["epoch"]), _dumps(event["logs"])))
+            sets["n_epochs"] = state["n_epochs"] = state["n_epochs"] + 1
+        elif kind == events.EventKind.PROBE:
+            skeleton, packed = probe
+            key = None
+            if skeleton is not None:
+                key = probe_codec.skeleton_hash(skeleton)
+                con.advisory_lock(LOCK_SKELETONS, shared=True)  # a delete's clean-up cannot take it now
+                con.execute("INSERT INTO skeletons VALUES (?,?) ON CONFLICT (hash) DO NOTHING",
+                            (key, zlib.compress(skeleton.encode(), 9)))
+            con.execute("INSERT INTO probes VALUES (?,?,?,?,?)",
+                        (run_id, state["n_probes"], int(event["probe"].get("epoch", state["n_probes"])), key, packed))
+            sets["n_probes"] = state["n_probes"] = state["n_probes"] + 1
+        else:  # END
+            sets.update(finished=now, final_json=_dumps(state["summary"].get("final") or {}),
+                        wall_time_s=state["summary"].get("wall_time_s"), cancel_requested=0)
+        if "progress" in event:
+            sets["progress_json"] = _dumps(event["progress"])
 
     @staticmethod
     def _update(con: Transaction, run_id: str, sets: dict[str, Any], now: float) -> None:

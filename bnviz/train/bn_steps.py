@@ -60,9 +60,11 @@ class BNStepsRecorder:
         """Per layer, from the tensors entering the BN layers (in `self.layers` order)."""
         return [self._summarize(tensor, shape) for tensor, shape in zip(inputs, self.shapes)]
 
-    def entries(self, summaries: list[dict[str, Any]]) -> dict[str, Any]:
-        """The probe field, from `summarize`'s results copied to the host."""
-        return {name: self._layer_entry(layer, {k: np.asarray(v) for k, v in stats.items()}, shape)
+    def entries(self, summaries: list[dict[str, Any]], read=None) -> dict[str, Any]:
+        """The probe field, from `summarize`'s results copied to the host. `read(variable)`: the value a
+        variable had at the probe (default: its value now)."""
+        read = read or (lambda v: v.numpy())
+        return {name: self._layer_entry(layer, {k: np.asarray(v) for k, v in stats.items()}, shape, read)
                 for name, layer, stats, shape in zip(self.names, self.layers, summaries, self.shapes)}
 
     def _summarize(self, tensor, shape: tuple[int, ...]) -> dict[str, Any]:
@@ -89,12 +91,12 @@ class BNStepsRecorder:
         return {"mean": mean, "variance": variance, "lo": lo, "hi": hi, "counts": counts,
                 "sample": ops.reshape(sample, (-1, units))}
 
-    def _layer_entry(self, layer, stats: dict[str, np.ndarray], shape: tuple[int, ...]) -> dict[str, Any]:
+    def _layer_entry(self, layer, stats: dict[str, np.ndarray], shape: tuple[int, ...], read) -> dict[str, Any]:
         pixel = [shape[1] // 2, shape[2] // 2] if len(shape) == 4 else None
 
         def var(name: str) -> list[float] | None:
             v = getattr(layer, name, None)
-            return _exact(v.numpy()) if v is not None else None
+            return _exact(read(v)) if v is not None else None
 
         return {
             "epsilon": float(layer.epsilon),

@@ -163,12 +163,27 @@ class Prober:
             units.append(cache[key])
         return {**flat, "units": ops.stack(units), **common}
 
-    def _call(self) -> dict[str, np.ndarray]:
+    def snapshot(self) -> tuple[list, list]:
+        """The variables' values now, copied: `probe(epoch, values=...)` can then run later, in another
+        thread, while training goes on (bnviz.watcher probes off the training thread)."""
+        trainable, non_trainable = self._values()
+        return [ops.copy(v) for v in trainable], [ops.copy(v) for v in non_trainable]
+
+    def _reader(self, values: tuple[list, list] | None):
+        """variable -> its numpy value at the probe: from `values` (a snapshot) when given, else now."""
+        lookup = {}
+        if values is not None:
+            pairs = zip([*self.probe_model.trainable_variables, *self.probe_model.non_trainable_variables],
+                        [*values[0], *values[1]])
+            lookup = {id(var): value for var, value in pairs}
+        return lambda var: np.asarray(ops.convert_to_numpy(lookup.get(id(var), var)))
+
+    def _call(self, values: tuple[list, list] | None = None) -> dict[str, np.ndarray]:
         """One probe. The first one also picks each position's bins (kept for the whole run): on
         the device path by running once more, on the host path from the values it already has."""
         if self._compiled is None:
             self._compiled = backends.compile_function(self._summarise)
-        trainable, non_trainable = self._values()
+        trainable, non_trainable = values or self._values()
         passes = 1 if self._ranges is not None or not self.on_device else 2
         for _ in range(passes):
             lo, hi, bins = (np.array(column, dtype=dtype) for column, dtype in
@@ -192,9 +207,11 @@ class Prober:
                                         p.activation, self.settings.bins)
                         for p, s, q in zip(self.positions, first["stats"], first["abs_q995"])]
 
-    def probe(self, epoch: int) -> dict:
-        """Record every position at this point of training; the model is not modified."""
-        out = self._call()
+    def probe(self, epoch: int, values: tuple[list, list] | None = None) -> dict:
+        """Record every position at this point of training (or on `values`, a `snapshot()`); the model
+        is not modified."""
+        out = self._call(values)
+        read = self._reader(values)
         hists, units, grad_sq, metrics = out["hist"], out["units"], out["grad_sq"], out["metrics"]
         width = hists.shape[1] - 2
         positions = []
@@ -209,14 +226,14 @@ class Prober:
             "epoch": int(epoch),
             "positions": positions,
             "gradients": gradients,
-            "bn_params": self._bn_params(),
+            "bn_params": bn_params(self.plan.norm_layers, read),
             "probe_metrics": {
                 "train_mode": {"loss": _round(metrics[0]), "accuracy": _round(metrics[1])},
                 "inference_mode": {"loss": _round(metrics[2]), "accuracy": _round(metrics[3])},
             },
         }
         if self.bn_steps is not None:
-            probe["bn_steps"] = self.bn_steps.entries(out["bn_steps"])
+            probe["bn_steps"] = self.bn_steps.entries(out["bn_steps"], read)
         return probe
 
     # --- summaries -----------------------------------------------------------------
@@ -241,9 +258,6 @@ class Prober:
             "stats": {name: _round(value) for name, value in zip(STAT_NAMES, stats)},
         }
 
-    def _bn_params(self) -> dict[str, dict]:
-        return bn_params(self.plan.norm_layers)
-
     def _metrics(self, probs, y):
         """[loss, accuracy] of the probe batch, as a tensor."""
         loss = ops.mean(self.loss_fn(y, probs))
@@ -258,14 +272,16 @@ class Prober:
         return ops.stack([ops.cast(loss, "float32"), accuracy])
 
 
-def bn_params(norm_layers: list[tuple[str, keras.layers.Layer]]) -> dict[str, dict]:
-    """The `bn_params` probe field: γ, β and the moving statistics of each normalization layer, summarised."""
+def bn_params(norm_layers: list[tuple[str, keras.layers.Layer]], read=None) -> dict[str, dict]:
+    """The `bn_params` probe field: γ, β and the moving statistics of each normalization layer, summarised.
+    `read(variable)`: its value at the probe (default: now)."""
+    read = read or (lambda var: np.asarray(ops.convert_to_numpy(var)))
     result = {}
     for name, layer in norm_layers:
         entry = {}
         for attr in ("gamma", "beta", "moving_mean", "moving_variance"):
             var = getattr(layer, attr, None)
-            entry[attr] = _summary(np.asarray(ops.convert_to_numpy(var)).reshape(-1)) if var is not None else None
+            entry[attr] = _summary(read(var).reshape(-1)) if var is not None else None
         result[name] = entry
     return result
 

@@ -30,6 +30,7 @@ from bnviz.train.models import param_counts
 from bnviz.train.probes import Prober, bn_params
 from bnviz.watcher import describe
 from bnviz.watcher.graph import SUPPORTED, NormInfo, Unsupported, normalization_layers, plan_for
+from bnviz.watcher.probing import ProbeThread
 from bnviz.watcher.writer import StoreWriter, say
 
 MAX_PROBE = 4096  # examples of the probe batch that are used (InstrumentConfig.probe_size's limit)
@@ -64,6 +65,7 @@ class WatchCallback(InstrumentCallback):
         self._said: set[str] = set()
         self._lock = threading.Lock()
         self.writer: StoreWriter | None = None
+        self.probing: ProbeThread | None = None
         self.run_id: str | None = None
         self.active = False
 
@@ -100,6 +102,8 @@ class WatchCallback(InstrumentCallback):
         base = (self.dashboard_url or settings().dashboard_url).rstrip("/")
         print(f"bnviz: watching run {self.run_id} at {base}/?run={self.run_id}", flush=True)
         self.sink, self.active, self._started = self.writer.put, True, time.perf_counter()
+        self.probing = ProbeThread(self.prober, lambda probe: self.sink({"type": EventKind.PROBE, "probe": probe}),
+                                   self._bare_probe, self.tell) if self.prober is not None else None
         atexit.register(self._at_exit)
         self.sink({"type": EventKind.START, "backend": backend, "device": self.device,
                    "params": param_counts(model), "layers": describe.layer_rows(model)})
@@ -181,6 +185,8 @@ class WatchCallback(InstrumentCallback):
             return
         if self._probed < self.epochs_completed:  # stopped early, or probe_every skipped the last epoch
             self._probe(self.epochs_completed)
+        if self.probing is not None:
+            self.probing.drain()
         self._end(RunState.DIVERGED if self.diverged_at else RunState.SUCCEEDED, None)
         atexit.unregister(self._at_exit)
         self.writer.close()
@@ -196,21 +202,28 @@ class WatchCallback(InstrumentCallback):
     def _at_exit(self) -> None:
         """The interpreter exits while fit() still runs (an exception, Ctrl-C): end the run as interrupted."""
         if self.active and self.writer is not None:
+            if self.probing is not None:
+                self.probing.drain(timeout=10)
             self._end(RunState.INTERRUPTED, UNFINISHED)
             self.writer.close(timeout=10)
 
     def _probe(self, epoch: int) -> None:
+        """A probe of the weights as they are now: taken off the training thread (bnviz.watcher.probing)."""
         self._probed = epoch
+        if self.probing is not None:
+            self.probing.submit(epoch)
+        else:
+            self.sink({"type": EventKind.PROBE, "probe": self._bare_probe(epoch)})
+
+    def _bare_probe(self, epoch: int) -> dict[str, Any]:
+        """What is recorded without a probe batch (or once probing failed): γ/β and the moving statistics."""
         try:
-            probe = self.prober.probe(epoch) if self.prober is not None else None
-        except Exception as exc:
-            self.tell(f"probing failed ({type(exc).__name__}: {exc}); recording curves and γ/β only")
-            self.prober, probe = None, None
-        if probe is None:
-            empty = {"loss": None, "accuracy": None}
-            probe = {"epoch": int(epoch), "positions": [], "gradients": {}, "bn_params": bn_params(self.norm_layers),
-                     "probe_metrics": {"train_mode": dict(empty), "inference_mode": dict(empty)}}
-        self.sink({"type": EventKind.PROBE, "probe": probe})
+            params = bn_params(self.norm_layers)
+        except Exception:  # variables being updated by the training thread (JAX holds them elsewhere then)
+            params = {}
+        empty = {"loss": None, "accuracy": None}
+        return {"epoch": int(epoch), "positions": [], "gradients": {}, "bn_params": params,
+                "probe_metrics": {"train_mode": dict(empty), "inference_mode": dict(empty)}}
 
     def tell(self, message: str) -> None:
         """Say a message on stderr, once per callback."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,8 @@ from bnviz.states import RunState
 from bnviz.store import RunNotFound, RunStore
 
 MAX_WAITING = 2000  # events held while the store is slow; beyond it batch events are dropped first
+MAX_BATCH = 500  # events written in one transaction at most
+GATHER_S = 0.2  # how long the writer gathers events before a write: the dashboard polls twice a second
 CANCELLED = "cancelled from the dashboard: the script went on training without recording"
 
 
@@ -80,24 +83,44 @@ class StoreWriter:
 
     def _serve(self) -> None:
         while True:
-            event = self._queue.get()
-            if event is None:
+            batch, done = self._take()
+            if batch and not self.stopped:
+                self._write(batch)
+            if done:
                 return
-            if self.stopped:
-                continue
+
+    def _take(self) -> tuple[list[dict[str, Any]], bool]:
+        """The next event and every one that arrives within GATHER_S behind it (written in one
+        transaction: a commit per event would cost a small model's fit more than its probes);
+        True once the close sentinel was reached."""
+        batch = []
+        event = self._queue.get()
+        if event is not None and event["type"] != EventKind.END:
+            time.sleep(GATHER_S)
+        while event is not None:
+            batch.append(event)
+            if len(batch) >= MAX_BATCH:
+                return batch, False
             try:
-                cancel = self.store.append_event(self.run_id, event)
-                self.written += 1
-            except RunNotFound:
-                self.stopped = True
-                self._tell(f"run {self.run_id} was deleted from the dashboard; the script goes on training "
-                           "without recording")
-                continue
-            except Exception as exc:
-                self._fail(exc)
-                continue
-            if cancel and event["type"] != EventKind.END:
-                self._end_cancelled()
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+        return batch, True
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            cancel = self.store.append_events(self.run_id, batch)
+            self.written += len(batch)
+        except RunNotFound:
+            self.stopped = True
+            self._tell(f"run {self.run_id} was deleted from the dashboard; the script goes on training "
+                       "without recording")
+            return
+        except Exception as exc:
+            self._fail(exc)
+            return
+        if cancel and batch[-1]["type"] != EventKind.END:
+            self._end_cancelled()
 
     def _end_cancelled(self) -> None:
         self.stopped = True
