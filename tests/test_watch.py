@@ -7,6 +7,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -252,3 +253,49 @@ def test_importing_bnviz_stays_cheap_and_watch_is_on_the_facade():
             "assert 'bnviz.watcher' not in sys.modules; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_probe_of_a_snapshot_is_the_probe_of_that_moment_however_training_went_on():
+    """Probes run off the training thread on copies of the weights: a copy taken after one epoch and probed
+    after a second one gives exactly the probe of the first moment (γ/β and moving statistics included)."""
+    import keras
+
+    from bnviz.train.probes import Prober
+    from bnviz.watcher.graph import plan_for
+
+    model, x, y = _circles()
+    model.fit(x, y, epochs=1, verbose=0)
+    plan, _, _ = plan_for(model)
+    prober = Prober(model, x[:64], y[:64].reshape(-1, 1), keras.losses.get("binary_crossentropy"), plan=plan)
+    then = prober.probe(1)
+    snapshot = prober.snapshot()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert prober.probe(1, snapshot) == then
+    assert prober.probe(2) != then
+
+
+def test_a_script_that_dies_during_fit_leaves_its_run_interrupted_with_what_it_recorded(tmp_path):
+    script = tmp_path / "dies.py"
+    script.write_text(
+        "import keras, numpy as np, bnviz\n"
+        "class Boom(keras.callbacks.Callback):\n"
+        "    def on_epoch_end(self, epoch, logs=None):\n"
+        "        if epoch == 1:\n"
+        "            raise RuntimeError('the script failed')\n"
+        "model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),\n"
+        "                          keras.layers.Dense(1, activation='sigmoid')])\n"
+        "model.compile('sgd', 'binary_crossentropy')\n"
+        "x = np.random.default_rng(0).normal(size=(64, 2)).astype('float32'); y = (x[:, 0] > 0) * 1.0\n"
+        "watcher = bnviz.watch(name='dies', probe=(x[:32], y[:32]))\n"
+        "model.fit(x, y, epochs=5, verbose=0, callbacks=[watcher, Boom()])\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0 and "the script failed" in done.stderr
+    run_id = re.search(r"watching run ([\w-]+)", done.stdout).group(1)
+    from bnviz.store import RunStore
+
+    with RunStore() as store:
+        record = store.get_record(run_id)
+    assert record["status"] == "interrupted" and "before fit() ended" in record["summary"]["error"]
+    assert len(record["history"]["loss"]) == 2 and [p["epoch"] for p in record["probes"]] == [0, 1, 2]

@@ -94,6 +94,7 @@ class Prober:
         self.x = ops.convert_to_tensor(x)
         self.y = ops.convert_to_tensor(y)
         self.loss_fn = loss_fn
+        self.threshold = 0.5  # a single output's class boundary: 0 where the model outputs logits
         self.plan = plan or block_plan(model)
         self.positions = self.plan.positions
         self._output_index = self.plan.output
@@ -262,7 +263,7 @@ class Prober:
         """[loss, accuracy] of the probe batch, as a tensor."""
         loss = ops.mean(self.loss_fn(y, probs))
         if probs.shape[-1] == 1:
-            predicted = ops.cast(ops.reshape(probs, (-1,)) > 0.5, "int32")
+            predicted = ops.cast(ops.reshape(probs, (-1,)) > self.threshold, "int32")
             truth = ops.cast(ops.reshape(y, (-1,)), "int32")
         else:
             predicted = ops.cast(ops.argmax(probs, axis=-1), "int32")

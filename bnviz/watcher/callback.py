@@ -29,7 +29,7 @@ from bnviz.train.callback import InstrumentCallback
 from bnviz.train.models import param_counts
 from bnviz.train.probes import Prober, bn_params
 from bnviz.watcher import describe
-from bnviz.watcher.graph import SUPPORTED, NormInfo, Unsupported, normalization_layers, plan_for
+from bnviz.watcher.graph import SUPPORTED, NormInfo, Unsupported, normalization_layers, plan_for, readable
 from bnviz.watcher.probing import ProbeThread
 from bnviz.watcher.writer import StoreWriter, say
 
@@ -114,17 +114,19 @@ class WatchCallback(InstrumentCallback):
         probed is said once and only curves and γ/β are recorded."""
         if self.probe_data is not None and isinstance(model, keras.Sequential) and not model.built:
             model.build((None, *np.shape(self.probe_data[0])[1:]))  # as fit() would on its first batch
+        if self.probe_data is None:
+            self.tell("no probe batch given: pass probe=(x[:256], y[:256]) to see histograms, BN step by step "
+                      "and gradient norms; recording curves and γ/β only")
         try:
             plan, norms, activations = plan_for(model)
         except Unsupported as exc:
-            self.tell(f"{exc}: this run records its curves and γ/β only. Histograms, BN step by step and "
-                      f"gradient norms need {SUPPORTED}.")
+            if self.probe_data is not None or not readable(model):
+                self.tell(f"{exc}: this run records its curves and γ/β only. Histograms, BN step by step and "
+                          f"gradient norms need {SUPPORTED}.")
             found = [NormInfo(name, type(layer).__name__, "none", None, layer)
                      for name, layer in normalization_layers(model)]
             return None, found, []
         if self.probe_data is None:
-            self.tell("no probe batch given: pass probe=(x[:256], y[:256]) to see histograms, BN step by step "
-                      "and gradient norms; recording curves and γ/β only")
             return None, norms, activations
         loss = getattr(model, "loss", None)
         loss_fn = keras.losses.get(loss) if isinstance(loss, str) else loss if callable(loss) else None
@@ -135,7 +137,9 @@ class WatchCallback(InstrumentCallback):
         x, y = self._probe_arrays(model)
         settings_ = InstrumentConfig(probe_size=min(max(len(x), 8), MAX_PROBE), log_every=self.log_every,
                                      bins=self.bins, gradients=self.gradients)
-        return Prober(model, x, y, loss_fn, settings_, plan=plan), norms, activations
+        prober = Prober(model, x, y, loss_fn, settings_, plan=plan)
+        prober.threshold = 0.0 if getattr(loss_fn, "from_logits", False) else 0.5
+        return prober, norms, activations
 
     def _probe_arrays(self, model: keras.Model) -> tuple[np.ndarray, np.ndarray]:
         """The probe batch as the model takes it: at most MAX_PROBE examples, floats in the input's
