@@ -299,3 +299,16 @@ def test_a_script_that_dies_during_fit_leaves_its_run_interrupted_with_what_it_r
         record = store.get_record(run_id)
     assert record["status"] == "interrupted" and "before fit() ended" in record["summary"]["error"]
     assert len(record["history"]["loss"]) == 2 and [p["epoch"] for p in record["probes"]] == [0, 1, 2]
+
+
+def test_a_script_run_is_recorded_in_sqlite_and_in_postgresql(database):
+    import bnviz
+    from bnviz.store import RunStore
+
+    model, x, y = _circles()
+    watcher = bnviz.watch(name=f"on {database}", probe=(x[:32], y[:32]))
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[watcher])
+    with RunStore() as store:
+        record, listed = store.get_record(watcher.run_id), store.list_runs()
+    assert record["status"] == "succeeded" and record["origin"] == "script" and len(record["probes"]) == 3
+    assert [(r["id"], r["origin"], r["family"]) for r in listed] == [(watcher.run_id, "script", "script")]
