@@ -19,11 +19,13 @@ from typing import Any
 
 import keras
 import numpy as np
+from pydantic import ValidationError
 
-from bnviz.config import InstrumentConfig
+from bnviz.config import InstrumentConfig, describe_validation_error
 from bnviz.events import EventKind
 from bnviz.settings import settings
 from bnviz.states import RunState
+from bnviz.store import MAX_NAME
 from bnviz.train import backends
 from bnviz.train.callback import InstrumentCallback
 from bnviz.train.models import param_counts
@@ -58,6 +60,12 @@ class WatchCallback(InstrumentCallback):
             raise ValueError(f"probe_every must be 0 (before and after training only) or more, got {probe_every}")
         if probe is not None and (not isinstance(probe, (tuple, list)) or len(probe) != 2):
             raise ValueError("probe must be a pair (x, y) of arrays, e.g. probe=(x[:256], y[:256])")
+        if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
+            raise ValueError(f"name must be text of at most {MAX_NAME} characters")
+        try:  # what is allowed, said before fit starts
+            InstrumentConfig(log_every=log_every, bins=bins, gradients=gradients)
+        except ValidationError as exc:
+            raise ValueError(describe_validation_error(exc)) from None
         self.name, self.notes, self.probe_data = name, notes, probe
         self.probe_every, self.bins, self.gradients = int(probe_every), int(bins), bool(gradients)
         self.dashboard_url = dashboard_url
@@ -134,10 +142,14 @@ class WatchCallback(InstrumentCallback):
             self.tell("the model's compiled loss is not one loss function: probes record no loss, accuracy or "
                       "gradients, only curves and γ/β")
             return None, norms, activations
-        x, y = self._probe_arrays(model)
-        settings_ = InstrumentConfig(probe_size=min(max(len(x), 8), MAX_PROBE), log_every=self.log_every,
-                                     bins=self.bins, gradients=self.gradients)
-        prober = Prober(model, x, y, loss_fn, settings_, plan=plan)
+        try:
+            x, y = self._probe_arrays(model)
+            settings_ = InstrumentConfig(probe_size=min(max(len(x), 8), MAX_PROBE), log_every=self.log_every,
+                                         bins=self.bins, gradients=self.gradients)
+            prober = Prober(model, x, y, loss_fn, settings_, plan=plan)
+        except Exception as exc:
+            self.tell(f"cannot probe this model ({type(exc).__name__}: {exc}); recording curves and γ/β only")
+            return None, norms, activations
         prober.threshold = 0.0 if getattr(loss_fn, "from_logits", False) else 0.5
         return prober, norms, activations
 
