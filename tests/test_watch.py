@@ -312,3 +312,32 @@ def test_a_script_run_is_recorded_in_sqlite_and_in_postgresql(database):
         record, listed = store.get_record(watcher.run_id), store.list_runs()
     assert record["status"] == "succeeded" and record["origin"] == "script" and len(record["probes"]) == 3
     assert [(r["id"], r["origin"], r["family"]) for r in listed] == [(watcher.run_id, "script", "script")]
+
+
+def test_watching_changes_nothing_in_training_even_a_sequential_built_by_its_first_batch():
+    """The same seed trains to the same losses with and without the callback; a Sequential without an input
+    shape is built from the probe batch's shape, as fit() would build it."""
+    import keras
+
+    import bnviz
+    from bnviz.store import RunStore
+
+    def fit(callbacks):
+        keras.utils.set_random_seed(7)
+        model = keras.Sequential([keras.layers.Dense(8), keras.layers.BatchNormalization(name="late_bn"),
+                                  keras.layers.Activation("tanh"), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(keras.optimizers.SGD(0.1), "binary_crossentropy", metrics=["accuracy"])
+        x = np.random.default_rng(3).normal(size=(96, 3)).astype("float32")
+        y = (x.sum(axis=1) > 0).astype("float32")
+        return model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=callbacks(x, y)).history
+
+    watchers = []
+    plain = fit(lambda x, y: [])
+    watched = fit(lambda x, y: watchers.append(bnviz.watch(probe=(x[:32], y[:32]))) or watchers)
+    assert watched["loss"] == pytest.approx(plain["loss"], rel=1e-6)
+    with RunStore() as store:
+        record = store.get_record(watchers[0].run_id)
+    kinds = {p["kind"] for p in record["probes"][0]["positions"] if p["block"] == 1}
+    assert kinds == {"bn_input", "bn_output", "bn_output_inference", "pre_activation", "activation"}
+    saturated = next(p for p in record["probes"][-1]["positions"] if p["kind"] == "activation")["stats"]["saturated"]
+    assert saturated is not None
