@@ -5,6 +5,10 @@ training and run records. It never imports Streamlit; the dashboard is built on 
 
     from bnviz import ExperimentConfig, get_preset, train
     record = train(get_preset("seed001-circles-after-fast").config)
+
+Your own Keras model, watched live on the dashboard:
+
+    model.fit(x, y, epochs=10, callbacks=[bnviz.watch(name="my-cnn", probe=(x[:256], y[:256]))])
 """
 
 from bnviz.config import ConfigError, ExperimentConfig
@@ -18,5 +22,13 @@ def train(config, **kwargs):
     return _train(config, **kwargs)
 
 
-__all__ = ["PRESETS", "ConfigError", "ExperimentConfig", "get_preset", "train"]
+def watch(name=None, probe=None, **options):
+    """A Keras callback that records your own model's fit() into the dashboard, live (see
+    bnviz.watcher.callback.watch); Keras is imported only when you call it."""
+    from bnviz.watcher.callback import watch as _watch
+
+    return _watch(name, probe, **options)
+
+
+__all__ = ["PRESETS", "ConfigError", "ExperimentConfig", "get_preset", "train", "watch"]
 __version__ = "0.1.0"

@@ -16,6 +16,24 @@ from bnviz import events
 from bnviz.states import RunState
 
 FORMAT = "bnviz.run/1"
+# Where a run comes from: an ExperimentConfig (the dashboard's form, the CLI, the gallery), or a user's own
+# script watched by `bnviz.watch` (its config only describes what the script did; it cannot be trained again).
+ORIGIN_CONFIG = "config"
+ORIGIN_SCRIPT = "script"
+SCRIPT_OWNER = "script"  # the owner of runs recorded from a script: only an admin may change them
+
+
+def origin_of(record_or_config: Mapping[str, Any] | None) -> str:
+    """"script" for a run recorded by `bnviz.watch`, else "config" (from a record or from its config)."""
+    data = record_or_config or {}
+    if data.get("origin") in (ORIGIN_SCRIPT, ORIGIN_CONFIG):
+        return data["origin"]
+    config = data.get("config")
+    return ORIGIN_SCRIPT if isinstance(config, Mapping) and config.get("origin") == ORIGIN_SCRIPT else ORIGIN_CONFIG
+
+
+def is_script(record_or_config: Mapping[str, Any] | None) -> bool:
+    return origin_of(record_or_config) == ORIGIN_SCRIPT
 
 
 def empty_record(config: dict[str, Any], run_id: str | None = None,
@@ -23,6 +41,7 @@ def empty_record(config: dict[str, Any], run_id: str | None = None,
     return {
         "format": FORMAT,
         "id": run_id,
+        "origin": origin_of(config),
         "status": status,
         "config": config,
         "history": {},

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
                                   "run fails as out of memory and a fresh worker takes the next run")
     helper_memory_mb: int = Field(2_048, ge=256, le=10**7, description="the memory of the helper that builds "
                                   "models for the Experiment page's summary (replaced when it dies)")
+    dashboard_url: str = Field("http://localhost:8501", min_length=1, max_length=2000,
+                               description="the dashboard's address, for the link `bnviz.watch` prints when a "
+                               "script starts recording a run (`<address>/?run=<id>`)")
     backend: Backend = Field(DEFAULT_BACKEND, description="the Keras backend of a new config that does not name one: "
                              "`tensorflow`, `jax` or `torch` (see [Backends](#backends))")
     tf_threads: int | None = Field(None, ge=1, le=256, description="a worker's intra-op threads (TensorFlow, "

@@ -18,6 +18,7 @@ from ui import common, routes, shell
 from ui.boundary_view import boundary_panel
 from ui.compare_presenter import presenter_comparison
 from ui.live import RunView, config_table, read_run, read_views, short_labels
+from ui.run_model import script_line
 from ui.service import store
 
 MAX_RUNS = 12
@@ -127,8 +128,9 @@ def run_states(views: list[RunView], labels: list[str]) -> None:
     """One line per run: its label, id and state, updated while any of them trains."""
     parts = []
     for view, label in zip(views, labels):
-        parts.append(f"{common.STATE_ICONS.get(view.status, '')} **{label}** · {view.status} · "
-                     f"{view.epochs_recorded}/{view.config.training.epochs} epochs · `{view.run_id}`")
+        origin = " · from a script" if view.is_script else ""
+        parts.append(f"{common.STATE_ICONS.get(view.status, '')} **{label}** · {view.status}{origin} · "
+                     f"{view.epochs_recorded}/{view.epochs_planned} epochs · `{view.run_id}`")
     st.markdown("  \n".join(parts))
     if any(is_active(v.status) for v in views):
         st.caption("Still training: curves update by themselves.")
@@ -137,7 +139,7 @@ def run_states(views: list[RunView], labels: list[str]) -> None:
 def histograms(records: list[dict], labels: list[str], height: int) -> None:
     blocks = sorted({b for r in records for b in figures.position_blocks(r) if b > 0}) or [0]
     k1, k2, k3 = st.columns(3)
-    block = k1.selectbox("Block", blocks, key="cmp_block", format_func=figures.block_label)
+    block = k1.selectbox("Block", blocks, key="cmp_block", format_func=lambda b: figures.block_label(b, records))
     kinds = sorted({k for r in records for k in figures.position_kinds(r, block)})
     if not kinds:
         st.info("The runs have not recorded a probe yet; histograms appear once they start.",
@@ -172,6 +174,12 @@ def final_metrics(views: list[RunView], labels: list[str]) -> None:
 
 def configurations(views: list[RunView]) -> None:
     st.subheader("Configurations")
+    scripts = [v for v in views if v.is_script]
+    for view in scripts:
+        st.markdown(f"`{view.run_id}`: " + script_line(view.record))
+    if scripts:
+        st.caption("A run recorded from a script has no form config: its rows hold what its fit() used, and "
+                   "its blocks are its own normalization layers, named as in the script.")
     table = config_table(views)
     if st.toggle("Only the settings that differ", value=True):
         table = table[table["differs"]]

@@ -19,6 +19,7 @@ from ui.boundary_view import boundary_panel
 from ui.epoch_picker import epoch_picker
 from ui.explain import explain
 from ui.live import RunView, at_epoch, forget, ordinal, progress_text, read_run, shared_epoch
+from ui.run_model import SCRIPT_NOTE, model_summary, script_line
 from ui.service import manager
 from ui.tb_download import tensorboard_button
 
@@ -64,8 +65,12 @@ def page() -> None:
 
 
 def _header(view: RunView) -> None:
-    config = view.config
     st.title(common.plain(view.name or "Run"))
+    if view.is_script:
+        st.markdown(f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {script_line(view.record)} · "
+                    f"{_trained_on(view)}")
+        return
+    config = view.config
     model, training = config.model, config.training
     optimizer = common.OPTIMIZER_TITLES.get(training.optimizer, training.optimizer)
     st.markdown(
@@ -97,17 +102,24 @@ def show_run(view: RunView, who: access.Actor) -> None:
     if not mine:
         st.caption(access.READ_ONLY)
     a1, a2, a3, a4 = st.columns(4)
-    if mine and is_active(view.status) and a1.button("Cancel run", icon=":material/stop_circle:", type="secondary"):
+    script = view.is_script
+    if mine and is_active(view.status) and a1.button(
+            "Stop recording" if script else "Cancel run", icon=":material/stop_circle:", type="secondary",
+            help="The script's own training goes on; only its recording here stops." if script else None):
         manager().cancel(run_id)
         forget(run_id)
         st.rerun()
     routes.page_link("compare", "Compare with…", where=a2, runs=run_id)
-    routes.page_link("experiment", "Edit a copy", where=a3, icon=":material/edit:",
-                     cfg=common.config_link_token(view.config))
+    if view.is_script:
+        a3.caption(SCRIPT_NOTE)
+    else:
+        routes.page_link("experiment", "Edit a copy", where=a3, icon=":material/edit:",
+                         cfg=common.config_link_token(view.config))
     routes.page_link("run", "Presenter mode", where=a4, icon=":material/slideshow:", run=run_id, present="1")
     with st.expander("Share this run", icon=":material/share:"):
         common.copy_link("Anyone with this link sees this run, live while it trains:", routes.url("run", run=run_id))
     tensorboard_button(st, [run_id], key="run_tb")
+    model_summary(view.record)
     access.admin_unlock()
 
     live = is_active(view.status)
@@ -237,14 +249,15 @@ def inside(run_id: str, choice: str) -> None:
                     "the network.", icon=":material/info:")
         return
     live = is_active(now.status)
-    configured = now.config.training.epochs
+    configured = now.epochs_planned
+    every = now.probe_every
     epoch_key = f"epoch:{run_id}:{'live' if live else 'done'}"  # a finished run starts again at its last epoch
 
     def pick_epoch(where) -> int:
-        return epoch_picker(where, epochs, key=epoch_key, live=live, planned=configured)
+        return epoch_picker(where, epochs, key=epoch_key, live=live, planned=configured if every == 1 else None)
 
     height = common.chart_height()
-    has_bn = readings.has_batch_norm(now.config.to_dict())
+    has_bn = readings.has_batch_norm(now.config_dict)
     blocks = [b for b in figures.position_blocks(record) if b > 0] or [0]
     chart, about = st.columns([3, 1])
     with about:
@@ -252,7 +265,7 @@ def inside(run_id: str, choice: str) -> None:
     with chart:
         if choice in ("histograms", "animation", "modes"):
             c1, c2 = st.columns([1, 2])
-            block = c1.selectbox("Block", blocks, key="block", format_func=figures.block_label)
+            block = c1.selectbox("Block", blocks, key="block", format_func=lambda b: figures.block_label(b, record))
             kinds = figures.position_kinds(record, block)
             if choice == "modes":
                 epoch = pick_epoch(c2)
@@ -288,7 +301,7 @@ def presenter_charts(run_id: str, shown_status: str) -> None:
     _status(current, shown_status)
     epoch = shared_epoch(current)
     current = at_epoch(current, epoch)
-    st.markdown(f"<div class='bnviz-epoch'>Epoch {epoch} of {current.config.training.epochs}</div>",
+    st.markdown(f"<div class='bnviz-epoch'>Epoch {epoch} of {current.epochs_planned}</div>",
                 unsafe_allow_html=True)
     record = current.record
     height = common.chart_height()

@@ -10,11 +10,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from bnviz.record import is_script
 from bnviz.states import is_active
 from bnviz.store import RunNotFound
 from bnviz.store.snapshots import RunSnapshot
 from ui import access, common, live, routes, shell
 from ui.record_download import record_button
+from ui.run_model import model_summary, origin_title, script_line
 from ui.service import manager, store
 from ui.tb_download import tensorboard_button
 
@@ -38,6 +40,7 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
     frame = pd.DataFrame(rows)
     frame["created"] = pd.to_datetime(frame["created"], utc=True, errors="coerce")
     frame["yours"] = [who.owns(owner) for owner in frame["owner"]]
+    frame["origin"] = [origin_title(o) for o in frame.get("origin", pd.Series(["config"] * len(frame)))]
     f1, f2, f3, f4, f5 = st.columns([2, 1, 1, 1, 1])
     text = f1.text_input("Search", placeholder="name, dataset, model…", max_chars=100)
     states = f2.multiselect("Status", sorted(frame["status"].unique()))
@@ -46,7 +49,7 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
     mine = f5.toggle("Only mine", help="Runs started in this browser (or by you, signed in).")
     if text:
         haystack = (frame["name"].fillna("") + " " + frame["dataset"].fillna("") + " " + frame["family"].fillna("")
-                    + " " + frame["activation"].fillna("") + " " + frame["id"])
+                    + " " + frame["activation"].fillna("") + " " + frame["origin"] + " " + frame["id"])
         frame = frame[haystack.str.contains(text, case=False, regex=False)]
     if states:
         frame = frame[frame["status"].isin(states)]
@@ -56,7 +59,7 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
         frame = frame[frame["bn"].isin(placements)]
     if mine:
         frame = frame[frame["yours"]]
-    columns = ["name", "yours", "status", "dataset", "family", "activation", "bn", "test_accuracy",
+    columns = ["name", "yours", "status", "origin", "dataset", "family", "activation", "bn", "test_accuracy",
                "val_accuracy", "epochs_completed", "epochs", "wall_time_s", "created", "id"]
     selection = st.dataframe(
         frame[columns], hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="table",
@@ -64,6 +67,8 @@ def run_table(rows: list[dict], who: access.Actor) -> list[str]:
             "name": st.column_config.TextColumn("Name", width="large"),
             "yours": st.column_config.CheckboxColumn("Yours", width="small"),
             "bn": st.column_config.TextColumn("BN"),
+            "origin": st.column_config.TextColumn("Origin", help="From the form or the CLI, or recorded from a "
+                                                  "script with bnviz.watch"),
             "test_accuracy": st.column_config.NumberColumn("Test acc.", format="%.4f"),
             "val_accuracy": st.column_config.NumberColumn("Val acc.", format="%.4f"),
             "epochs_completed": st.column_config.NumberColumn("Done"),
@@ -90,6 +95,10 @@ def actions(picked: list[str], who: access.Actor, owners: dict[str, str | None])
     routes.page_link("run", "Open", where=a1, run=run_id)
     if who.can_change(run.owner):
         rename(a2, run_id, run)
+    record = run.to_record()
+    if is_script(record):
+        st.markdown(script_line(record))
+    model_summary(record)
     downloads(run_id, run, who)
     tensorboard_button(st, picked, key="runs_tb")
     if allowed:
@@ -144,6 +153,8 @@ def downloads(run_id: str, run: RunSnapshot, who: access.Actor) -> None:
     if model_file is not None:
         d3.download_button("Model (.keras)", model_file.read_bytes, file_name=f"bnviz-{run_id}.keras",
                            mime="application/octet-stream", icon=":material/download:")
+    elif is_script({"config": run.config}):
+        d3.caption("No saved model: a script's model stays with the script (`model.save`).")
     else:
         d3.caption("No saved model (the run did not finish).")
 

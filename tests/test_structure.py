@@ -70,6 +70,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bnviz.train",),
     ("bnviz.store",),
     ("bnviz.jobs",),
+    ("bnviz.watcher",),  # a user's own fit() recorded into the store (bnviz.watch)
     ("bnviz.figures",),
     ("bnviz.gallery",),
     ("bnviz.report",),

@@ -27,6 +27,8 @@ def _points(dataset_json: str):
 
 
 def _shared_points(views: Sequence[RunView]):
+    if any(v.is_script for v in views):
+        return None  # a script's data stays with the script: boundaries without the points
     datasets = {json.dumps(v.config.dataset.model_dump(mode="json"), sort_keys=True) for v in views}
     return _points(datasets.pop()) if len(datasets) == 1 else None
 

@@ -29,7 +29,7 @@ def presenter_comparison(run_ids: tuple[str, ...], was_live: bool) -> None:
         st.rerun()  # all finished: redraw once without polling
     epoch = min(shared_epoch(v) for v in views)
     views = [at_epoch(v, epoch) for v in views]
-    total = max(v.config.training.epochs for v in views)
+    total = max(v.epochs_planned for v in views)
     st.markdown(f"<div class='bnviz-epoch'>Epoch {epoch} of {total}</div>", unsafe_allow_html=True)
     labels = short_labels(views)
     if len(set(labels)) < len(labels):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from bnviz.config import ExperimentConfig, flat_settings
 from bnviz.data.offered import shareable_path
-from bnviz.record import RunSummary
+from bnviz.record import RunSummary, is_script, origin_of
 from bnviz.settings import settings
 from bnviz.states import RunState, is_active
 from bnviz.store import RunNotFound
@@ -35,9 +35,33 @@ class RunView:
     version: tuple = ()  # changes whenever the run gains data: the key of its cached figures
 
     @cached_property
+    def is_script(self) -> bool:
+        """Recorded from a user's own script (bnviz.watch): its config describes the fit, it is no
+        ExperimentConfig, and it cannot be trained again from the form."""
+        return is_script(self.record)
+
+    @cached_property
     def config(self) -> ExperimentConfig:
-        """The run's settings; fields older records lack get their defaults."""
+        """The run's settings; fields older records lack get their defaults. Not for a script's run
+        (`is_script`): check that first."""
         return ExperimentConfig.from_dict(self.record["config"])
+
+    @property
+    def config_dict(self) -> dict[str, Any]:
+        """The config as the record stores it: what rule functions over records (bnviz.report.readings) take."""
+        return self.record["config"] if self.is_script else self.config.to_dict()
+
+    @property
+    def epochs_planned(self) -> int:
+        """The epochs the run was asked to train, for a form run and a script's run alike."""
+        if self.is_script:
+            return int((self.record["config"].get("training") or {}).get("epochs") or self.epochs_recorded)
+        return self.config.training.epochs
+
+    @property
+    def probe_every(self) -> int:
+        """Probes come every this many epochs (bnviz.watch may probe less often than every epoch)."""
+        return int((self.record["config"].get("instrument") or {}).get("probe_every") or 1)
 
     @cached_property
     def summary(self) -> RunSummary:
@@ -68,7 +92,9 @@ class RunView:
     @property
     def backend(self) -> str:
         """The Keras backend that trained it (the summary says once training started)."""
-        return self.summary.backend or self.config.training.backend
+        if self.summary.backend or self.is_script:
+            return self.summary.backend or "tensorflow"
+        return self.config.training.backend
 
 
 def shared_epoch(view: RunView) -> int:
@@ -179,8 +205,10 @@ def config_table(views: Sequence[RunView]) -> pd.DataFrame:
     columns: dict[str, dict[str, Any]] = {}
     for i, view in enumerate(views):
         label = f"{i + 1}. {view.label}"
-        columns[label] = {k: str(v) for k, v in flat_settings(view.config.to_dict()).items()}
-        if view.config.dataset.path:  # seen by anyone: no server folder in it
+        settings_of = view.record["config"] if view.is_script else view.config.to_dict()
+        columns[label] = {"origin": origin_of(view.record),
+                          **{k: str(v) for k, v in flat_settings(settings_of).items() if k != "origin"}}
+        if not view.is_script and view.config.dataset.path:  # seen by anyone: no server folder in it
             columns[label]["dataset.path"] = str(shareable_path(view.config.dataset.path, data_dir=settings().data_dir))
     table = pd.DataFrame(columns)
     table["differs"] = table.nunique(axis=1, dropna=False) > 1

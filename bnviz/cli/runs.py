@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bnviz.config import ExperimentConfig
+from bnviz.record import is_script
 from bnviz.states import is_active
 from bnviz.store import RunNotFound, RunStore
 
@@ -107,22 +108,30 @@ def _num(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
 
 
+def _model_line(cfg: dict[str, Any]) -> str:
+    m = cfg["model"]
+    if is_script(cfg):  # a script's own model (bnviz.watch): its name and normalization layers
+        norms = ", ".join(n["name"] for n in m["norm"].get("layers") or []) or "none"
+        return f"{m['name']} ({m['class']}, from a script) normalization={norms}"
+    return f"{m['family']} hidden={m['hidden']} activation={m['activation']} norm={m['norm']['placement']}"
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     with RunStore() as store:
         record = store.get_record(args.run_id)
         model = store.model_path(args.run_id)
     cfg, summary = record["config"], record["summary"] or {}
-    m, t = cfg["model"], cfg["training"]
+    t = cfg["training"]
     final = summary.get("final") or {}
     fields = [
         ("id", record["id"]), ("name", record["name"] or "-"), ("status", record["status"]),
         ("owner", record["owner"] or "-"), ("created", record["created"]), ("updated", record["updated"]),
+        ("origin", record.get("origin") or "config"),
         ("dataset", cfg["dataset"]["name"]),
-        ("model", f"{m['family']} hidden={m['hidden']} activation={m['activation']} "
-                  f"norm={m['norm']['placement']}"),
+        ("model", _model_line(cfg)),
         ("training", f"{t['optimizer']} lr={t['learning_rate']} batch={t['batch_size']} "
                      f"epochs={t['epochs']}"),
-        ("fingerprint", ExperimentConfig.from_dict(cfg).fingerprint()),
+        ("fingerprint", "-" if is_script(record) else ExperimentConfig.from_dict(cfg).fingerprint()),
         ("epochs done", len(next(iter(record["history"].values()), []))),
         ("probes", len(record["probes"])), ("device", summary.get("device") or "-"),
         ("backend", t.get("backend", "tensorflow")),

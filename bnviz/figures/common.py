@@ -17,6 +17,8 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from bnviz.record import ORIGIN_SCRIPT, origin_of
+
 NO_DATA = "No data yet"
 # Plotly's "plotly_white" look, its layout only: every trace here sets its own colours, and the
 # per-trace defaults were two thirds of the cost of building a figure (30 -> 9 ms), which a live
@@ -69,9 +71,35 @@ def position_label(kind: str) -> str:
     return POSITION_LABELS.get(kind, str(kind).replace("_", " "))
 
 
-def block_label(block: int) -> str:
-    """Human label for a block number (0 = input, -1 = output, as in the record)."""
-    return {0: "input", -1: "output"}.get(int(block), f"block {block}")
+def block_label(block: int, records: Mapping[str, Any] | Iterable[Mapping[str, Any]] | None = None) -> str:
+    """Human label for a block number (0 = input, -1 = output, as in the record). With the run record(s)
+    it is drawn from, a script's run (bnviz.watch) names the block by its author's layer: the
+    normalization layer, else the activation layer the block holds."""
+    fixed = {0: "input", -1: "output"}.get(int(block))
+    if fixed or records is None:
+        return fixed or f"block {block}"
+    names = []
+    for record in [records] if isinstance(records, Mapping) else list(records):
+        name = block_names(record).get(int(block)) or f"block {block}"
+        if name not in names:
+            names.append(name)
+    return " / ".join(names) or f"block {block}"
+
+
+def block_names(record: Mapping[str, Any] | None) -> dict[int, str]:
+    """{block: layer name} of a script's run (its blocks are its normalization and activation layers);
+    empty for a run built from a config, whose blocks are numbered."""
+    if not isinstance(record, Mapping) or origin_of(record) != ORIGIN_SCRIPT:
+        return {}
+    names: dict[int, str] = {}
+    found = probes(record)
+    for pos in (found[-1].get("positions") or []) if found else []:
+        if not isinstance(pos, Mapping) or finite(pos.get("block")) is None:
+            continue
+        block, kind = int(pos["block"]), pos.get("kind")
+        if kind == "bn_output" or (kind == "activation" and block not in names):
+            names[block] = str(pos.get("layer"))
+    return names
 
 
 def run_color(i: int) -> str:

@@ -69,7 +69,7 @@ def histogram_overlay(
     """Distributions at several positions of one block at one probe epoch, as densities so
     positions with different bin edges share one y scale (before vs after BN)."""
     probe = find_probe(record, epoch)
-    where = f"{block_label(layer_block)}"
+    where = f"{block_label(layer_block, record)}"
     if probe is None:
         return empty_figure(title or f"Distributions in {where}", f"no probe at or before epoch {epoch}",
                             uirevision=uirevision, height=height)
@@ -98,7 +98,7 @@ def bn_mode_overlay(
     """BN output with batch vs moving statistics: the gap is the train/inference mismatch."""
     probe = find_probe(record, epoch)
     shown = int(probe["epoch"]) if probe else epoch
-    title = f"BN output in training vs inference mode · {block_label(layer_block)} · epoch {shown}"
+    title = f"BN output in training vs inference mode · {block_label(layer_block, record)} · epoch {shown}"
     return histogram_overlay(record, layer_block, epoch, kinds=("bn_output", "bn_output_inference"),
                              title=title, uirevision=uirevision, height=height)
 
@@ -113,7 +113,7 @@ def histogram_animation(
     height: int = 480,
 ) -> go.Figure:
     """The overlay animated over all probe epochs, with fixed axes so motion means change."""
-    where = block_label(layer_block)
+    where = block_label(layer_block, record)
     title = f"Distributions in {where} over training"
     found = probes(record)
     kinds = [k for k in kinds if any(find_position(p, layer_block, k) for p in found)]
@@ -168,7 +168,7 @@ def compare_histograms(
     height: int = HEIGHT,
 ) -> go.Figure:
     """The same position in several runs (e.g. with and without BN), overlaid as densities."""
-    title = f"{position_label(kind)} · {block_label(layer_block)} · epoch {epoch}: run comparison"
+    title = f"{position_label(kind)} · {block_label(layer_block, records)} · epoch {epoch}: run comparison"
     fig = go.Figure()
     for i, rec in enumerate(records):
         label = labels[i] if i < len(labels) else f"run {i + 1}"

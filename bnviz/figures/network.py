@@ -61,7 +61,7 @@ def percentile_bands(
         s = _stat_series(record, block, kind, ("p15", "p50", "p85"))
         if not any(v is not None for v in s["p50"]):
             continue
-        for trace in seed_band(s["p50"], s["p15"], s["p85"], block_label(block), x=s["epoch"],
+        for trace in seed_band(s["p50"], s["p15"], s["p85"], block_label(block, record), x=s["epoch"],
                                color=run_color(i), hover="median"):
             fig.add_trace(trace)
     if not fig.data:
@@ -217,7 +217,7 @@ def saturation(
         for key, dash in (("dead", "solid"), ("saturated", "dash")):
             if not any(v is not None for v in s[key]):
                 continue
-            name = f"{block_label(block)} – {key}"
+            name = f"{block_label(block, record)} – {key}"
             fig.add_trace(go.Scatter(
                 x=s["epoch"], y=s[key], mode="lines+markers", name=name,
                 line={"color": run_color(i), "width": 2, "dash": dash},

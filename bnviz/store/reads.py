@@ -24,7 +24,7 @@ from bnviz.config import ModelConfig
 from bnviz.data.offered import shareable_path
 from bnviz.ids import validate_run_id
 from bnviz.layer_plan import bn_label
-from bnviz.record import FORMAT
+from bnviz.record import FORMAT, ORIGIN_CONFIG, ORIGIN_SCRIPT, origin_of
 from bnviz.settings import settings
 from bnviz.store import probe_codec
 from bnviz.store.db import Database, Transaction
@@ -166,6 +166,7 @@ class RunReads:
                 "val_accuracy": final.get("val_accuracy"), "test_accuracy": final.get("test_accuracy"),
                 "wall_time_s": r[13], "device": r[14], "created": iso(r[15]), "updated": iso(r[16]),
                 "version": r[17], "bn": _bn_label(r[18]),
+                "origin": ORIGIN_SCRIPT if r[7] == ORIGIN_SCRIPT else ORIGIN_CONFIG,
             })
         return out
 
@@ -203,7 +204,8 @@ def record_from(data: Mapping[str, Any]) -> dict[str, Any]:
         for name, value in logs.items():
             history.setdefault(name, []).append(value)
     return {
-        "format": FORMAT, "id": run["id"], "status": run["status"], "config": run["config"],
+        "format": FORMAT, "id": run["id"], "origin": origin_of(run["config"]), "status": run["status"],
+        "config": run["config"],
         "history": history, "batches": list(data["batches"]), "probes": list(data["probes"]),
         "summary": run["summary"],
         "name": run["name"], "notes": run["notes"], "owner": run["owner"],

@@ -18,7 +18,7 @@ from typing import Any
 
 from bnviz import events
 from bnviz.ids import validate_run_id
-from bnviz.record import FORMAT
+from bnviz.record import FORMAT, origin_of
 from bnviz.states import FINISHED
 from bnviz.store import Cursor, RunNotFound, RunStore, iso
 
@@ -64,7 +64,7 @@ class RunSnapshot:
     def to_record(self) -> dict[str, Any]:
         """A run record (docs/run-record.md) for code that takes one, e.g. the figures."""
         return {
-            "format": FORMAT, "id": self.run_id, "status": self.status,
+            "format": FORMAT, "id": self.run_id, "origin": origin_of(self.config), "status": self.status,
             "config": copy.deepcopy(dict(self.config)),
             "history": {k: list(v) for k, v in self.history.items()}, "batches": list(self.batches),
             "probes": list(self.probes), "summary": dict(self.summary) if self.summary is not None else None,

@@ -8,6 +8,7 @@ notes, owners) is checked here, once, before it reaches the database.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 from bnviz import events
 from bnviz.ids import new_run_id, validate_run_id
+from bnviz.record import ORIGIN_SCRIPT, SCRIPT_OWNER
 from bnviz.states import FINISHED, STATES, RunState
 from bnviz.store import liveness, probe_codec
 from bnviz.store.db import LOCK_SKELETONS, LOCK_UPLOADS, Database, Transaction
@@ -94,6 +96,34 @@ class RunWrites:
                  upload))
         return run_id
 
+    def create_script_run(self, config: Mapping[str, Any], owner: str = SCRIPT_OWNER, name: str = "",
+                          notes: str = "") -> str:
+        """Register a run that a user's own script trains (bnviz.watcher), running in this process.
+
+        Its config describes what the script's fit used (docs/run-record.md, `origin: "script"`) and is
+        no ExperimentConfig: no worker can train it again, and its fingerprint never matches another run."""
+        if (config.get("origin") != ORIGIN_SCRIPT or not isinstance(config.get("model"), Mapping)
+                or not isinstance(config.get("training"), Mapping)):
+            raise ValueError('a script run\'s config needs origin "script", model and training')
+        owner, name = _text(owner, MAX_OWNER, "owner"), _text(name, MAX_NAME, "name")
+        notes = _text(notes, MAX_NOTES, "notes")
+        run_id, now = new_run_id(), time.time()
+        token = liveness.hold(self.locks_dir)
+        data = _dumps(config)
+        fingerprint = hashlib.sha256(f"script:{run_id}:{data}".encode()).hexdigest()[:32]
+        model, training = config["model"], config["training"]
+        norm = model.get("norm") or {}
+        with self.write_transaction() as con:
+            con.execute(
+                "INSERT INTO runs (id, name, notes, owner, status, fingerprint, config_json, dataset, family,"
+                " placement, activation, epochs, backend, pid, proc_token, created, updated, started)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, name, notes, owner, RunState.RUNNING, fingerprint, data,
+                 str((config.get("dataset") or {}).get("name") or ""), ORIGIN_SCRIPT,
+                 str(norm.get("placement") or "none"), str(model.get("activation") or ""),
+                 training.get("epochs"), backend_of(config), os.getpid(), token, now, now, now))
+        return run_id
+
     def local_config(self, config: dict[str, Any], upload: str | None) -> dict[str, Any]:
         """`config` as this machine can train it: a stored data file points at a local copy."""
         if self._uploads is None or not upload:
@@ -108,52 +138,70 @@ class RunWrites:
 
         Returns True when someone has asked to cancel the run, so the trainer can stop within
         the batch; raises RunNotFound once the run was deleted."""
+        return self.append_events(run_id, [event])
+
+    def append_events(self, run_id: str, batch: list[Mapping[str, Any]]) -> bool:
+        """Apply several training events, in order, in one transaction (a writer that fell behind catches
+        up at the cost of one commit); the same answers as `append_event`."""
         run_id = validate_run_id(run_id)
-        kind, now = event.get("type"), time.time()
-        if kind == events.EventKind.START:
-            token = liveness.hold(self.locks_dir)
-        if kind == events.EventKind.PROBE:  # the expensive part, done before taking the write lock
-            skeleton, packed = probe_codec.split(event["probe"])
+        if not batch:
+            return False
+        now = time.time()
+        unknown = [e.get("type") for e in batch if e.get("type") not in tuple(events.EventKind)]
+        if unknown:
+            raise ValueError(f"unknown event type {unknown[0]!r}; one of {', '.join(events.EventKind)}")
+        token = liveness.hold(self.locks_dir) if any(e["type"] == events.EventKind.START for e in batch) else None
+        # the expensive part, done before taking the write lock
+        packed = [probe_codec.split(e["probe"]) if e["type"] == events.EventKind.PROBE else None for e in batch]
         with self.write_transaction() as con:
             row = con.execute("SELECT summary_json, n_batches, n_epochs, n_probes, status, cancel_requested"
                               " FROM runs WHERE id=?" + self._db.for_update, (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(run_id)
+            state = {"summary": json.loads(row[0]) if row[0] else None, "status": row[4],
+                     "n_batches": row[1], "n_epochs": row[2], "n_probes": row[3]}
             sets: dict[str, Any] = {}
-            status = events.status_after(row[4], event)
-            if status != row[4]:
-                sets["status"] = status
-            if kind in (events.EventKind.START, events.EventKind.END):
-                summary = events.summary_after(json.loads(row[0]) if row[0] else None, event)
-                sets["summary_json"] = _dumps(summary)
-            if kind == events.EventKind.START:
-                sets.update(started=now, device=event["device"], pid=os.getpid(), proc_token=token)
-            elif kind == events.EventKind.BATCH:
-                con.execute("INSERT INTO batches VALUES (?,?,?)", (run_id, row[1], _dumps(events.batch_row(event))))
-                sets["n_batches"] = row[1] + 1
-            elif kind == events.EventKind.EPOCH:
-                con.execute("INSERT INTO epochs VALUES (?,?,?,?)",
-                            (run_id, row[2], int(event["epoch"]), _dumps(event["logs"])))
-                sets["n_epochs"] = row[2] + 1
-            elif kind == events.EventKind.PROBE:
-                key = None
-                if skeleton is not None:
-                    key = probe_codec.skeleton_hash(skeleton)
-                    con.advisory_lock(LOCK_SKELETONS, shared=True)  # a delete's clean-up cannot take it now
-                    con.execute("INSERT INTO skeletons VALUES (?,?) ON CONFLICT (hash) DO NOTHING",
-                                (key, zlib.compress(skeleton.encode(), 9)))
-                con.execute("INSERT INTO probes VALUES (?,?,?,?,?)",
-                            (run_id, row[3], int(event["probe"].get("epoch", row[3])), key, packed))
-                sets["n_probes"] = row[3] + 1
-            elif kind == events.EventKind.END:
-                sets.update(finished=now, final_json=_dumps(summary.get("final") or {}),
-                            wall_time_s=summary.get("wall_time_s"), cancel_requested=0)
-            else:
-                raise ValueError(f"unknown event type {kind!r}; one of {', '.join(events.EventKind)}")
-            if "progress" in event:
-                sets["progress_json"] = _dumps(event["progress"])
+            for event, probe in zip(batch, packed):
+                self._apply(con, run_id, event, probe, state, sets, now, token)
             self._update(con, run_id, sets, now)
         return bool(row[5])
+
+    def _apply(self, con: Transaction, run_id: str, event: Mapping[str, Any], probe: tuple | None,
+               state: dict[str, Any], sets: dict[str, Any], now: float, token: str | None) -> None:
+        """One event of `append_events`: its rows, and what it changes in the run's row (`sets`, `state`)."""
+        kind = event["type"]
+        status = events.status_after(state["status"], event)
+        if status != state["status"]:
+            sets["status"] = state["status"] = status
+        if kind in (events.EventKind.START, events.EventKind.END):
+            state["summary"] = summary = events.summary_after(state["summary"], event)
+            sets["summary_json"] = _dumps(summary)
+        if kind == events.EventKind.START:
+            sets.update(started=now, device=event["device"], pid=os.getpid(), proc_token=token)
+        elif kind == events.EventKind.BATCH:
+            con.execute("INSERT INTO batches VALUES (?,?,?)",
+                        (run_id, state["n_batches"], _dumps(events.batch_row(event))))
+            sets["n_batches"] = state["n_batches"] = state["n_batches"] + 1
+        elif kind == events.EventKind.EPOCH:
+            con.execute("INSERT INTO epochs VALUES (?,?,?,?)",
+                        (run_id, state["n_epochs"], int(event["epoch"]), _dumps(event["logs"])))
+            sets["n_epochs"] = state["n_epochs"] = state["n_epochs"] + 1
+        elif kind == events.EventKind.PROBE:
+            skeleton, packed = probe
+            key = None
+            if skeleton is not None:
+                key = probe_codec.skeleton_hash(skeleton)
+                con.advisory_lock(LOCK_SKELETONS, shared=True)  # a delete's clean-up cannot take it now
+                con.execute("INSERT INTO skeletons VALUES (?,?) ON CONFLICT (hash) DO NOTHING",
+                            (key, zlib.compress(skeleton.encode(), 9)))
+            con.execute("INSERT INTO probes VALUES (?,?,?,?,?)",
+                        (run_id, state["n_probes"], int(event["probe"].get("epoch", state["n_probes"])), key, packed))
+            sets["n_probes"] = state["n_probes"] = state["n_probes"] + 1
+        else:  # END
+            sets.update(finished=now, final_json=_dumps(state["summary"].get("final") or {}),
+                        wall_time_s=state["summary"].get("wall_time_s"), cancel_requested=0)
+        if "progress" in event:
+            sets["progress_json"] = _dumps(event["progress"])
 
     @staticmethod
     def _update(con: Transaction, run_id: str, sets: dict[str, Any], now: float) -> None:

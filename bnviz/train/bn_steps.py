@@ -40,17 +40,19 @@ def _exact(values) -> list[float]:
 
 
 class BNStepsRecorder:
-    """Records the `bn_steps` probe field for every BatchNormalization layer of a model.
+    """Records the `bn_steps` probe field for BatchNormalization layers.
 
     It rides on the probe's own training-mode pass (bnviz.train.probes): `summarize` runs inside the
-    compiled probe on what enters each BN layer, `entries` turns its small results into the field."""
+    compiled probe on what enters each BN layer, `entries` turns its small results into the field.
+    `layers` are (name in the record, layer, shape of what enters it without the batch axis), so a
+    model read from a user's graph (bnviz.watcher) names them as its author did."""
 
-    def __init__(self, model, batch_size: int, sample: int = SAMPLE, bins: int = BINS) -> None:
-        import keras
-
-        self.layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    def __init__(self, layers: list[tuple[str, Any, tuple]], batch_size: int, sample: int = SAMPLE,
+                 bins: int = BINS) -> None:
+        self.names = [name for name, _, _ in layers]
+        self.layers = [layer for _, layer, _ in layers]
         # per layer, the shape of what enters it for the probe batch (batch size filled in)
-        self.shapes = [(batch_size, *tuple(layer.input.shape[1:])) for layer in self.layers]
+        self.shapes = [(batch_size, *tuple(shape)) for _, _, shape in layers]
         self.sample = sample
         self.bins = bins
 
@@ -58,10 +60,12 @@ class BNStepsRecorder:
         """Per layer, from the tensors entering the BN layers (in `self.layers` order)."""
         return [self._summarize(tensor, shape) for tensor, shape in zip(inputs, self.shapes)]
 
-    def entries(self, summaries: list[dict[str, Any]]) -> dict[str, Any]:
-        """The probe field, from `summarize`'s results copied to the host."""
-        return {layer.name: self._layer_entry(layer, {k: np.asarray(v) for k, v in stats.items()}, shape)
-                for layer, stats, shape in zip(self.layers, summaries, self.shapes)}
+    def entries(self, summaries: list[dict[str, Any]], read=None) -> dict[str, Any]:
+        """The probe field, from `summarize`'s results copied to the host. `read(variable)`: the value a
+        variable had at the probe (default: its value now)."""
+        read = read or (lambda v: v.numpy())
+        return {name: self._layer_entry(layer, {k: np.asarray(v) for k, v in stats.items()}, shape, read)
+                for name, layer, stats, shape in zip(self.names, self.layers, summaries, self.shapes)}
 
     def _summarize(self, tensor, shape: tuple[int, ...]) -> dict[str, Any]:
         """Per-channel statistics computed where the tensor lives (compiled); only small arrays are
@@ -87,12 +91,12 @@ class BNStepsRecorder:
         return {"mean": mean, "variance": variance, "lo": lo, "hi": hi, "counts": counts,
                 "sample": ops.reshape(sample, (-1, units))}
 
-    def _layer_entry(self, layer, stats: dict[str, np.ndarray], shape: tuple[int, ...]) -> dict[str, Any]:
+    def _layer_entry(self, layer, stats: dict[str, np.ndarray], shape: tuple[int, ...], read) -> dict[str, Any]:
         pixel = [shape[1] // 2, shape[2] // 2] if len(shape) == 4 else None
 
         def var(name: str) -> list[float] | None:
             v = getattr(layer, name, None)
-            return _exact(v.numpy()) if v is not None else None
+            return _exact(read(v)) if v is not None else None
 
         return {
             "epsilon": float(layer.epsilon),
@@ -115,9 +119,9 @@ def recorder_for(model, batch_size: int) -> BNStepsRecorder | None:
     """A recorder for a probe batch of `batch_size` when the model has a BatchNormalization layer, else None."""
     import keras
 
-    if not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers):
-        return None
-    return BNStepsRecorder(model, batch_size)
+    found = [(layer.name, layer, tuple(layer.input.shape[1:])) for layer in model.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    return BNStepsRecorder(found, batch_size) if found else None
 
 
 # --- the steps, from a record (pure) -------------------------------------------------------------

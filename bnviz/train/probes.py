@@ -52,6 +52,23 @@ class Position:
     inference: bool = False  # read from the inference-mode pass
 
 
+@dataclass
+class Plan:
+    """What a probe records: symbolic tensors of one graph and what each position means.
+
+    `block_plan` reads it off a model built by bnviz.train.models; bnviz.watcher reads it off any
+    user's graph. The probe model is `keras.Model(inputs, tensors)`: its layers are the model's own,
+    so it shares their variables and sees the weights as they are at each probe."""
+
+    inputs: list
+    tensors: list
+    positions: list[Position]
+    output: int  # index of the network's output in `tensors`
+    norm_layers: list[tuple[str, keras.layers.Layer]]  # normalization layers for `bn_params`, by record name
+    steps: list[tuple[str, keras.layers.Layer, int]]  # BatchNormalization layers for `bn_steps`: input tensor
+    grad_layers: list[tuple[str, keras.layers.Layer]] | None = None  # gradient norms per layer (None: by path)
+
+
 def _round(value: float) -> float | None:
     value = float(value)
     return float(f"{value:.6g}") if math.isfinite(value) else None
@@ -69,74 +86,32 @@ class Prober:
     (on the same power-of-two ladder) when the values outgrow them."""
 
     def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, loss_fn,
-                 settings: InstrumentConfig | None = None, on_device: bool | None = None) -> None:
-        """`on_device`: summarise inside the compiled probe (default: when the backend uses a GPU)."""
+                 settings: InstrumentConfig | None = None, on_device: bool | None = None,
+                 plan: Plan | None = None) -> None:
+        """`on_device`: summarise inside the compiled probe (default: when the backend uses a GPU).
+        `plan`: what to record (default: the blocks of a model built by bnviz.train.models)."""
         self.model = model
         self.settings = settings or InstrumentConfig()
         self.x = ops.convert_to_tensor(x)
         self.y = ops.convert_to_tensor(y)
         self.loss_fn = loss_fn
-        self.positions, tensors = self._plan()
-        self.probe_model = keras.Model(model.inputs, tensors, name="bnviz_probe")
-        layer_of = [v.path.split("/")[0] for v in self.probe_model.trainable_variables]
-        self._grad_layers = list(dict.fromkeys(layer_of))
-        self._grad_groups = [[i for i, name in enumerate(layer_of) if name == layer] for layer in self._grad_layers]
+        self.threshold = 0.5  # a single output's class boundary: 0 where the model outputs logits
+        self.plan = plan or block_plan(model)
+        self.positions = self.plan.positions
+        self._output_index = self.plan.output
+        self._bn_inputs = [index for _, _, index in self.plan.steps]
+        self._infer_needed = sorted({p.tensor for p in self.positions if p.inference} | {self._output_index})
+        self.probe_model = keras.Model(self.plan.inputs, self.plan.tensors, name="bnviz_probe")
+        self._grad_layers, self._grad_groups = _gradient_groups(self.probe_model.trainable_variables,
+                                                                self.plan.grad_layers)
         self._ranges: list[tuple[float, float, int]] | None = None  # per position, from the first probe on
         self._first_ranges = [(-1.0, 1.0, self.settings.bins)] * len(self.positions)
         self._saturating = [SATURATING.get(p.activation) if p.kind == "activation" else None for p in self.positions]
         self._dead = [p.kind == "activation" and p.activation in DEAD_PRONE for p in self.positions]
         self.on_device = bool(backends.list_gpus()) if on_device is None else on_device
-        self.bn_steps = bn_steps.recorder_for(model, len(x))  # rides on the training-mode pass
+        steps = [(name, layer, tuple(self.plan.tensors[i].shape[1:])) for name, layer, i in self.plan.steps]
+        self.bn_steps = bn_steps.BNStepsRecorder(steps, len(x)) if steps else None  # rides on the training pass
         self._compiled = None
-
-    # --- which tensors -------------------------------------------------------------
-    def _plan(self) -> tuple[list[Position], list]:
-        model = self.model
-        tensors: list = []
-        index: dict[str, int] = {}
-
-        def tensor_of(key: str, tensor) -> int:
-            if key not in index:
-                index[key] = len(tensors)
-                tensors.append(tensor)
-            return index[key]
-
-        positions: list[Position] = []
-        block_of_layer: dict[str, int] = {}
-        for info in blocks(model):
-            block_of_layer[info.name] = info.number
-            act_layer = model.get_layer(info.activation)
-            act_name = act_layer.get_config().get("activation")
-            act_name = act_name if isinstance(act_name, str) else None
-            pre = tensor_of(act_layer.name + ":in", act_layer.input)
-            positions.append(Position(act_layer.name, info.number, "pre_activation", pre, act_name))
-            out = tensor_of(act_layer.name, act_layer.output)
-            positions.append(Position(act_layer.name, info.number, "activation", out, act_name))
-
-        # Every normalization layer, in model order, is recorded on both sides.
-        current_block = 0
-        self._bn_inputs = []  # the tensor entering each BatchNormalization layer, for bn_steps
-        for layer in model.layers:
-            name = layer.name
-            root = name.split("_")[0]
-            if root in block_of_layer:
-                current_block = block_of_layer[root]
-            if isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
-                block = 0 if name == "input_bn" else current_block
-                t_in = tensor_of(name + ":in", layer.input)
-                t_out = tensor_of(name, layer.output)
-                positions.append(Position(name, block, "bn_input", t_in))
-                positions.append(Position(name, block, "bn_output", t_out))
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    positions.append(Position(name, block, "bn_output_inference", t_out, inference=True))
-                    self._bn_inputs.append(t_in)
-
-        out = tensor_of("output", model.output)
-        positions.insert(0, Position("input", 0, "input", tensor_of("input", model.inputs[0])))
-        positions.append(Position("output", -1, "output", out))
-        self._output_index = out
-        self._infer_needed = sorted({p.tensor for p in positions if p.inference} | {out})
-        return positions, tensors
 
     # --- the passes ---------------------------------------------------------------
     def _values(self) -> tuple[list, list]:
@@ -190,22 +165,37 @@ class Prober:
             units.append(cache[key])
         return {**flat, "units": ops.stack(units), **common}
 
-    def _call(self) -> dict[str, np.ndarray]:
+    def snapshot(self) -> tuple[list, list]:
+        """The variables' values now, copied: `probe(epoch, values=...)` can then run later, in another
+        thread, while training goes on (bnviz.watcher probes off the training thread)."""
+        trainable, non_trainable = self._values()
+        return [ops.copy(v) for v in trainable], [ops.copy(v) for v in non_trainable]
+
+    def _reader(self, values: tuple[list, list] | None):
+        """variable -> its numpy value at the probe: from `values` (a snapshot) when given, else now."""
+        lookup = {}
+        if values is not None:
+            pairs = zip([*self.probe_model.trainable_variables, *self.probe_model.non_trainable_variables],
+                        [*values[0], *values[1]])
+            lookup = {id(var): value for var, value in pairs}
+        return lambda var: np.asarray(ops.convert_to_numpy(lookup.get(id(var), var)))
+
+    def _call(self, values: tuple[list, list] | None = None) -> dict[str, np.ndarray]:
         """One probe. The first one picks each position's bins; a later one widens those whose values
         outgrew them (`widened`), so what lies outside the drawn range stays a sliver. On the device
         path that costs one more run of the compiled probe, on the host path only re-binning."""
         if self._compiled is None:
             self._compiled = backends.compile_function(self._summarise)
-        trainable, non_trainable = self._values()
+        trainable, non_trainable = values or self._values()
         out = self._run(trainable, non_trainable)
         if "values" in out:  # the host path
-            values = [out["values"][(p.inference, p.tensor)] for p in self.positions]
-            summary = host_summaries(values, self._ranges or self._first_ranges, self._saturating, self.settings.bins)
+            arrays = [out["values"][(p.inference, p.tensor)] for p in self.positions]
+            summary = host_summaries(arrays, self._ranges or self._first_ranges, self._saturating, self.settings.bins)
             ranges = self._widened(summary)
             if ranges != self._ranges:
                 self._ranges = ranges
-                summary = host_summaries(values, ranges, self._saturating, self.settings.bins)
-            summary["units"] = np.array([host_unit_stats(v, dead) for v, dead in zip(values, self._dead)])
+                summary = host_summaries(arrays, ranges, self._saturating, self.settings.bins)
+            summary["units"] = np.array([host_unit_stats(v, dead) for v, dead in zip(arrays, self._dead)])
             return {**summary, "grad_sq": np.asarray(out["grad_sq"]), "metrics": np.asarray(out["metrics"]),
                     "bn_steps": out["bn_steps"]}
         ranges = self._widened(out)
@@ -241,9 +231,11 @@ class Prober:
                 ranges.append((lo, hi, self.settings.bins if lo < 0 else self.settings.bins // 2))
         return ranges
 
-    def probe(self, epoch: int) -> dict:
-        """Record every position at this point of training; the model is not modified."""
-        out = self._call()
+    def probe(self, epoch: int, values: tuple[list, list] | None = None) -> dict:
+        """Record every position at this point of training (or on `values`, a `snapshot()`); the model
+        is not modified."""
+        out = self._call(values)
+        read = self._reader(values)
         hists, units, grad_sq, metrics = out["hist"], out["units"], out["grad_sq"], out["metrics"]
         width = hists.shape[1] - 2
         positions = []
@@ -258,14 +250,14 @@ class Prober:
             "epoch": int(epoch),
             "positions": positions,
             "gradients": gradients,
-            "bn_params": self._bn_params(),
+            "bn_params": bn_params(self.plan.norm_layers, read),
             "probe_metrics": {
                 "train_mode": {"loss": _round(metrics[0]), "accuracy": _round(metrics[1])},
                 "inference_mode": {"loss": _round(metrics[2]), "accuracy": _round(metrics[3])},
             },
         }
         if self.bn_steps is not None:
-            probe["bn_steps"] = self.bn_steps.entries(out["bn_steps"])
+            probe["bn_steps"] = self.bn_steps.entries(out["bn_steps"], read)
         return probe
 
     # --- summaries -----------------------------------------------------------------
@@ -290,23 +282,11 @@ class Prober:
             "stats": {name: _round(value) for name, value in zip(STAT_NAMES, stats)},
         }
 
-    def _bn_params(self) -> dict[str, dict]:
-        result = {}
-        for layer in self.model.layers:
-            if not isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
-                continue
-            entry = {}
-            for attr in ("gamma", "beta", "moving_mean", "moving_variance"):
-                var = getattr(layer, attr, None)
-                entry[attr] = _summary(np.asarray(ops.convert_to_numpy(var)).reshape(-1)) if var is not None else None
-            result[layer.name] = entry
-        return result
-
     def _metrics(self, probs, y):
         """[loss, accuracy] of the probe batch, as a tensor."""
         loss = ops.mean(self.loss_fn(y, probs))
         if probs.shape[-1] == 1:
-            predicted = ops.cast(ops.reshape(probs, (-1,)) > 0.5, "int32")
+            predicted = ops.cast(ops.reshape(probs, (-1,)) > self.threshold, "int32")
             truth = ops.cast(ops.reshape(y, (-1,)), "int32")
         else:
             predicted = ops.cast(ops.argmax(probs, axis=-1), "int32")
@@ -314,3 +294,77 @@ class Prober:
             truth = ops.cast(ops.argmax(y, axis=-1) if one_hot else ops.reshape(y, (-1,)), "int32")
         accuracy = ops.mean(ops.cast(predicted == truth, "float32"))
         return ops.stack([ops.cast(loss, "float32"), accuracy])
+
+
+def bn_params(norm_layers: list[tuple[str, keras.layers.Layer]], read=None) -> dict[str, dict]:
+    """The `bn_params` probe field: γ, β and the moving statistics of each normalization layer, summarised.
+    `read(variable)`: its value at the probe (default: now)."""
+    read = read or (lambda var: np.asarray(ops.convert_to_numpy(var)))
+    result = {}
+    for name, layer in norm_layers:
+        entry = {}
+        for attr in ("gamma", "beta", "moving_mean", "moving_variance"):
+            var = getattr(layer, attr, None)
+            entry[attr] = _summary(read(var).reshape(-1)) if var is not None else None
+        result[name] = entry
+    return result
+
+
+def _gradient_groups(variables: list, grad_layers: list[tuple[str, keras.layers.Layer]] | None):
+    """(layer names, per layer the indices of its variables among `variables`): by the layers given,
+    else by the first part of each variable's path (a block-built model's layer names)."""
+    if grad_layers is None:
+        layer_of = [v.path.split("/")[0] for v in variables]
+    else:
+        owner = {id(v): name for name, layer in grad_layers for v in layer.trainable_variables}
+        layer_of = [owner.get(id(v), v.path) for v in variables]
+    names = list(dict.fromkeys(layer_of))
+    return names, [[i for i, name in enumerate(layer_of) if name == layer] for layer in names]
+
+
+def block_plan(model: keras.Model) -> Plan:
+    """The plan of a model built block by block (bnviz.train.models): every block's activation, and
+    every normalization layer on both sides, in model order."""
+    tensors: list = []
+    index: dict[str, int] = {}
+
+    def tensor_of(key: str, tensor) -> int:
+        if key not in index:
+            index[key] = len(tensors)
+            tensors.append(tensor)
+        return index[key]
+
+    positions: list[Position] = []
+    block_of_layer: dict[str, int] = {}
+    for info in blocks(model):
+        block_of_layer[info.name] = info.number
+        act_layer = model.get_layer(info.activation)
+        act_name = act_layer.get_config().get("activation")
+        act_name = act_name if isinstance(act_name, str) else None
+        pre = tensor_of(act_layer.name + ":in", act_layer.input)
+        positions.append(Position(act_layer.name, info.number, "pre_activation", pre, act_name))
+        out = tensor_of(act_layer.name, act_layer.output)
+        positions.append(Position(act_layer.name, info.number, "activation", out, act_name))
+
+    current_block = 0
+    norm_layers, steps = [], []
+    for layer in model.layers:
+        name = layer.name
+        root = name.split("_")[0]
+        if root in block_of_layer:
+            current_block = block_of_layer[root]
+        if isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
+            block = 0 if name == "input_bn" else current_block
+            t_in = tensor_of(name + ":in", layer.input)
+            t_out = tensor_of(name, layer.output)
+            positions.append(Position(name, block, "bn_input", t_in))
+            positions.append(Position(name, block, "bn_output", t_out))
+            norm_layers.append((name, layer))
+            if isinstance(layer, keras.layers.BatchNormalization):
+                positions.append(Position(name, block, "bn_output_inference", t_out, inference=True))
+                steps.append((name, layer, t_in))
+
+    out = tensor_of("output", model.output)
+    positions.insert(0, Position("input", 0, "input", tensor_of("input", model.inputs[0])))
+    positions.append(Position("output", -1, "output", out))
+    return Plan(list(model.inputs), tensors, positions, out, norm_layers, steps)
