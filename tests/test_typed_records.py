@@ -87,6 +87,8 @@ def test_pages_and_ui_read_configs_and_summaries_through_attributes() -> None:
     for path in sorted([*(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]):
         if path == ROOT / "ui" / "live.py":
             continue  # RunView: where they are parsed, once per view
+        if path == ROOT / "ui" / "run_model.py":
+            continue  # a script's run (bnviz.watch): its config describes the user's fit and is no ExperimentConfig
         for node in ast.walk(ast.parse(path.read_text())):
             key = (node.slice if isinstance(node, ast.Subscript) else
                    node.args[0] if isinstance(node, ast.Call) and node.args and

@@ -29,6 +29,7 @@ from bnviz.store import MAX_NAME
 from bnviz.train import backends
 from bnviz.train.callback import InstrumentCallback
 from bnviz.train.models import param_counts
+from bnviz.train.pace import Pace
 from bnviz.train.probes import Prober, bn_params
 from bnviz.watcher import describe
 from bnviz.watcher.graph import SUPPORTED, NormInfo, Unsupported, normalization_layers, plan_for, readable
@@ -81,7 +82,8 @@ class WatchCallback(InstrumentCallback):
     def on_train_begin(self, logs=None) -> None:
         self.active, self.run_id, self.diverged_at = False, None, None
         self.epoch = self.epochs_completed = self.global_step = 0
-        self._fit_start, self._eta, self._logged, self._probed = None, None, 0, -1
+        self.pace = Pace()  # samples/s and the ETA over this fit (bnviz/train/pace.py)
+        self._last_step, self._probed = 0, -1  # the last logged step; the last probed epoch
         self._last_logs: dict[str, float | None] = {}
         try:
             self._begin()
@@ -180,8 +182,9 @@ class WatchCallback(InstrumentCallback):
             loss = _float((logs or {}).get("loss"))
             if loss is not None and not math.isfinite(loss) and self.diverged_at is None:
                 self.diverged_at = {"epoch": self.epoch, "batch": done}
-            if (done % self.log_every == 0 or done == self.steps) and step > self._logged:
-                self._logged = self.global_step = step
+            self.pace.mark(step)
+            if (done % self.log_every == 0 or done == self.steps) and step > self._last_step:
+                self._last_step = self.global_step = step
                 self._emit_batch(done, loss, _float((logs or {}).get("accuracy")))
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
