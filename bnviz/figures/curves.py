@@ -51,7 +51,8 @@ def batches_are_own(record: Mapping[str, Any], metric: str) -> bool:
     """Whether the record's batch points are each logged batch's own `metric` (`batch_<metric>`,
     added field) rather than Keras' running mean within the epoch (older records)."""
     batches = [b for b in as_record(record).get("batches") or [] if isinstance(b, Mapping)]
-    return all(f"batch_{metric}" in b for b in batches if b.get(metric) is not None)
+    own = [b.get(f"batch_{metric}") for b in batches if b.get(metric) is not None]
+    return all(value is not None for value in own)  # a script's run without batch sizes: the running means
 
 
 def _batch_points(record: Mapping[str, Any], metric: str, steps: int | None) -> tuple[list, list]:
