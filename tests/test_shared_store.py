@@ -49,9 +49,9 @@ def test_a_worker_elsewhere_that_dies_is_found_by_its_heartbeat_and_the_queue_go
 
         worker = start_worker()  # a fresh worker takes the next run
         assert manager.wait(nxt.run_id, timeout=240) == "succeeded"
+        assert worker.wait(60) == 0  # the worker commits the model right after the run's end event
         model = web.model_path(nxt.run_id)  # trained on the GPU box, downloaded from the web box
         assert model is not None and model.parent == web.models_dir and model.stat().st_size > 0
-        assert worker.wait(60) == 0
     finally:
         if worker.poll() is None:
             worker.kill()
