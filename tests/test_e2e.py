@@ -75,7 +75,7 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         other.goto(f"{url}/?run={run_id}")  # the root URL with ?run= (the old share link) still works
         wait_for_app(other)
         _wait_until(lambda: curve_points(other)["epochs"] >= 1, 60, "the shared run's chart")
-        assert other.get_by_role("heading", name="circles mlp BN after").is_visible()
+        other.get_by_role("heading", name="circles mlp BN after").wait_for(state="visible", timeout=60_000)
 
         # Both see it finish.
         page.get_by_text("succeeded").first.wait_for(timeout=120_000)
