@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from bnviz.config import ExperimentConfig
 from bnviz.presets import PRESETS
+from tests.apptest_helpers import open_app
 from tests.fake_trainer import train as fake_train
 from ui import routes
 
@@ -20,13 +21,6 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 def _fake_worker(fake_worker):
     """Runs queued by the pages are trained by the fake trainer in a worker thread."""
     return fake_worker
-
-
-def _app(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at
 
 
 def _stored_run(name="stored run", **updates) -> str:
@@ -49,7 +43,7 @@ def _charts(at: AppTest) -> list:
 
 
 def test_experiment_page_builds_a_config_and_puts_it_in_the_url():
-    at = _app()
+    at = open_app()
     at.run()
     assert not at.exception
     token = at.query_params["cfg"][0] if isinstance(at.query_params["cfg"], list) else at.query_params["cfg"]
@@ -59,14 +53,14 @@ def test_experiment_page_builds_a_config_and_puts_it_in_the_url():
 
 def test_a_shared_config_link_prefills_the_form():
     config = PRESETS["seed001-circles-before"].config.with_updates({"training.learning_rate": 0.05})
-    at = _app(cfg=config.encode())
+    at = open_app(None, cfg=config.encode())
     at.run()
     assert at.radio(key="f:model.norm.placement").value == "before"
     assert at.number_input(key="f:training.learning_rate").value == pytest.approx(0.05)
 
 
 def test_invalid_form_values_are_explained_not_raised():
-    at = _app()
+    at = open_app()
     at.run()
     at.text_input(key="f:model.hidden").set_value("50, lots").run()
     assert not at.exception
@@ -74,7 +68,7 @@ def test_invalid_form_values_are_explained_not_raised():
 
 
 def test_train_submits_a_job_and_opens_its_live_view():
-    at = _app()
+    at = open_app()
     at.run()
     next(b for b in at.button if b.label == "Train").click().run()
     assert not at.exception
@@ -90,7 +84,7 @@ def test_train_submits_a_job_and_opens_its_live_view():
 
 
 def test_train_with_and_without_bn_opens_compare_with_both_runs():
-    at = _app()
+    at = open_app()
     at.run()
     next(b for b in at.button if b.label == "Train with and without BN").click().run()
     assert not at.exception
@@ -101,7 +95,7 @@ def test_train_with_and_without_bn_opens_compare_with_both_runs():
 
 def test_run_page_renders_curves_and_histograms_of_a_stored_run():
     run_id = _stored_run()
-    at = _app(run=run_id)
+    at = open_app(None, run=run_id)
     at.run()
     assert not at.exception, at.exception
     assert at.title[0].value == "stored run"
@@ -116,7 +110,7 @@ def test_run_page_renders_curves_and_histograms_of_a_stored_run():
 def test_compare_renders_two_runs_and_highlights_config_differences():
     a = _stored_run("with BN")
     b = _stored_run("without BN", **{"model.norm.placement": "none"})
-    at = _app(runs=f"{a},{b}")
+    at = open_app(None, runs=f"{a},{b}")
     at.switch_page(routes.file("compare"))
     at.run()
     assert not at.exception, at.exception
@@ -127,7 +121,7 @@ def test_compare_renders_two_runs_and_highlights_config_differences():
 
 def test_runs_page_lists_runs():
     _stored_run("listed run")
-    at = _app()
+    at = open_app()
     at.switch_page(routes.file("runs"))
     at.run()
     assert not at.exception
@@ -150,7 +144,7 @@ def test_runs_page_lists_runs():
 def test_bad_links_get_a_friendly_message_and_a_way_back(params, page, message):
     from bnviz.ids import new_run_id
 
-    at = _app(**{k: new_run_id() if v == "NEW_ID" else v for k, v in params.items()})
+    at = open_app(None, **{k: new_run_id() if v == "NEW_ID" else v for k, v in params.items()})
     at.switch_page(page)
     at.run()
     assert not at.exception
@@ -160,14 +154,14 @@ def test_bad_links_get_a_friendly_message_and_a_way_back(params, page, message):
 
 def test_root_url_with_run_opens_the_live_view():
     run_id = _stored_run("root link")
-    at = _app(run=run_id)
+    at = open_app(None, run=run_id)
     at.run()  # no switch_page: the root URL
     assert at.title[0].value == "root link"
 
 
 def test_presenter_mode_hides_the_controls():
     run_id = _stored_run("on the projector")
-    at = _app(run=run_id, present="1")
+    at = open_app(None, run=run_id, present="1")
     at.run()
     assert not at.exception
     assert not [b for b in at.button if b.label == "Cancel run"]
@@ -176,7 +170,7 @@ def test_presenter_mode_hides_the_controls():
 
 def test_the_live_view_follows_a_running_job(monkeypatch):
     monkeypatch.setenv("BNVIZ_FAKE_EPOCH_S", "0.4")
-    at = _app()
+    at = open_app()
     at.run()
     at.number_input(key="f:training.epochs").set_value(6).run()
     next(b for b in at.button if b.label == "Train").click().run()
@@ -195,7 +189,7 @@ def test_the_live_view_follows_a_running_job(monkeypatch):
 def test_the_gallery_renders_every_card():
     from bnviz.gallery import EXPERIMENTS
 
-    at = _app()
+    at = open_app()
     at.switch_page(routes.file("learn"))
     at.run()
     assert not at.exception, at.exception
@@ -204,7 +198,7 @@ def test_the_gallery_renders_every_card():
 
 
 def test_running_a_gallery_card_launches_its_arms_and_answers():
-    at = _app(exp="tutorial-circles")
+    at = open_app(None, exp="tutorial-circles")
     at.switch_page(routes.file("learn"))
     at.run()
     next(b for b in at.button if b.key == "answer_run_tutorial-circles").click().run()

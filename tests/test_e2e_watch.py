@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e_app import CHROMIUM_ARGS, curve_points, require_chromium, streamlit_server, wait_for_app
+from tests.e2e_app import curve_points, streamlit_server, wait_for_app
 from tests.waiting import wait_for
 from ui import routes
 
@@ -60,17 +60,6 @@ HIST_TITLE_JS = """
           String(p.layout.title.text || '').startsWith('Distributions'));
         return p ? String(p.layout.title.text) : ''; }
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 def _lines(proc: subprocess.Popen) -> queue.Queue:

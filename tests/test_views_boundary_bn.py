@@ -7,6 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest_helpers import open_app
 from tests.conftest import tiny_config
 from ui import routes
 
@@ -24,20 +25,13 @@ def _stored_real_run(name: str, placement: str) -> str:
     return run_id
 
 
-def _app(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at
-
-
 def _trace_types(at: AppTest) -> list[set[str]]:
     return [{t.get("type") for t in json.loads(c.proto.spec).get("data", [])} for c in at.get("plotly_chart")]
 
 
 def test_run_page_shows_the_boundary_and_bn_step_by_step():
     run_id = _stored_real_run("circles with BN", "after")
-    at = _app(run=run_id)
+    at = open_app(None, run=run_id)
     at.run()
     assert not at.exception, at.exception
     assert any("heatmap" in types for types in _trace_types(at))
@@ -57,7 +51,7 @@ def test_run_page_shows_the_boundary_and_bn_step_by_step():
 def test_compare_shows_the_runs_boundaries_side_by_side():
     a = _stored_real_run("with BN", "after")
     b = _stored_real_run("without BN", "none")
-    at = _app(runs=f"{a},{b}")
+    at = open_app(None, runs=f"{a},{b}")
     at.switch_page(routes.file("compare"))
     at.run()
     assert not at.exception, at.exception

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest_helpers import open_app
 from ui import routes
 from ui.run_model import SCRIPT_NOTE
 
@@ -52,20 +53,13 @@ def _form_run() -> str:
     return run_id
 
 
-def _app(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at
-
-
 def _text(at: AppTest) -> str:
     return " ".join(str(m.value) for m in [*at.markdown, *at.caption])
 
 
 def test_the_run_page_shows_a_script_run_with_its_origin_model_and_every_view():
     run_id = _script_run()
-    at = _app(run=run_id)
+    at = open_app(None, run=run_id)
     at.run()
     assert not at.exception, at.exception
     assert at.title[0].value == "my script run"
@@ -82,10 +76,10 @@ def test_the_run_page_shows_a_script_run_with_its_origin_model_and_every_view():
 
 def test_presenter_mode_and_the_runs_page_show_a_script_run():
     run_id = _script_run("presented")
-    at = _app(run=run_id, present="1")
+    at = open_app(None, run=run_id, present="1")
     at.run()
     assert not at.exception, at.exception
-    at = _app()
+    at = open_app()
     at.switch_page(routes.file("runs"))
     at.run()
     assert not at.exception, at.exception
@@ -95,7 +89,7 @@ def test_presenter_mode_and_the_runs_page_show_a_script_run():
 
 def test_compare_puts_a_script_run_beside_a_form_run():
     script, form = _script_run("scripted"), _form_run()
-    at = _app(runs=f"{script},{form}")
+    at = open_app(None, runs=f"{script},{form}")
     at.switch_page(routes.file("compare"))
     at.run()
     assert not at.exception, at.exception
