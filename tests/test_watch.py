@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -181,10 +182,17 @@ def test_a_cancel_from_the_dashboard_stops_the_recording_not_the_training(capsys
     watcher = bnviz.watch(name="cancel me", probe=None)
 
     class CancelAfterFirstEpoch(keras.callbacks.Callback):
+        """Cancels after epoch 0, then holds epoch 1 until the writer has seen the request: the writer
+        is asynchronous, and a fast fit could otherwise end before it wrote anything after the cancel."""
+
         def on_epoch_end(self, epoch, logs=None):
             if epoch == 0:
                 with RunStore() as store:
                     RunQueue(store).request_cancel(watcher.run_id)
+            elif epoch == 1:
+                deadline = time.monotonic() + 120
+                while not watcher.writer.stopped and time.monotonic() < deadline:
+                    time.sleep(0.05)
 
     model, x, y = _circles()
     history = model.fit(x, y, epochs=4, verbose=0, callbacks=[watcher, CancelAfterFirstEpoch()])
