@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             order = sorted(queued, key=lambda q: started_at.get(q[1], float("inf")))
             first = store.get_record(order[0][1])["summary"]["wall_time_s"] if order else None
         finally:
-            manager.stop()
+            manager.shutdown()
     result = {
         "students": args.students, "runs_each": args.runs_each, "queued": len(queued), "refused": len(refused),
         "refusal": refused[0] if refused else None, "all_started_s": round(all_started or 0.0, 1),
