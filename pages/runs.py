@@ -2,7 +2,8 @@
 
 Everyone sees every run; only the one who started a run (or a teacher with the admin key)
 may rename or delete it (bnviz.access.can_change). A teacher may also stop everything one
-person has queued or running in one click (a class sharing one queue).
+person has queued or running in one click (a class sharing one queue), and sees the class view
+(ui/class_view.py): every run grouped by person, and the queue, to reorder or cancel.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from bnviz.states import is_active
 from bnviz.store import RunNotFound
 from bnviz.store.snapshots import RunSnapshot
 from ui import access, common, live, routes, shell
+from ui.class_view import class_view
 from ui.record_download import record_button
 from ui.run_model import model_summary, origin_title, script_line
 from ui.service import manager, store
@@ -34,6 +36,8 @@ def page() -> None:
     picked = run_table(rows, who)
     if picked:
         actions(picked, who, {row["id"]: row.get("owner") for row in rows})
+    if access.actor().is_admin:  # after an unlock in this run too
+        class_view(rows)
 
 
 def run_table(rows: list[dict], who: access.Actor) -> list[str]:

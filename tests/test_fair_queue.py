@@ -119,3 +119,46 @@ def test_the_order_is_round_robin_by_who_was_served_least_recently():
     # ana was just served and bob a while ago: cy (never served) first, then bob, then ana
     assert fair_order(runs, {"ana": 100.0, "bob": 50.0}) == ["c1", "b1", "a1", "c2", "a2", "a3"]
     assert fair_order([], {"ana": 1.0}) == []
+
+
+def test_a_teacher_reorders_the_queue_and_the_claim_follows_it(store):
+    """Issue 23's class view: a teacher moves queued runs up and down; positions and the claim both
+    follow the new order, and runs queued afterwards wait behind the ones the teacher placed."""
+    manager = JobManager(store, max_queued=30, max_queued_per_owner=5)
+    a = [manager.submit(cfg(**{"training.seed": 10 + k}), owner="ann").run_id for k in range(2)]
+    b = [manager.submit(cfg(**{"training.seed": 20 + k}), owner="bob").run_id for k in range(2)]
+    fair = [a[0], b[0], a[1], b[1]]
+    assert [q.run_id for q in manager.queued()] == fair
+    assert [q.position for q in manager.queued()] == [1, 2, 3, 4]
+    assert manager.move_in_queue(b[1], -3) == 1  # bob's second run to the front
+    assert manager.move_in_queue(a[0], 1) == 3  # ann's first one place down
+    assert manager.move_in_queue(a[1], 10) == 4  # clamped to the end
+    new = [b[1], b[0], a[0], a[1]]
+    assert [q.run_id for q in manager.queued()] == new
+    assert [manager.queue_position(r) for r in new] == [1, 2, 3, 4]
+    late = manager.submit(cfg(**{"training.seed": 30}), owner="cat").run_id  # never moved: after the ranked
+    assert manager.queue_position(late) == 5
+    first = _claim_all(RunQueue(store), 1)
+    assert first == [b[1]] and manager.move_in_queue(b[1], -1) is None  # running: no longer in the queue
+    assert _claim_all(RunQueue(store)) == [b[0], a[0], a[1], late]
+
+
+def test_a_store_from_before_the_queue_rank_opens_and_keeps_its_order(database, tmp_path):
+    """Schema 4 (before `queue_rank`) migrates on open, on both databases: its queued runs keep the
+    fair order, and then a teacher can reorder them."""
+    from unittest import mock
+
+    from bnviz.store import schema
+
+    with mock.patch.object(schema, "MIGRATIONS", schema.MIGRATIONS[:4]), \
+            mock.patch.object(schema, "SCHEMA_VERSION", 4), RunStore(tmp_path / "old") as old:
+        ids = [old.create_run(cfg(**{"training.seed": k}), owner=o) for k, o in enumerate("aab")]  # as v4 queued
+        with old.read_transaction() as con:
+            assert con.execute("SELECT version FROM bnviz_schema").fetchone()[0] == 4
+    with RunStore(tmp_path / "old") as store:
+        with store.read_transaction() as con:
+            assert con.execute("SELECT version FROM bnviz_schema").fetchone()[0] == len(schema.MIGRATIONS)
+        manager = JobManager(store)
+        assert [q.run_id for q in manager.queued()] == [ids[0], ids[2], ids[1]]
+        manager.move_in_queue(ids[1], -2)
+        assert _claim_all(RunQueue(store)) == [ids[1], ids[0], ids[2]]

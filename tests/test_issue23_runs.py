@@ -196,7 +196,7 @@ def test_compare_presenter_fits_one_screen_at_one_epoch():
     assert len(specs) == 2
     loss = specs[0]
     assert len(loss["data"]) == 2 and all(max(t["x"]) <= 10 for t in loss["data"])
-    assert "epoch 10" in chart_titles(at)[1]
+    assert chart_titles(at)[0] == "Loss to epoch 10" and "epoch 10" in chart_titles(at)[1]
     for spec in specs:
         assert spec["layout"]["font"]["size"] >= PROJECTOR_FONT_PX
         assert spec["layout"]["height"] <= 720  # with the title and the counter, within 1080 px

@@ -38,10 +38,11 @@ def presenter_comparison(run_ids: tuple[str, ...], was_live: bool) -> None:
     version = (tuple(v.version for v in views), tuple(labels))
     left, right = st.columns([2, 3])
 
-    def loss():
-        return projector_sized(figures.compare_curves(records, labels, metric="loss", height=CHART_PX))
+    def loss():  # its title names the epoch, as the boundaries' and the histograms' do
+        figure = figures.compare_curves(records, labels, metric="loss", height=CHART_PX)
+        return projector_sized(figure.update_layout(title_text=f"Loss to epoch {epoch}"))
 
-    chart(left, shared_figure("p_cmp_loss", version, (), loss), "p_cmp_loss")
+    chart(left, shared_figure("p_cmp_loss", version, (epoch,), loss), "p_cmp_loss")
     if all(fb.boundary_epochs(r) for r in records):
         figure = shared_figure("p_cmp_boundary", version, (epoch,),
                                lambda: boundaries_at(views, labels, epoch, height=CHART_PX))

@@ -19,7 +19,7 @@ from bnviz import limits
 from bnviz.config import ExperimentConfig
 from bnviz.data.offered import resolve_offered
 from bnviz.ids import validate_run_id
-from bnviz.jobs.queue import RunQueue
+from bnviz.jobs.queue import Queued, RunQueue
 from bnviz.settings import settings
 from bnviz.states import ACTIVE, RunState
 from bnviz.store import RunNotFound, RunStore
@@ -121,6 +121,10 @@ class JobManager:
         """Cancel all of one owner's queued and running runs at once (a teacher's action); how many."""
         return self.queue.cancel_owner(owner)
 
+    def move_in_queue(self, run_id: str, steps: int) -> int | None:
+        """A teacher moves a waiting run `steps` places later (negative: earlier); its new position."""
+        return self.queue.move(run_id, steps)
+
     def delete(self, run_id: str) -> bool:
         """Cancel the run if it is active, then remove it from the store (its worker stops writing)."""
         run_id = validate_run_id(run_id)
@@ -136,6 +140,10 @@ class JobManager:
     def queue_position(self, run_id: str) -> int | None:
         """1 for the next run to start, 2 for the one after...; None when not waiting."""
         return self.queue.position(run_id)
+
+    def queued(self) -> list[Queued]:
+        """Every waiting run with its position, in the order the claim takes them (per backend)."""
+        return self.queue.queued()
 
     def snapshot(self, run_id: str) -> RunSnapshot:
         """Everything recorded so far, consistent (never torn); cheap enough to poll every second."""

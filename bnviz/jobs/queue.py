@@ -43,6 +43,16 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Queued:
+    """A waiting run and its place in its backend's queue (1: the next to start)."""
+
+    run_id: str
+    owner: str
+    backend: str
+    position: int
+
+
+@dataclass(frozen=True)
 class WorkerRow:
     id: str
     pid: int
@@ -85,10 +95,43 @@ class RunQueue:
     def _order(con: Transaction, backend: str) -> list[str]:
         """The queued runs of `backend` in the order the claim takes them."""
         waiting = [Waiting(*r) for r in con.execute(
-            "SELECT id, owner, created, rowid FROM runs WHERE status=? AND backend=?", (RunState.QUEUED, backend))]
+            "SELECT id, owner, created, rowid, queue_rank FROM runs WHERE status=? AND backend=?",
+            (RunState.QUEUED, backend))]
         owners = {w.owner for w in waiting}
         served = {o: t for o, t in con.execute("SELECT owner, served FROM queue_turns") if o in owners}
         return fair_order(waiting, served)
+
+    def queued(self) -> list[Queued]:
+        """Every waiting run, each backend's in the order the claim takes them (a teacher's view)."""
+        with self.store.read_transaction() as con:
+            backends = sorted(r[0] for r in con.execute(
+                "SELECT DISTINCT backend FROM runs WHERE status=?", (RunState.QUEUED,)))
+            out = []
+            for backend in backends:
+                order = self._order(con, backend)
+                owners = dict(con.execute("SELECT id, owner FROM runs WHERE status=? AND backend=?",
+                                          (RunState.QUEUED, backend)).fetchall())
+                out += [Queued(r, owners[r], backend, i + 1) for i, r in enumerate(order)]
+        return out
+
+    def move(self, run_id: str, steps: int) -> int | None:
+        """A teacher moves a waiting run `steps` places later (negative: earlier) in its backend's
+        queue; the claim honours it (bnviz/jobs/fairness.py). Returns its new position, or None
+        when it is no longer waiting."""
+        run_id = validate_run_id(run_id)
+        with self.store.write_transaction() as con:
+            con.advisory_lock(LOCK_CLAIM)  # PostgreSQL: no claim between reading the order and writing it
+            row = con.execute("SELECT status, backend FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            if row[0] != RunState.QUEUED:
+                return None
+            order = self._order(con, row[1])
+            place = min(max(order.index(run_id) + int(steps), 0), len(order) - 1)
+            order.remove(run_id)
+            order.insert(place, run_id)
+            con.executemany("UPDATE runs SET queue_rank=? WHERE id=?", [(i + 1, r) for i, r in enumerate(order)])
+        return place + 1
 
     def admit(self, owner: str, per_owner: int, server_wide: int) -> Callable[[Transaction], None]:
         """A check for `RunStore.create_run` to run inside the transaction that inserts the run:

@@ -116,7 +116,14 @@ CREATE TABLE IF NOT EXISTS unlock_attempts (
 );
 """
 
-MIGRATIONS = (_V1, _V2, _V3, _V4)
+# v5: a teacher may reorder the queue (the Runs page's class view). `queue_rank`: the place a teacher gave
+# a queued run; NULL for a run nobody moved. Ranked runs start first, in rank order; the rest follow
+# with owners in turn (bnviz/jobs/fairness.py). Older stores gain the column empty: their order is unchanged.
+_V5 = """
+ALTER TABLE runs ADD COLUMN queue_rank {real}
+"""
+
+MIGRATIONS = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _TYPES = {
