@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bnviz.figures.gallery import curves, published_vs_ours
-from bnviz.gallery.configs import preset_config, published_accuracy
+from bnviz.gallery.configs import fast_note, preset_config, published_accuracy
 from bnviz.gallery.metrics import Record, arm_mean, warmup_note
 from bnviz.gallery.model import Arm, Experiment, FigureList, Judge, Verdict
 
@@ -13,7 +13,10 @@ from bnviz.gallery.model import Arm, Experiment, FigureList, Judge, Verdict
 def tutorial_card(*, slug: str, title: str, question: str, claim: str, source: str,
                   arms: Sequence[tuple[str, str, str]], pairs: Sequence[tuple[str, str]], setup: str,
                   report_full: bool = False, judge: Judge | None = None) -> Experiment:
-    """A card over presets; arms = (label, group, preset name); pairs = (no-BN, BN) labels to compare."""
+    """A card over presets; arms = (label, group, preset name); pairs = (no-BN, BN) labels to compare.
+    `setup` says what the full-size presets do; what the fast variant changes is appended from the
+    presets' change table, so the card can never state other sizes than the ones it runs."""
+    setup = f"{setup} ({fast_note(arms[0][2])})"
 
     def build(fast: bool) -> list[Arm]:
         return [Arm(label, preset_config(name, fast), group=group, published=published_accuracy(name))

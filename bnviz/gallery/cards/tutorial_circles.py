@@ -39,7 +39,7 @@ CIRCLES = tutorial_card(
          ("BN before ReLU", "circles", "seed001-circles-before")],
     pairs=[("no BN", "BN after ReLU")],
     setup="2-D circles (500 train / 500 test, noise 0.1), Dense(50, ReLU) → sigmoid, SGD+momentum 0.9, lr 0.01, "
-          "batch 32, 100 epochs (fast: 30)",
+          "batch 32, 100 epochs",
     report_full=True,
     judge=_judge_circles,
 )
