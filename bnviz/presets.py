@@ -4,7 +4,8 @@ fast classroom variant of each.
 `NAME-fast` variants keep the architecture and optimizer and shrink data and epochs so a
 run finishes in well under a minute on a 2-core CPU. Each preset has a human title and a
 group (Tutorials, Papers) for menus; its description is written from its config, so it
-always says what the preset really does.
+always says what the preset really does, and a fast variant's description names every
+setting its change table (`_FAST_CHANGES`) changes, with the old and the new value.
 """
 
 from __future__ import annotations
@@ -135,16 +136,75 @@ _FAST_CHANGES: dict[str, dict] = {
     # initial 1.0, twenty times conv1's real variance, and inference accuracy would collapse to chance.
     "seed000": {"dataset.n_train": 4000, "dataset.n_test": 1000, "training.epochs": 3, "training.batch_size": 32,
                 "model.norm.momentum": 0.9},
-    "seed002": {"dataset.n_train": 1000, "dataset.n_test": 200, "training.epochs": 3},
+    "seed002": {"dataset.n_train": 1000, "training.epochs": 3},  # n_test stays the tutorial's 200
     "seed003": {"dataset.n_train": 1000, "dataset.n_test": 200, "training.epochs": 2},
     "ioffe2015": {"dataset.n_train": 8000, "training.epochs": 5},
 }
 
 
+# How each key of a change table reads in words: (before the value, after the value).
+_CHANGE_WORDS: dict[str, tuple[str, str]] = {
+    "dataset.n_train": ("", " training examples"),
+    "dataset.n_test": ("", " test examples"),
+    "training.epochs": ("", " epochs"),
+    "training.batch_size": ("batch size ", ""),
+    "training.learning_rate": ("learning rate ", ""),
+    "model.norm.momentum": ("BN momentum ", ""),
+}
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def _current(config: ExperimentConfig, key: str) -> object:
+    node: object = config
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def _whole(config: ExperimentConfig, key: str) -> str:
+    """What a None size means: "all 60,000" (the dataset's full split), or "all" when unknown."""
+    from bnviz.data import registry
+
+    try:
+        count = getattr(registry.get(config.dataset.name), key.split(".")[-1])
+    except Exception:  # an unregistered dataset: the words still say what changed
+        count = None
+    return f"all {count:,}" if count else "all"
+
+
+def change_words(config: ExperimentConfig, changes: dict[str, object]) -> str:
+    """Every change of a change table in words, from the table itself, e.g. "4,000 training
+    examples instead of all 60,000, 3 epochs instead of 25, BN momentum 0.9 instead of 0.99"."""
+    parts = []
+    for key, new in changes.items():
+        before, after = _CHANGE_WORDS.get(key, (f"{key} ", ""))
+        old = _current(config, key)
+        old_text = _whole(config, key) if old is None else _value(old)
+        parts.append(f"{before}{_value(new)}{after} instead of {old_text}")
+    return ", ".join(parts)
+
+
+def fast_changes(name: str) -> dict[str, object]:
+    """The change table that turns full preset `name` (or its family, e.g. "seed000") into `name-fast`."""
+    return dict(_FAST_CHANGES[name.split("-")[0]])
+
+
+def fast_summary(name: str) -> str:
+    """What the fast variant of full preset `name` changes, in words (for card setups and menus)."""
+    return change_words(PRESETS[name].config, fast_changes(name))
+
+
 def _fast(preset: Preset) -> Preset:
-    config = preset.config.with_updates(_FAST_CHANGES[preset.name.split("-")[0]])
+    changes = fast_changes(preset.name)
+    config = preset.config.with_updates(changes)
     extra = preset.description[len(describe(preset.config)):].lstrip("; ")
-    return _preset(f"{preset.name}-fast", f"{preset.title} · fast", f"classroom size{'; ' + extra if extra else ''}",
+    size = f"classroom size: {change_words(preset.config, changes)}"
+    return _preset(f"{preset.name}-fast", f"{preset.title} · fast", f"{size}{'; ' + extra if extra else ''}",
                    config, {}, preset.source, group=preset.group)
 
 

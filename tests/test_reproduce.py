@@ -17,7 +17,7 @@ from bnviz.report import figure_export, reproduce
 from bnviz.store import RunStore
 from tests.conftest import tiny_config
 
-HEADER = "| Experiment | Arm | Published | Ours | Claim held | Note |"
+HEADER = "| Experiment | Arm | Published | Ours | Seeds | Diverged or stuck | Note |"
 
 
 @pytest.fixture
@@ -52,6 +52,9 @@ def test_run_report_writes_the_table_figures_and_records_the_runs(tiny_circles, 
     text = report.read_text()
     assert report == out / "report.md"
     assert HEADER in text
+    assert "✓" not in text.split("## Results")[1].split("## Where")[0]  # arm rows never say ✓
+    assert "| Experiment | Verdict | Seeds per arm |" in text
+    assert "| Circles MLP: BN before or after the activation | — one seed: not enough to judge | 1 |" in text
     assert "| Circles MLP: BN before or after the activation | no BN | 0.846 |" in text
     assert "skipped: dataset unavailable" in text
     assert "Skipped: dataset unavailable (mnist)" in text and "mnist could not be loaded" in text

@@ -1,6 +1,7 @@
 """The experiment gallery: one card per question about batch normalization.
 
 Modules: `model` (Experiment, Arm, Row), `metrics` (what is measured in run records),
+`claims` (each card's claim as written tests, and the one rule over seeds that decides a verdict),
 `configs` (shared arm configs), `cards/` (one module per card); the figures are in
 `bnviz.figures.gallery`. Everything importers use is re-exported here.
 

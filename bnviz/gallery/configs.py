@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from bnviz.config import ExperimentConfig
-from bnviz.presets import PRESETS
+from bnviz.presets import PRESETS, fast_summary
 
 
 def preset_config(name: str, fast: bool) -> ExperimentConfig:
     """The config of preset `name`, or of its "-fast" variant."""
     return PRESETS[f"{name}-fast" if fast else name].config
+
+
+def fast_note(name: str) -> str:
+    """"fast: ..." for a card's setup line: every setting the preset's fast variant changes, from its change table."""
+    return f"fast: {fast_summary(name)}"
 
 
 def published_accuracy(name: str) -> float | None:

@@ -2,8 +2,9 @@
 a verdict and figures.
 
 A card is built with keyword arguments: `Experiment(slug=..., title=..., question=..., claim=...,
-source=..., build=..., judge=..., draw=...)`; `build(fast)` gives the arms, `judge` and `draw`
-turn the runs' records into a verdict and figures.
+source=..., build=..., judge=..., draw=..., claims=...)`; `build(fast)` gives the arms, `judge`
+describes the runs' numbers in a sentence, `claims` (bnviz.gallery.claims) are the written tests
+whose rule over seeds decides the verdict, and `draw` makes the figures.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import plotly.graph_objects as go
 from bnviz import figures as bnfig
 from bnviz.config import ExperimentConfig
 from bnviz.errors import UserError
+from bnviz.gallery.claims import NOT_JUDGED, Claim, Judgement, judge
 from bnviz.gallery.metrics import (
     METRIC,
     SKIPPED,
@@ -104,6 +106,7 @@ class Experiment:
     metric: str = METRIC
     report_full: bool = False  # the --fast report runs this card at full size (it is cheap enough)
     setup: str = ""  # one line: model, data, optimizer (what all arms share)
+    claims: tuple[Claim, ...] = ()  # the written tests; no claims: never judged held or not
 
     # --- arms -------------------------------------------------------------------
     def arms(self, fast: bool, seeds: int = 1) -> list[Arm]:
@@ -209,8 +212,16 @@ class Experiment:
             parts.append(f"{n_train:,} of {whole:,} training examples")
         return "fast variant: " + ", ".join(parts) if parts else ""
 
+    def judgement(self, records_by_arm: Mapping[str, Any]) -> Judgement:
+        """The card's claims judged by the rule over seeds (bnviz.gallery.claims)."""
+        lists = as_lists(records_by_arm)
+        published = {label: info.published for label in self.labels(lists) if (info := self.arm_info(label))}
+        return judge(self.claims, lists, published)
+
     def verdict(self, records_by_arm: Mapping[str, Any]) -> Verdict:
-        """(True/False/None, one sentence): did the claim hold? None = nothing to judge."""
+        """(True/False/None, sentences): did the claim hold? True only when the rule over seeds says
+        reproduced for every claim; None = not judged, one seed, depends on the seed, or the card's
+        own check found a reason the numbers cannot be trusted (e.g. BN's moving averages are cold)."""
         lists = as_lists(records_by_arm)
         if not any(arm_status(v) not in (SKIPPED, MISSING) for v in lists.values()):
             reasons = sorted({str(summary_of(r).get("error")) for v in lists.values() for r in v
@@ -218,9 +229,17 @@ class Experiment:
             why = f" ({shorten(reasons[0])})" if reasons else ""
             return None, f"Not judged: no arm of this experiment has run{why}."
         try:
-            return self.judge(self, lists)
+            card_held, numbers = self.judge(self, lists)
+            verdict = self.judgement(lists)
         except Exception as exc:  # the verdict must never take the report down
             return None, f"Not judged: the comparison failed ({type(exc).__name__}: {exc})."
+        if not self.claims:
+            return None, numbers
+        if card_held is None and verdict.held is not None:  # the card's own reason to distrust the numbers
+            return None, f"{numbers} Rule over seeds: {verdict.words}"
+        if verdict.outcome == NOT_JUDGED and card_held is None:
+            return None, numbers
+        return verdict.held, f"{verdict.words} Numbers: {numbers}"
 
     def figures(self, records_by_arm: Mapping[str, Any]) -> FigureList:
         """(title, figure) pairs that answer the question; empty figures say "No data yet"."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from bnviz import gallery
 from bnviz.data import registry
 from bnviz.gallery import Experiment, Row
+from bnviz.gallery.claims import ArmNumbers
 from bnviz.report.arms import ArmResult, Datasets
 from bnviz.states import SKIPPED
 
@@ -32,14 +33,36 @@ class Section:
     sentence: str
     figures: list[tuple[str, go.Figure]]
     full_size: bool
+    outcome: str = ""  # the rule's outcome (bnviz.gallery.claims.OUTCOMES); "" when not judged by claims
+    arms: dict[str, ArmNumbers] = field(default_factory=dict)  # label -> seeds, diverged or stuck
 
 
 def _cell(text: Any) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def _held(held: bool | None) -> str:
-    return {True: "✓ yes", False: "✗ no", None: "— n/a"}[held]
+def _held(held: bool | None, outcome: str = "") -> str:
+    """✓ only when the card's rule over seeds said reproduced."""
+    if held is True:
+        return "✓ reproduced"
+    if held is False:
+        return "✗ not reproduced"
+    return f"— {outcome}" if outcome else "— n/a"
+
+
+def _seed_range(section: Section) -> str:
+    counts = sorted({a.seeds for a in section.arms.values() if a.seeds})
+    if not counts:
+        return "—"
+    return str(counts[0]) if counts[0] == counts[-1] else f"{counts[0]}–{counts[-1]}"
+
+
+def _seeds(arm: ArmNumbers | None) -> tuple[str, str]:
+    """The Seeds and Diverged-or-stuck cells of an arm row."""
+    if arm is None or not arm.seeds:
+        return "—", "—"
+    broken = arm.diverged + arm.stuck
+    return str(arm.seeds), f"{broken} of {arm.seeds}" if broken else "none"
 
 
 def _pub(value: float | None) -> str:
@@ -84,17 +107,33 @@ def render(sections: Sequence[Section], results: Sequence[ArmResult], datasets: 
            if None not in load else "") + f". Figures: {figure_note}.",
         "",
         "All numbers are **test accuracy at the end of training** (on the held-out test split). "
-        "“Claim held” is the card's verdict, judged from our runs (see each card for the rule and the numbers).",
+        "“Ours” is the mean ± standard deviation over the seeds that finished; “Diverged or stuck” counts the "
+        "seeds whose loss became NaN/inf or whose test accuracy ended within 0.05 of chance.",
+        "",
+        "## Verdicts",
+        "",
+        "Each card's claim is written as tests (metric, arms compared, threshold). One rule over seeds decides: "
+        "the 95% t-interval of the difference on the claimed side of the threshold → reproduced; on the other "
+        "side → not reproduced; containing it, or seeds that diverge or stick at chance in one arm but not in "
+        "all → depends on the seed; fewer than 2 seeds → one seed: not enough to judge (never ✓).",
+        "",
+        "| Experiment | Verdict | Seeds per arm |",
+        "| --- | --- | --- |",
+    ]
+    for s in sections:
+        lines.append(f"| {_cell(s.experiment.title)} | {_held(s.held, s.outcome)} | {_seed_range(s)} |")
+    lines += [
         "",
         "## Results",
         "",
-        "| Experiment | Arm | Published | Ours | Claim held | Note |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| Experiment | Arm | Published | Ours | Seeds | Diverged or stuck | Note |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in sections:
         for row in s.rows:
+            seeds, broken = _seeds(s.arms.get(row.arm))
             lines.append(f"| {_cell(s.experiment.title)} | {_cell(row.arm)} | {_pub(row.published)} | "
-                         f"{_cell(row.ours_text)} | {_held(s.held)} | {_cell(_table_note(row))} |")
+                         f"{_cell(row.ours_text)} | {seeds} | {broken} | {_cell(_table_note(row))} |")
     lines += ["", "## Where our numbers differ from the published ones, and why", ""]
     lines += _differences(sections, datasets, fast=fast, seeds=seeds, data_dir=data_dir)
     lines += ["", "## The experiments", ""]
@@ -114,7 +153,7 @@ def render(sections: Sequence[Section], results: Sequence[ArmResult], datasets: 
             "",
             f"**Setup.** {e.setup}" if e.setup else "",
             "",
-            f"**Verdict: {_held(s.held)}.** {s.sentence}",
+            f"**Verdict: {_held(s.held, s.outcome)}.** {s.sentence}",
             "",
         ]
         for path, title in by_slug.get(e.slug, []):
@@ -190,12 +229,13 @@ def _differences(sections: Sequence[Section], datasets: Datasets, *, fast: bool,
               "accuracy is far below what the same weights reach with batch statistics. This is the "
               "train-vs-inference card's effect, not a bug.")
     if seeds == 1:
-        out.append("- **Noise.** One seed per arm, so a difference of a point or two between arms (e.g. the three "
-                   "circles arms) may be seed-to-seed noise rather than an effect. Run with `--seeds N` to get "
-                   "mean ± std over N seeds (training.seed = base + i) and tell the two apart.")
+        out.append("- **Noise.** One seed per arm, so no card can be judged: a difference of a point or two between "
+                   "arms (e.g. the three circles arms) may be seed-to-seed noise rather than an effect. Run with "
+                   "`--seeds N` (N ≥ 2; training.seed = base + i, finished arms are reused) to get the 95% "
+                   "intervals the verdicts need.")
     else:
         out.append(f"- **Noise.** Each arm ran with {seeds} seeds (training.seed = base + i); “±” is the sample "
-                   "standard deviation over the seeds that finished.")
+                   "standard deviation over the seeds that finished; the verdicts use 95% t-intervals.")
     out.append("- **Published numbers.** Only the tutorials state numbers (the presets' `published` field); the "
                "paper figures (Ioffe & Szegedy Fig. 1, §3.3) and the batch-size claim are qualitative, so those "
                "rows show “—” and the verdict tests the qualitative claim.")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bnviz import figures as bnfig
+from bnviz.gallery.claims import arm_numbers
 from bnviz.report.arms import ArmResult, run_arms, select
 from bnviz.report.figure_export import export_figures
 from bnviz.report.markdown import Section, render
@@ -108,8 +109,13 @@ def _report(out_dir, *, fast, only, seeds, data_dir, store, progress, fresh, fig
             if r.experiment == exp.slug:
                 by_arm.setdefault(r.arm.label, []).append(r.record)
         held, sentence = exp.verdict(by_arm)
+        judgement = exp.judgement(by_arm)
+        outcome = "" if not exp.claims else judgement.outcome
+        if held is None and judgement.held is not None:  # the card found a reason not to trust the numbers
+            outcome = "inconclusive (see the card)"
+        arms = {label: arm_numbers(label, records) for label, records in by_arm.items()}
         sections.append(Section(exp, exp.summarize(by_arm), held, sentence, exp.figures(by_arm),
-                                full_size=exp.report_full or not fast))
+                                full_size=exp.report_full or not fast, outcome=outcome, arms=arms))
 
     items, owners = [], []
     for n, section in enumerate(sections, 1):

@@ -8,6 +8,7 @@ from bnviz import figures as bnfig
 from bnviz.config import ExperimentConfig
 from bnviz.figures import finite
 from bnviz.figures.gallery import curves, sweep_figure
+from bnviz.gallery.claims import Claim
 from bnviz.gallery.metrics import TOLERANCE, Record, mean_over_seeds, summary_of
 from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict, sweep_points
 
@@ -96,6 +97,12 @@ BATCH_SIZE = Experiment(
     judge=_bs_judge,
     draw=_bs_draw,
     extra=_bs_extra,
+    claims=(
+        Claim(f"BatchNorm at batch 32 beats BatchNorm at batch 2 by more than {TOLERANCE:g}",
+              better="BatchNorm, batch 32", worse="BatchNorm, batch 2", threshold=TOLERANCE),
+        Claim("at batch 2 LayerNorm beats BatchNorm by more than 0.02", better="LayerNorm, batch 2",
+              worse="BatchNorm, batch 2", threshold=0.02),
+    ),
     setup="MNIST, 3 × 100 ReLU, normalization before the ReLU, Adam 1e-3; epochs chosen so that every arm makes "
           "about the same number of updates (≈300 in the fast variant: 2,000 digits, batch 2–128; ≈3,000 at full "
           "size: 60,000 digits, batch 2–256), so large batches are not starved of steps and BN's moving averages "

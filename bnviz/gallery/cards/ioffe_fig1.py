@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bnviz import figures as bnfig
 from bnviz.figures.gallery import curves, history, percentile_panels
+from bnviz.gallery.claims import Claim
 from bnviz.gallery.configs import BN_LABELS, mnist_mlp
 from bnviz.gallery.metrics import Record, arm_mean, finite_mean, joined_notes, mean_over_seeds, median_drift
 from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
@@ -63,6 +64,13 @@ FIG1 = Experiment(
     judge=_fig1_judge,
     draw=_fig1_draw,
     extra=_fig1_extra,
+    claims=(
+        Claim("with BN the network reaches a higher final test accuracy", better="BN before sigmoid",
+              worse="no BN"),
+        Claim("without BN the median of the last hidden layer's sigmoid input drifts further", better="no BN",
+              worse="BN before sigmoid", metric="median drift of block 3's sigmoid input (initial 15–85% widths)",
+              measure=lambda r: median_drift(r, 3)),
+    ),
     setup="MNIST, 3 × 100 sigmoid units (BN before the sigmoid), SGD lr 1.0, batch 60; full: 50 epochs of "
           "60,000 digits = the paper's 50,000 steps; fast: 8,000 digits, 5 epochs",
 )

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bnviz.figures.gallery import sweep_figure
+from bnviz.gallery.claims import Claim
 from bnviz.gallery.configs import BN_LABELS, mnist_mlp
 from bnviz.gallery.metrics import SKIPPED, Record
 from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict, sweep_points
@@ -49,8 +50,7 @@ def _lr_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
     top_plain, top_bn = (plain[-1] if plain else -math.inf), (bn[-1] if bn else -math.inf)
     if not bn:
         return False, text + "."
-    held = top_bn > top_plain
-    return held, text + (". BN trains at higher rates." if held else ". BN did not extend the usable range.")
+    return top_bn > top_plain, text + "."
 
 
 def _lr_draw(exp: Experiment, lists: dict[str, list[Record]]) -> FigureList:
@@ -69,6 +69,9 @@ LEARNING_RATE = Experiment(
     build=_lr_build,
     judge=_lr_judge,
     draw=_lr_draw,
+    claims=(Claim(f"at lr 10 (ten times Fig. 1's rate) BN beats no BN by more than {WORKS_WITHIN:g}",
+                  better=f"{BN_LABELS['before']}, lr 10", worse=f"{BN_LABELS['none']}, lr 10",
+                  threshold=WORKS_WITHIN),),
     setup="The Fig. 1 network (MNIST, 3 × 100 sigmoid, SGD, batch 60) over learning rates 0.01–100; "
           "fast: 8,000 digits, 5 epochs",
 )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from bnviz.figures.gallery import curves, layer_bars
+from bnviz.gallery.claims import Claim
 from bnviz.gallery.configs import mnist_mlp
 from bnviz.gallery.metrics import (
     Record,
@@ -32,6 +35,11 @@ def _sat_build(fast: bool) -> list[Arm]:
 
 def _mean_saturation(record: Record) -> float | None:
     return finite_mean(saturation_by_layer(record).values())
+
+
+def _log_ratio(record: Record) -> float | None:
+    ratio = first_layer_ratio(record)
+    return math.log10(ratio) if ratio is not None and ratio > 0 else None
 
 
 def _sat_extra(records: list[Record]) -> str:
@@ -100,6 +108,12 @@ SATURATION = Experiment(
     judge=_sat_judge,
     draw=_sat_draw,
     extra=_sat_extra,
+    claims=tuple(claim for act in SAT_SETTINGS for claim in (
+        Claim(f"{act}: BN reaches a higher final test accuracy", better=f"{act}, BN", worse=f"{act}, no BN"),
+        Claim(f"{act}: with BN ten times more of the gradient reaches the first layer", better=f"{act}, BN",
+              worse=f"{act}, no BN", threshold=1.0, metric="log10 of the smallest layer-1/output gradient ratio",
+              measure=_log_ratio),
+    )),
     setup="MNIST, 6 × 100 tanh (SGD lr 0.5) or sigmoid (SGD lr 1.0) units, BN before the activation, batch 60; "
           "fast: 4,000 digits, 4 epochs; full: 60,000 digits, 20 epochs",
 )

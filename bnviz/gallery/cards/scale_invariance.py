@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bnviz.figures.gallery import curves, sweep_figure
+from bnviz.gallery.claims import Claim
 from bnviz.gallery.configs import BN_LABELS, mnist_mlp
 from bnviz.gallery.metrics import SKIPPED, Record
 from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict, sweep_points
@@ -50,6 +51,9 @@ SCALE = Experiment(
     build=_scale_build,
     judge=_scale_judge,
     draw=_scale_draw,
+    claims=(Claim("with initial weights scaled by 0.01, BN beats no BN by more than 0.05",
+                  better=f"{BN_LABELS['before']}, scale 0.01", worse=f"{BN_LABELS['none']}, scale 0.01",
+                  threshold=0.05),),
     setup="The Fig. 1 network (MNIST, 3 × 100 sigmoid, SGD lr 1.0, batch 60) with every initial kernel "
           "multiplied by 0.01, 1 or 10 (the output layer too, which BN does not protect); fast: 8,000 digits, "
           "5 epochs",

@@ -16,6 +16,5 @@ CIFAR = tutorial_card(
           ("sigmoid, BN", "sigmoid", "seed003-cifar10-sigmoid-bn"),
           ("ReLU, no BN", "relu", "seed003-cifar10-relu"), ("ReLU, BN", "relu", "seed003-cifar10-relu-bn")],
     pairs=[("sigmoid, no BN", "sigmoid, BN"), ("ReLU, no BN", "ReLU, BN")],
-    setup="CIFAR-10, Conv 32-32-64-64 + Dense 128, augmentation, RMSprop 1e-3, batch 32, 10 epochs "
-          "(fast: 1,000 images, 2 epochs)",
+    setup="CIFAR-10, Conv 32-32-64-64 + Dense 128, augmentation, RMSprop 1e-3, batch 32, 10 epochs",
 )

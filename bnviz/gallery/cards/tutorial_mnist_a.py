@@ -13,6 +13,5 @@ MNIST_A = tutorial_card(
     source=f"{PRESETS['seed000-mnist-none'].source} (preset seed000)",
     arms=[("no BN", "mnist", "seed000-mnist-none"), ("BN", "mnist", "seed000-mnist-bn")],
     pairs=[("no BN", "BN")],
-    setup="MNIST, Conv 32-64 + Dense 256, Adam 1e-3, batch 250, 25 epochs, 20% validation split "
-          "(fast: 2,000 digits, 3 epochs)",
+    setup="MNIST, Conv 32-64 + Dense 256, Adam 1e-3, batch 250, 25 epochs, 20% validation split",
 )

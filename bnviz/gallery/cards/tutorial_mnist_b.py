@@ -13,6 +13,5 @@ MNIST_B = tutorial_card(
     source=f"{PRESETS['seed002-mnist-none'].source} (preset seed002)",
     arms=[("no BN", "mnist", "seed002-mnist-none"), ("BN", "mnist", "seed002-mnist-bn")],
     pairs=[("no BN", "BN")],
-    setup="MNIST 8,000 raw-pixel digits, Conv 32-64 + Dense 128, dropout, RMSprop 1e-3, batch 16, 30 epochs "
-          "(fast: 1,000 digits, 3 epochs)",
+    setup="MNIST 8,000 raw-pixel digits, Conv 32-64 + Dense 128, dropout, RMSprop 1e-3, batch 16, 30 epochs",
 )
