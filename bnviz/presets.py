@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bnviz.config import ConfigError, ExperimentConfig
+from bnviz.layer_plan import bn_label
 
 GROUPS = ("Tutorials", "Papers")
 
@@ -194,13 +195,22 @@ def fast_changes(name: str) -> dict[str, object]:
     return dict(_FAST_CHANGES[name.split("-")[0]])
 
 
+def relevant_changes(config: ExperimentConfig, changes: dict[str, object]) -> dict[str, object]:
+    """`changes` without the normalization settings of a model that normalizes nothing: they would
+    change nothing, and "BN momentum 0.9 instead of 0.99" on a run without BN misleads."""
+    if bn_label(config.model).startswith("no "):
+        return {k: v for k, v in changes.items() if not k.startswith("model.norm.")}
+    return changes
+
+
 def fast_summary(name: str) -> str:
     """What the fast variant of full preset `name` changes, in words (for card setups and menus)."""
-    return change_words(PRESETS[name].config, fast_changes(name))
+    config = PRESETS[name].config
+    return change_words(config, relevant_changes(config, fast_changes(name)))
 
 
 def _fast(preset: Preset) -> Preset:
-    changes = fast_changes(preset.name)
+    changes = relevant_changes(preset.config, fast_changes(preset.name))
     config = preset.config.with_updates(changes)
     extra = preset.description[len(describe(preset.config)):].lstrip("; ")
     size = f"classroom size: {change_words(preset.config, changes)}"

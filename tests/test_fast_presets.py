@@ -8,7 +8,7 @@ import pytest
 
 from bnviz.data import registry
 from bnviz.gallery import EXPERIMENTS
-from bnviz.presets import PRESETS, fast_changes
+from bnviz.presets import PRESETS, fast_changes, relevant_changes
 
 FULL = [name for name in PRESETS if not name.endswith("-fast")]
 
@@ -27,7 +27,7 @@ def _old(name: str, key: str) -> object:
 @pytest.mark.parametrize("name", FULL)
 def test_every_change_of_a_fast_variant_is_in_its_description_with_old_and_new_value(name):
     description = PRESETS[f"{name}-fast"].description
-    changes = fast_changes(name)
+    changes = relevant_changes(PRESETS[name].config, fast_changes(name))
     assert changes and "classroom size: " in description
     for key, new in changes.items():
         old = _old(name, key)
@@ -40,6 +40,12 @@ def test_every_change_of_a_fast_variant_is_in_its_description_with_old_and_new_v
         assert f"{_text(new)}" in description and f"instead of {old_text}" in description, (key, description)
         assert re.search(rf"{re.escape(_text(new))}[^,;]* instead of {re.escape(old_text)}", description), key
         assert _old(f"{name}-fast", key) == new  # what it says is what it runs
+
+
+def test_a_fast_variant_without_bn_names_no_bn_setting():
+    """Tutorial A's fast arms lower BN's momentum; its arm without BN has nothing that would use it."""
+    assert "momentum" not in PRESETS["seed000-mnist-none-fast"].description
+    assert PRESETS["seed000-mnist-none-fast"].config.model.norm.momentum == 0.99
 
 
 def test_the_mnist_a_fast_description_names_all_five_changes():
