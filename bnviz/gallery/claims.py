@@ -228,8 +228,9 @@ def judge_claim(claim: Claim, lists: Mapping[str, Sequence[Record]],
         return result(DEPENDS, f"depends on the seed: {who}, the others did not.")
     numbers_text = "; ".join(a.text for a in arms)
     if min(len(v) for v in values) < 2:
-        return result(ONE_SEED, f"one seed: not enough to judge ({numbers_text}). Run more seeds "
-                                "(reproduce --seeds 3) to tell an effect from noise.")
+        return result(ONE_SEED, f"one seed: not enough to judge ({numbers_text}). Run 3 seeds or more "
+                                "(\"Seeds per arm\" on the Learn page, --seeds in python -m bnviz reproduce) "
+                                "to tell an effect from noise.")
     if claim.worse is not None:
         diff = difference(values[0], values[1])
         what = f"{claim.better} − {claim.worse}"
