@@ -66,7 +66,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bnviz.errors", "bnviz.ids", "bnviz.states", "bnviz.settings", "bnviz.events", "bnviz.record",
      "bnviz.access"),  # the shared vocabulary
     ("bnviz.data",),
-    ("bnviz.config", "bnviz.presets", "bnviz.layer_plan", "bnviz.limits"),
+    ("bnviz.config", "bnviz.norm_config", "bnviz.presets", "bnviz.layer_plan", "bnviz.limits"),
     ("bnviz.train",),
     ("bnviz.store",),
     ("bnviz.jobs",),
