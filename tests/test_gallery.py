@@ -296,3 +296,14 @@ def test_bn_warmup_counts_steps_against_the_momentum():
     assert gallery.bn_warmup(record) == pytest.approx(1 - 0.99**60)
     record["config"]["model"]["norm"]["placement"] = "none"
     assert gallery.bn_warmup(record) is None
+
+
+
+def test_batch_size_card_adds_group_norm_and_keeps_its_old_arms():
+    arms = {a.label: a for a in get_experiment("batch-size").arms(True)}
+    assert {a.group for a in arms.values()} == {"BatchNorm", "GroupNorm", "LayerNorm"}
+    assert arms["GroupNorm, batch 2"].config.model.norm.kind == "group"
+    # the arms it had keep their fingerprints (norm.groups and norm.noise at their defaults are left out),
+    # so their stored runs are still found and reused
+    assert arms["BatchNorm, batch 2"].config.fingerprint() == "091dc2ab1d834d2aed5bf3db776b2a76"
+    assert arms["LayerNorm, batch 32"].config.fingerprint() == "c9820455ac89b249109b1d8fd633e829"
