@@ -191,3 +191,19 @@ def test_wu_he_card_bn_grows_at_small_batches_and_group_norm_stays_flat():
     verdict = exp.judgement(_arms("batch-size", {**flat, "BatchNorm, batch 2": [0.95, 0.95, 0.96]}))
     assert verdict.results[0].outcome == cl.NOT_REPRODUCED
 
+
+def test_noisy_bn_card_judges_training_accuracy():
+    exp = EXPERIMENTS["noisy-bn"]
+    assert all(c.metric == "final training accuracy" for c in exp.claims)
+    like_paper = {"no BN": [0.90, 0.905, 0.91], "BN": [0.97, 0.972, 0.975], "noisy BN": [0.965, 0.97, 0.968]}
+    # the test accuracy stored beside it is the same number, but the claims read the training accuracy
+    verdict = exp.judgement(_arms("noisy-bn", like_paper, key="accuracy"))
+    assert verdict.outcome == cl.REPRODUCED, verdict.words
+    assert exp.verdict(_arms("noisy-bn", like_paper, key="accuracy"))[0] is True
+    hurt = {**like_paper, "noisy BN": [0.92, 0.925, 0.93]}  # the noise costs 5 points: not "about as well"
+    verdict = exp.judgement(_arms("noisy-bn", hurt, key="accuracy"))
+    assert verdict.results[0].outcome == cl.NOT_REPRODUCED and verdict.results[1].outcome == cl.REPRODUCED
+    broken = {**like_paper, "noisy BN": [0.85, 0.86, 0.855]}  # worse than no BN
+    assert exp.judgement(_arms("noisy-bn", broken, key="accuracy")).results[1].outcome == cl.NOT_REPRODUCED
+    one_seed = {label: values[:1] for label, values in like_paper.items()}
+    assert exp.judgement(_arms("noisy-bn", one_seed, key="accuracy")).outcome == cl.ONE_SEED

@@ -298,6 +298,14 @@ def test_bn_warmup_counts_steps_against_the_momentum():
     assert gallery.bn_warmup(record) is None
 
 
+def test_noisy_bn_card_reuses_the_fig1_runs_and_adds_only_the_noisy_arm():
+    fig1 = {a.config.fingerprint() for a in get_experiment("ioffe-fig1").arms(True)}
+    arms = {a.label: a for a in get_experiment("noisy-bn").arms(True)}
+    assert list(arms) == ["no BN", "BN", "noisy BN"]
+    assert {arms["no BN"].config.fingerprint(), arms["BN"].config.fingerprint()} == fig1
+    noisy = arms["noisy BN"].config
+    assert noisy.model.norm.noise > 0 and noisy.with_updates({"model.norm.noise": 0.0}) == arms["BN"].config
+
 
 def test_batch_size_card_adds_group_norm_and_keeps_its_old_arms():
     arms = {a.label: a for a in get_experiment("batch-size").arms(True)}
