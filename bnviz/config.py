@@ -18,10 +18,13 @@ from pydantic_core import PydanticCustomError
 
 from bnviz.data import registry as datasets
 from bnviz.errors import UserError
+from bnviz.norm_config import NORMALIZATIONS as NORMALIZATIONS
+from bnviz.norm_config import PLACEMENTS as PLACEMENTS
+from bnviz.norm_config import Normalization as Normalization
+from bnviz.norm_config import NormConfig, group_count
+from bnviz.norm_config import Placement as Placement
 from bnviz.settings import DEFAULT_BACKEND, Backend
 
-Placement = Literal["none", "before", "after"]
-Normalization = Literal["batch", "layer"]
 Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "leaky_relu", "linear"]
 Family = Literal["mlp", "cnn", "mnist_cnn_a", "mnist_cnn_b", "cifar10_cnn"]
 Initializer = Literal[
@@ -33,13 +36,15 @@ Preprocessing = Literal["auto", "unit", "standardize", "raw"]
 Validation = Literal["test", "split", "none"]
 Augmentation = Literal["none", "shear_zoom_flip"]
 
-PLACEMENTS: tuple[str, ...] = Placement.__args__
 ACTIVATIONS: tuple[str, ...] = Activation.__args__
 FAMILIES: tuple[str, ...] = Family.__args__
 OPTIMIZERS: tuple[str, ...] = Optimizer.__args__
 INITIALIZERS: tuple[str, ...] = Initializer.__args__
 
 TUTORIAL_FAMILIES = ("mnist_cnn_a", "mnist_cnn_b", "cifar10_cnn")
+# NormConfig fields added after runs were stored; left out of the fingerprint at their default, so
+# configs from before keep their fingerprint (and identical-run reuse still finds their runs).
+_LATER_NORM_DEFAULTS = {"groups": 2, "noise": 0.0}
 
 
 class ConfigError(UserError):
@@ -48,36 +53,6 @@ class ConfigError(UserError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class NormConfig(_Strict):
-    """Where normalization goes and how it behaves."""
-
-    placement: Placement = Field("none", description="BN on every block: none, before or after the activation")
-    kind: Normalization = Field("batch", description="batch = BatchNormalization, layer = LayerNormalization")
-    momentum: float = Field(0.99, ge=0.0, le=1.0, description="weight of the old moving average")
-    epsilon: float = Field(1e-3, gt=0.0, le=1.0, description="added to the variance before the square root")
-    center: bool = Field(True, description="learn a shift beta")
-    scale: bool = Field(True, description="learn a scale gamma")
-    on_input: bool = Field(False, description="normalize the network input too")
-    per_layer: dict[int, Placement] = Field(
-        default_factory=dict, description="override the placement of block N (1-based)"
-    )
-
-    @field_validator("per_layer")
-    @classmethod
-    def _blocks_are_positive(cls, value: dict[int, str]) -> dict[int, str]:
-        bad = [k for k in value if k < 1 or k > 64]
-        if bad:
-            raise ValueError(f"block numbers must be between 1 and 64, got {bad[0]}")
-        return dict(sorted(value.items()))
-
-    def placement_for(self, block: int) -> str:
-        return self.per_layer.get(block, self.placement)
-
-    @property
-    def enabled(self) -> bool:
-        return self.on_input or self.placement != "none" or any(p != "none" for p in self.per_layer.values())
 
 
 class DatasetConfig(_Strict):
@@ -143,6 +118,11 @@ class ModelConfig(_Strict):
         bad = [k for k in self.norm.per_layer if k > blocks]
         if bad:
             raise ValueError(f"norm.per_layer names block {bad[0]}, but this model has {blocks} blocks")
+        if self.norm.kind == "group" and self.family in ("mlp", "cnn"):  # the tutorials' widths: layer_plan
+            widths = self.hidden if self.family == "mlp" else [*self.filters, *self.hidden]
+            for number, width in enumerate(widths, 1):
+                if self.norm.placement_for(number) != "none":
+                    group_count(self.norm, width, f"block {number}")
         return self
 
     @property
@@ -230,13 +210,17 @@ class ExperimentConfig(_Strict):
     def fingerprint(self) -> str:
         """Stable hash of everything that determines the result: equal configs train identically.
 
-        The default backend is left out, so configs from before `training.backend` existed keep
-        their fingerprint (and identical-run reuse still finds their runs)."""
+        The default backend (and norm fields added later, at their defaults) are left out, so configs
+        from before `training.backend` existed keep their fingerprint (and identical-run reuse still finds
+        their runs)."""
         import hashlib
 
         data = self.to_dict()
         if data["training"]["backend"] == DEFAULT_BACKEND:
             del data["training"]["backend"]
+        for key, default in _LATER_NORM_DEFAULTS.items():  # fields added later, at their default: as before
+            if data["model"]["norm"].get(key) == default:
+                del data["model"]["norm"][key]
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

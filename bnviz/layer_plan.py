@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bnviz.config import ExperimentConfig, ModelConfig
+from bnviz.norm_config import NORM_NAMES, group_count
 
 __all__ = ["Architecture", "Block", "NamedStep", "Plain", "PlannedLayer", "architecture", "block_placement",
-           "bn_label", "named_steps", "output_units", "planned_layers", "resolve_loss"]
+           "bn_label", "named_steps", "noise_name", "output_units", "planned_layers", "resolve_loss"]
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,9 @@ def bn_label(model: ModelConfig) -> str:
     """What the model normalizes and where, in a few words, the same everywhere it is named (the Run
     page's header, the Runs table, Compare, a new run's name): "no BN", "BN after", "BN per block:
     before, after, none", with " + input" when the input is normalized too."""
-    name = "BN" if model.norm.kind == "batch" else "LayerNorm"
+    name = NORM_NAMES[model.norm.kind]
+    if model.norm.noise > 0:
+        name = f"noisy {name}"
     chosen = [model.norm.placement_for(n) for n in range(1, model.n_blocks + 1)] or [model.norm.placement]
     if len(set(chosen)) > 1:
         label = f"{name} per block: {', '.join(chosen)}"
@@ -172,6 +175,14 @@ def output_units(config: ExperimentConfig, n_classes: int) -> int:
 
 
 # --- the same plan, counted ------------------------------------------------------------------
+
+NOISE_LAYER = "NormNoise"  # the class name of bnviz.train.noise's layer (noisy BN)
+
+
+def noise_name(norm_name: str) -> str:
+    """The name of the noise layer after normalization layer `norm_name` ("dense1_bn" -> "dense1_bn_noise")."""
+    return f"{norm_name}_noise"
+
 
 @dataclass(frozen=True)
 class PlannedLayer:
@@ -212,8 +223,13 @@ def planned_layers(config: ExperimentConfig, input_shape: tuple[int, ...], n_cla
         trainable = units * (int(norm.center) + int(norm.scale))
         if norm.kind == "layer":
             add(name, "LayerNormalization", shape, trainable)
+        elif norm.kind == "group":
+            group_count(norm, units, f"layer {name}")
+            add(name, "GroupNormalization", shape, trainable)
         else:
             add(name, "BatchNormalization", shape, trainable, 2 * units)
+        if norm.noise > 0:
+            add(noise_name(name), NOISE_LAYER, shape)
 
     if config.dataset.augmentation == "shear_zoom_flip" and len(shape) == 3:
         add("augment", "Sequential", shape)

@@ -14,6 +14,7 @@ from bnviz.config import (
     ACTIVATIONS,
     FAMILIES,
     INITIALIZERS,
+    NORMALIZATIONS,
     OPTIMIZERS,
     ConfigError,
     ExperimentConfig,
@@ -30,6 +31,7 @@ from ui.dataset_fields import dataset_fields, dataset_title
 from ui.experiment_form import (
     EPSILONS,
     FAMILY_TITLES,
+    NORM_KIND_NAMES,
     PLACEMENT_HELP,
     WEIGHT_SCALES,
     collect_config,
@@ -177,11 +179,23 @@ def form_tabs() -> None:
                  help="Before: BN normalizes the linear output and the activation sees a unit Gaussian (the "
                       "original paper). After: BN normalizes the activation's output for the next layer.")
         c1, c2 = st.columns(2)
-        c1.radio("Normalization layer", ["batch", "layer"], key="f:model.norm.kind", horizontal=True,
+        c1.radio("Normalization layer", NORMALIZATIONS, key="f:model.norm.kind", horizontal=True,
+                 format_func=NORM_KIND_NAMES.get,
                  help="LayerNormalization normalizes each example over its units, so it does not depend on "
-                      "the batch: a contrast for small batches.")
+                      "the batch: a contrast for small batches. GroupNormalization (Wu & He 2018) does the "
+                      "same within groups of units (channels); the number of groups must divide each width.")
         c2.toggle("Normalize the input too", key="f:model.norm.on_input",
                   help="A BN layer right after the input: standardizes raw features or pixels on the fly.")
+        c1, c2 = st.columns(2)
+        c1.number_input("GroupNorm groups", min_value=1, max_value=4096, step=1, key="f:model.norm.groups",
+                        disabled=st.session_state.get("f:model.norm.kind") != "group",
+                        help="GroupNormalization only: how many groups each layer's units (channels) are split "
+                             "into. 1 = LayerNorm; one group per unit = InstanceNorm.")
+        c2.number_input("Noisy BN (noise after each norm layer)", min_value=0.0, max_value=10.0, step=0.25,
+                        format="%.2f", key="f:model.norm.noise",
+                        help="Santurkar et al. 2018: after each normalization layer, shift every unit by "
+                             "U(−n, n) and scale it by U(1, 1 + n), drawn afresh every training step; off in "
+                             "inference. 0 = off.")
         c1, c2, c3, c4 = st.columns(4)
         c1.number_input("BN momentum (moving statistics)", step=0.001, format="%.4g", key="f:model.norm.momentum",
                         help="How much BN's moving mean/variance keep of their old value each batch (0 to 1). "

@@ -103,6 +103,8 @@ def _answer(slug: str, choice: Choice, was_live: bool) -> None:
     st.subheader(exp.title)
     st.markdown(f"**{exp.question}** {exp.setup}")
     st.caption(f"Claim: {exp.claim} — *{exp.source}*")
+    if exp.paper_figure:
+        st.caption(f"The paper's figure: {exp.paper_figure}")
     if "gallery_error" in st.session_state:
         st.error(st.session_state.pop("gallery_error"), icon=":material/hourglass_top:")
     if any(r.status == MISSING for r in runs):

@@ -53,7 +53,11 @@ def _numbers(exp, *, first: str = "clear", seeds: int = 3) -> dict[str, list[dic
         if claim.kind == "near":
             spread = (-0.04, 0.0, 0.045) if mode == "overlap" else (-0.005, 0.0, 0.005)
             shift = 0.2 if mode == "reversed" else 0.0
-            pairs = [(claim.better, [claim.target + shift + s for s in spread[:seeds]])]
+            if claim.worse is None:  # near a published number
+                pairs = [(claim.better, [claim.target + shift + s for s in spread[:seeds]])]
+            else:  # near another arm: the other arm steady, this one around it
+                base = [0.7] * seeds
+                pairs = [(claim.better, [0.7 + shift + s for s in spread[:seeds]]), (claim.worse, base)]
         else:
             low = [0.6 + o for o in OFFSETS[:seeds]]
             if mode == "overlap":
@@ -163,3 +167,43 @@ def test_t_quantiles_and_intervals_match_scipy():
     mean, low, high = cl.interval(values)
     lo, hi = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
     assert (low, high) == pytest.approx((lo, hi), abs=1e-3)
+
+
+def _arms(slug: str, values: dict[str, list[float]], key: str = "test_accuracy") -> dict[str, list[dict]]:
+    """Records of card `slug`'s full-size arms, one per value, with `key` set to it (and test accuracy too)."""
+    configs = {a.label: a.config.to_dict() for a in EXPERIMENTS[slug].build(False)}
+    return {label: [_record(configs[label], v, {key: v}) for v in vs] for label, vs in values.items()}
+
+
+def test_wu_he_card_bn_grows_at_small_batches_and_group_norm_stays_flat():
+    exp = EXPERIMENTS["batch-size"]
+    flat = {"BatchNorm, batch 32": [0.95, 0.955, 0.96], "BatchNorm, batch 2": [0.50, 0.55, 0.52],
+            "GroupNorm, batch 32": [0.94, 0.945, 0.95], "GroupNorm, batch 2": [0.935, 0.94, 0.95],
+            "LayerNorm, batch 2": [0.90, 0.91, 0.92]}
+    verdict = exp.judgement(_arms("batch-size", flat))
+    assert [r.outcome for r in verdict.results] == [cl.REPRODUCED] * 3, verdict.words
+    assert "GroupNorm stays flat" in verdict.results[1].words
+    # GroupNorm losing as much as BN at batch 2: the second claim is not reproduced
+    dropping = {**flat, "GroupNorm, batch 2": [0.80, 0.81, 0.79]}
+    verdict = exp.judgement(_arms("batch-size", dropping))
+    assert verdict.results[1].outcome == cl.NOT_REPRODUCED and verdict.outcome == cl.NOT_REPRODUCED
+    # BN flat too: the first claim is not reproduced
+    verdict = exp.judgement(_arms("batch-size", {**flat, "BatchNorm, batch 2": [0.95, 0.95, 0.96]}))
+    assert verdict.results[0].outcome == cl.NOT_REPRODUCED
+
+
+def test_noisy_bn_card_judges_training_accuracy():
+    exp = EXPERIMENTS["noisy-bn"]
+    assert all(c.metric == "final training accuracy" for c in exp.claims)
+    like_paper = {"no BN": [0.90, 0.905, 0.91], "BN": [0.97, 0.972, 0.975], "noisy BN": [0.965, 0.97, 0.968]}
+    # the test accuracy stored beside it is the same number, but the claims read the training accuracy
+    verdict = exp.judgement(_arms("noisy-bn", like_paper, key="accuracy"))
+    assert verdict.outcome == cl.REPRODUCED, verdict.words
+    assert exp.verdict(_arms("noisy-bn", like_paper, key="accuracy"))[0] is True
+    hurt = {**like_paper, "noisy BN": [0.92, 0.925, 0.93]}  # the noise costs 5 points: not "about as well"
+    verdict = exp.judgement(_arms("noisy-bn", hurt, key="accuracy"))
+    assert verdict.results[0].outcome == cl.NOT_REPRODUCED and verdict.results[1].outcome == cl.REPRODUCED
+    broken = {**like_paper, "noisy BN": [0.85, 0.86, 0.855]}  # worse than no BN
+    assert exp.judgement(_arms("noisy-bn", broken, key="accuracy")).results[1].outcome == cl.NOT_REPRODUCED
+    one_seed = {label: values[:1] for label, values in like_paper.items()}
+    assert exp.judgement(_arms("noisy-bn", one_seed, key="accuracy")).outcome == cl.ONE_SEED

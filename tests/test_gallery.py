@@ -296,3 +296,22 @@ def test_bn_warmup_counts_steps_against_the_momentum():
     assert gallery.bn_warmup(record) == pytest.approx(1 - 0.99**60)
     record["config"]["model"]["norm"]["placement"] = "none"
     assert gallery.bn_warmup(record) is None
+
+
+def test_noisy_bn_card_reuses_the_fig1_runs_and_adds_only_the_noisy_arm():
+    fig1 = {a.config.fingerprint() for a in get_experiment("ioffe-fig1").arms(True)}
+    arms = {a.label: a for a in get_experiment("noisy-bn").arms(True)}
+    assert list(arms) == ["no BN", "BN", "noisy BN"]
+    assert {arms["no BN"].config.fingerprint(), arms["BN"].config.fingerprint()} == fig1
+    noisy = arms["noisy BN"].config
+    assert noisy.model.norm.noise > 0 and noisy.with_updates({"model.norm.noise": 0.0}) == arms["BN"].config
+
+
+def test_batch_size_card_adds_group_norm_and_keeps_its_old_arms():
+    arms = {a.label: a for a in get_experiment("batch-size").arms(True)}
+    assert {a.group for a in arms.values()} == {"BatchNorm", "GroupNorm", "LayerNorm"}
+    assert arms["GroupNorm, batch 2"].config.model.norm.kind == "group"
+    # the arms it had keep their fingerprints (norm.groups and norm.noise at their defaults are left out),
+    # so their stored runs are still found and reused
+    assert arms["BatchNorm, batch 2"].config.fingerprint() == "091dc2ab1d834d2aed5bf3db776b2a76"
+    assert arms["LayerNorm, batch 32"].config.fingerprint() == "c9820455ac89b249109b1d8fd633e829"

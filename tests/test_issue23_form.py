@@ -109,3 +109,22 @@ def test_epsilon_steps_by_orders_of_magnitude_and_keeps_a_links_value():
     linked = open_app(cfg=BASE.with_updates({"model.norm.epsilon": 3e-4}).encode()).run()
     assert linked.selectbox(key="f:model.norm.epsilon").value == 3e-4
     assert decode_config_data(query_param(linked, "cfg"))["model"]["norm"]["epsilon"] == 3e-4
+
+
+def test_group_norm_and_noisy_bn_from_the_form_and_groups_that_do_not_divide_are_named():
+    from bnviz.config import decode_config_data
+    from tests.apptest_helpers import BASE, query_param
+
+    at = open_app(cfg=BASE.with_updates({"model.hidden": [8]}).encode()).run()
+    assert at.radio(key="f:model.norm.kind").options == ["BatchNorm", "LayerNorm", "GroupNorm"]
+    assert at.number_input(key="f:model.norm.groups").disabled  # only GroupNorm has groups
+    at.radio(key="f:model.norm.placement").set_value("after").run()
+    at.radio(key="f:model.norm.kind").set_value("group").run()
+    at.number_input(key="f:model.norm.noise").set_value(0.5).run()
+    assert not at.exception, at.exception
+    norm = decode_config_data(query_param(at, "cfg"))["model"]["norm"]
+    assert (norm["kind"], norm.get("groups", 2), norm["noise"]) == ("group", 2, 0.5)
+    at.number_input(key="f:model.norm.groups").set_value(3).run()
+    assert not at.exception, at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "3 groups do not divide the 8 units of block 1" in shown, shown

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bnviz import limits
-from bnviz.config import ExperimentConfig
+from bnviz.config import ConfigError, ExperimentConfig
 from bnviz.layer_plan import planned_layers
 from bnviz.presets import PRESETS
 from bnviz.train.describe import data_shape
@@ -56,17 +56,23 @@ def form_configs(draw) -> ExperimentConfig:
                 "cifar10_cnn": 5}[family]
     per_layer = draw(st.dictionaries(st.integers(1, max(n_blocks, 1)), _PLACEMENT, max_size=2)) if n_blocks else {}
     image = dataset in ("digits", "mnist", "cifar10")
-    return ExperimentConfig.from_dict({
+    data = {
         "dataset": {"name": dataset, "n_classes": draw(st.integers(2, 6)),
                     "augmentation": draw(st.sampled_from(["none", "shear_zoom_flip"])) if image else "none"},
         "model": {"family": family, "hidden": hidden, "filters": filters, "kernel_size": draw(st.integers(1, 7)),
                   "dropout": draw(st.sampled_from([0.0, 0.3])),
-                  "norm": {"placement": draw(_PLACEMENT), "kind": draw(st.sampled_from(["batch", "layer"])),
+                  "norm": {"placement": draw(_PLACEMENT), "kind": draw(st.sampled_from(["batch", "layer", "group"])),
                            "center": draw(st.booleans()), "scale": draw(st.booleans()),
-                           "on_input": draw(st.booleans()), "per_layer": per_layer}},
+                           "on_input": draw(st.booleans()), "per_layer": per_layer,
+                           "groups": draw(st.sampled_from([1, 2, 4])), "noise": draw(st.sampled_from([0.0, 0.5]))}},
         "training": {"loss": draw(st.sampled_from(["auto", "binary_crossentropy", "categorical_crossentropy"])),
                      "batch_size": draw(st.integers(1, 512))},
-    })
+    }
+    try:
+        return ExperimentConfig.from_dict(data)
+    except ConfigError:  # groups that do not divide a block's width: 1 group always does
+        data["model"]["norm"]["groups"] = 1
+        return ExperimentConfig.from_dict(data)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -136,3 +142,15 @@ def test_who_may_train(monkeypatch, who, signed_in, teacher, allowed):
     if not allowed:
         with pytest.raises(limits.TrainingNotAllowed, match="only"):
             limits.check_may_train(signed_in=signed_in, teacher=teacher)
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn", "mnist_cnn_a", "mnist_cnn_b", "cifar10_cnn"])
+@pytest.mark.parametrize("norm", [{"kind": "group", "groups": 4}, {"kind": "batch", "noise": 1.0},
+                                  {"kind": "group", "groups": 2, "noise": 0.5, "on_input": True}])
+def test_group_norm_and_noisy_bn_are_counted_exactly_as_keras_builds_them(family, norm):
+    config = ExperimentConfig.from_dict({
+        "dataset": {"name": "mnist" if family != "cifar10_cnn" else "cifar10"},
+        "model": {"family": family, "hidden": [8, 12], "filters": [4, 8],
+                  "norm": {"placement": "before", **norm}}})
+    shape, classes = data_shape(config)
+    _agrees_with_keras(config, shape, classes)

@@ -108,3 +108,104 @@ def test_an_image_model_on_tabular_npz_data_says_why():
     config = ExperimentConfig.from_dict({"dataset": {"name": "npz", "path": "x.npz"}, "model": {"family": "cnn"}})
     with pytest.raises(ValueError, match="needs image inputs"):
         build_model(config, (5,), 2)
+
+
+# --- GroupNorm (Wu & He 2018) and noisy BN (Santurkar et al. 2018) ------------------------------
+
+def test_group_normalization_splits_each_width_into_the_configured_groups():
+    import keras
+
+    config = ExperimentConfig.from_dict({
+        "dataset": {"name": "digits"},
+        "model": {"family": "cnn", "filters": [4, 8], "hidden": [12],
+                  "norm": {"placement": "before", "kind": "group", "groups": 4}},
+    })
+    model = build_model(config, (8, 8, 1), 10)
+    layer = model.get_layer("conv2_bn")
+    assert isinstance(layer, keras.layers.GroupNormalization) and layer.groups == 4
+    assert layer.count_params() == 2 * 8  # γ and β per channel, no moving statistics
+    assert param_counts(model)["non_trainable"] == 0
+
+
+def test_groups_that_do_not_divide_a_width_are_refused_with_the_widths_divisors():
+    from bnviz.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"norm.groups: 4 groups do not divide the 50 units of block 1.*"
+                                          r"1, 2, 5, 10, 25, 50"):
+        ExperimentConfig.from_dict({"model": {"hidden": [50], "norm": {"placement": "after", "kind": "group",
+                                                                       "groups": 4}}})
+    # a block without normalization is not checked; the input's width is known only from the data
+    config = ExperimentConfig.from_dict({"model": {"hidden": [50, 8], "norm": {
+        "kind": "group", "groups": 4, "per_layer": {2: "after"}, "on_input": True}}})
+    with pytest.raises(ValueError, match="do not divide the 2 units of layer input_bn"):
+        build_model(config, (2,), 2)
+
+
+def _noisy(placement="before", noise=1.0, kind="batch"):
+    return ExperimentConfig.from_dict({"model": {"hidden": [6, 4], "norm": {"placement": placement, "kind": kind,
+                                                                            "noise": noise}}})
+
+
+@pytest.mark.parametrize("kind", ["batch", "group"])
+def test_noise_layers_follow_each_norm_layer_and_have_no_weights(kind):
+    model = build_model(_noisy(kind=kind), (3,), 2)
+    names = _names(model)
+    assert names[names.index("dense1_bn") + 1] == "dense1_bn_noise"
+    assert names[names.index("dense2_bn") + 1] == "dense2_bn_noise"
+    assert model.get_layer("dense1_bn_noise").count_params() == 0
+    assert param_counts(model) == param_counts(build_model(_noisy(kind=kind, noise=0.0), (3,), 2))
+    assert [b.norm for b in blocks(model)] == ["dense1_bn", "dense2_bn"]
+
+
+def test_noise_is_the_identity_in_inference_and_new_at_every_training_call():
+    import numpy as np
+
+    model = build_model(_noisy(noise=2.0), (3,), 2)
+    plain = build_model(_noisy(noise=0.0), (3,), 2)  # same seed: the same weights
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    np.testing.assert_allclose(model(x, training=False), plain(x, training=False), rtol=1e-6)
+    noisy = model.get_layer("dense1_bn_noise")
+    h = np.random.default_rng(1).normal(size=(32, 6)).astype("float32")
+    np.testing.assert_array_equal(noisy(h, training=False), h)
+    a, b = np.asarray(noisy(h, training=True)), np.asarray(noisy(h, training=True))
+    assert not np.allclose(a, b)  # redrawn at every step
+    scale = (a[1:] - a[:1]) / (h[1:] - h[:1])  # one shift and one scale per unit, the same for every example
+    assert np.allclose(scale, scale[:1], rtol=1e-3, atol=1e-3)
+    assert np.all((scale[0] >= 1.0 - 1e-4) & (scale[0] <= 3.0 + 1e-4))
+    shift = a[0] - scale[0] * h[0]
+    assert np.all(np.abs(shift) <= 2.0 + 1e-4)
+
+
+def test_probing_a_noisy_model_changes_nothing_and_sees_the_noise():
+    import keras
+    import numpy as np
+
+    from bnviz.train.probes import Prober
+
+    model = build_model(_noisy(noise=1.0), (3,), 2)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32").reshape(-1, 1)
+    prober = Prober(model, x, y, keras.losses.get("binary_crossentropy"))
+    before = [np.array(v.numpy(), copy=True) for v in model.variables]
+    probes = [prober.probe(epoch) for epoch in range(2)]
+    for a, b in zip(before, [v.numpy() for v in model.variables], strict=True):
+        np.testing.assert_array_equal(a, b)
+    out = next(p for p in probes[0]["positions"] if p["layer"] == "dense1_bn" and p["kind"] == "bn_output")
+    act_in = next(p for p in probes[0]["positions"] if p["layer"] == "dense1_act" and p["kind"] == "pre_activation")
+    assert abs(out["stats"]["mean"]) < 1e-3  # BN's own output is normalized ...
+    assert act_in["stats"]["mean"] != pytest.approx(out["stats"]["mean"], abs=1e-3)  # ... the noise moves it
+
+
+@pytest.mark.parametrize("norm", [{"kind": "group", "groups": 4}, {"kind": "batch", "noise": 0.5}])
+def test_group_norm_and_noisy_bn_train_a_few_steps(norm):
+    from bnviz.train.training import train
+    from tests.conftest import tiny_config
+
+    config = tiny_config(**{"model.norm.placement": "before", "model.hidden": [8], "training.epochs": 1,
+                            **{f"model.norm.{k}": v for k, v in norm.items()}})
+    record = train(config)
+    assert record["status"] == "succeeded", record["summary"].get("error")
+    assert record["summary"]["params"]["total"] == 2 * 8 + 8 + (2 * 8 if norm["kind"] == "group" else 4 * 8) + 9
+    assert {(p["layer"], p["kind"]) for p in record["probes"][-1]["positions"]} >= {
+        ("dense1_bn", "bn_input"), ("dense1_bn", "bn_output")}

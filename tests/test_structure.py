@@ -29,7 +29,7 @@ def test_one_module_per_card_and_cards_take_keywords() -> None:
         cards = [v for v in vars(module).values() if isinstance(v, Experiment)]
         assert len(cards) == (0 if path.stem in ("__init__", "tutorial") else 1), path.name
         found += [c.slug for c in cards]
-    assert sorted(found) == sorted(EXPERIMENTS) and len(found) == 11
+    assert sorted(found) == sorted(EXPERIMENTS) and len(found) == 12
     card = EXPERIMENTS["learning-rate"]
     values = [getattr(card, f.name) for f in dataclasses.fields(Experiment)]
     with pytest.raises(TypeError):
@@ -66,7 +66,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bnviz.errors", "bnviz.ids", "bnviz.states", "bnviz.settings", "bnviz.events", "bnviz.record",
      "bnviz.access"),  # the shared vocabulary
     ("bnviz.data",),
-    ("bnviz.config", "bnviz.presets", "bnviz.layer_plan", "bnviz.limits"),
+    ("bnviz.config", "bnviz.norm_config", "bnviz.presets", "bnviz.layer_plan", "bnviz.limits"),
     ("bnviz.train",),
     ("bnviz.store",),
     ("bnviz.jobs",),

@@ -23,6 +23,7 @@ FAMILY_TITLES = {
     "mnist_cnn_b": "Tutorial: MNIST CNN on raw pixels (seed002)",
     "cifar10_cnn": "Tutorial: CIFAR-10 CNN (seed003)",
 }
+NORM_KIND_NAMES = {"batch": "BatchNorm", "layer": "LayerNorm", "group": "GroupNorm"}
 PLACEMENT_HELP = {"none": "none", "before": "before the activation", "after": "after the activation"}
 _LISTS = ("model.hidden", "model.filters")
 # Widgets with a fixed range (sliders): a link's value outside it cannot be shown, only reported.
@@ -36,7 +37,8 @@ _OPTIONAL_NUMBERS = ("dataset.n_train", "dataset.n_test")
 LABELS = {
     "dataset.n_train": "Training examples", "dataset.n_test": "Test examples", "dataset.seed": "Data seed",
     "dataset.noise": "Noise", "model.dropout": "Dropout", "model.weight_scale": "Initial weight scale",
-    "model.norm.momentum": "BN momentum", "model.norm.epsilon": "Epsilon",
+    "model.norm.momentum": "BN momentum", "model.norm.epsilon": "Epsilon", "model.norm.groups": "GroupNorm groups",
+    "model.norm.noise": "Noisy BN",
     "training.learning_rate": "Learning rate", "training.momentum": "SGD momentum",
     "training.batch_size": "Batch size", "training.epochs": "Epochs", "training.seed": "Seed",
     "training.validation_split": "Validation split", "instrument.probe_size": "Probe batch size",

@@ -53,6 +53,11 @@ from bnviz.gallery.cards.learning_rate import (
     LR_FULL,
     WORKS_WITHIN,
 )
+from bnviz.gallery.cards.noisy_bn import (
+    NOISE,
+    NOISY_BN,
+    NOISY_LABELS,
+)
 from bnviz.gallery.cards.saturation import (
     SAT_SETTINGS,
     SATURATION,
@@ -134,6 +139,9 @@ __all__ = [
     "MNIST_A",
     "MNIST_B",
     "MOMENTA",
+    "NOISE",
+    "NOISY_BN",
+    "NOISY_LABELS",
     "NORM_LABELS",
     "SATURATION",
     "SAT_SETTINGS",
@@ -186,7 +194,7 @@ __all__ = [
 
 EXPERIMENTS: dict[str, Experiment] = {e.slug: e for e in (
     CIRCLES, MNIST_A, MNIST_B, CIFAR, FIG1, LEARNING_RATE, SATURATION, BATCH_SIZE, TRAIN_VS_INFERENCE,
-    EXTENSIONS, SCALE,
+    EXTENSIONS, SCALE, NOISY_BN,
 )}
 
 

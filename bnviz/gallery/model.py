@@ -107,6 +107,7 @@ class Experiment:
     report_full: bool = False  # the --fast report runs this card at full size (it is cheap enough)
     setup: str = ""  # one line: model, data, optimizer (what all arms share)
     claims: tuple[Claim, ...] = ()  # the written tests; no claims: never judged held or not
+    paper_figure: str = ""  # what the source's own figure shows, in its numbers, stated beside ours
 
     # --- arms -------------------------------------------------------------------
     def arms(self, fast: bool, seeds: int = 1) -> list[Arm]:

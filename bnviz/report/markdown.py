@@ -153,6 +153,8 @@ def render(sections: Sequence[Section], results: Sequence[ArmResult], datasets: 
             "",
             f"**Setup.** {e.setup}" if e.setup else "",
             "",
+            f"**The paper's figure.** {e.paper_figure}" if e.paper_figure else "",
+            "",
             f"**Verdict: {_held(s.held, s.outcome)}.** {s.sentence}",
             "",
         ]

@@ -25,9 +25,12 @@ from bnviz.layer_plan import (  # the plan lives below Keras, so limits can coun
     architecture,
     block_placement,
     named_steps,
+    noise_name,
     output_units,
     resolve_loss,
 )
+from bnviz.norm_config import group_count
+from bnviz.train.noise import NormNoise
 
 __all__ = ["Architecture", "Block", "BlockInfo", "Plain", "architecture", "block_placement", "blocks", "build_model",
            "layer_table", "make_optimizer", "output_units", "param_counts", "resolve_loss"]
@@ -47,12 +50,21 @@ class BlockInfo:
 
 # --- building ---------------------------------------------------------------------
 
-def _norm_layer(norm: NormConfig, name: str) -> keras.layers.Layer:
+def _norm_layer(norm: NormConfig, name: str, x, seed: int):
+    """`x` normalized by the configured layer (named `name`), then the noisy-BN noise when it is on."""
     if norm.kind == "layer":
-        return keras.layers.LayerNormalization(epsilon=norm.epsilon, center=norm.center, scale=norm.scale,
-                                               name=name)
-    return keras.layers.BatchNormalization(momentum=norm.momentum, epsilon=norm.epsilon, center=norm.center,
-                                           scale=norm.scale, name=name)
+        layer = keras.layers.LayerNormalization(epsilon=norm.epsilon, center=norm.center, scale=norm.scale, name=name)
+    elif norm.kind == "group":
+        groups = group_count(norm, int(x.shape[-1]), f"layer {name}")
+        layer = keras.layers.GroupNormalization(groups=groups, epsilon=norm.epsilon, center=norm.center,
+                                                scale=norm.scale, name=name)
+    else:
+        layer = keras.layers.BatchNormalization(momentum=norm.momentum, epsilon=norm.epsilon, center=norm.center,
+                                                scale=norm.scale, name=name)
+    x = layer(x)
+    if norm.noise > 0:
+        x = NormNoise(norm.noise, seed=seed, name=noise_name(name))(x)
+    return x
 
 
 def build_model(config: ExperimentConfig, input_shape: tuple[int, ...], n_classes: int) -> keras.Model:
@@ -69,7 +81,7 @@ def build_model(config: ExperimentConfig, input_shape: tuple[int, ...], n_classe
     if plan.flatten_input:
         x = keras.layers.Flatten(name="input_flatten")(x)
     if norm.on_input:
-        x = _norm_layer(norm, "input_bn")(x)
+        x = _norm_layer(norm, "input_bn", x, seed * 1000 + 700)
 
     for named in named_steps(plan):
         step, name = named.step, named.name
@@ -86,11 +98,11 @@ def build_model(config: ExperimentConfig, input_shape: tuple[int, ...], n_classe
             placement = block_placement(model_cfg, named.number)
             act = keras.layers.Activation(step.activation or model_cfg.activation, name=f"{name}_act")
             if placement == "before":
-                x = _norm_layer(norm, f"{name}_bn")(x)
+                x = _norm_layer(norm, f"{name}_bn", x, seed * 1000 + 600 + named.number)
                 x = act(x)
             elif placement == "after":
                 x = act(x)
-                x = _norm_layer(norm, f"{name}_bn")(x)
+                x = _norm_layer(norm, f"{name}_bn", x, seed * 1000 + 600 + named.number)
             else:
                 x = act(x)
         elif step.kind == "pool":
@@ -100,7 +112,7 @@ def build_model(config: ExperimentConfig, input_shape: tuple[int, ...], n_classe
         elif step.kind == "flatten":
             x = keras.layers.Flatten(name=name)(x)
         elif step.kind == "norm":
-            x = _norm_layer(norm, name)(x)
+            x = _norm_layer(norm, name, x, seed * 1000 + 750 + named.n)
 
     binary = output_units(config, n_classes) == 1
     out_init = keras.initializers.get({"class_name": model_cfg.initializer, "config": {"seed": seed * 1000 + 999}})

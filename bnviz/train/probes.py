@@ -353,7 +353,8 @@ def block_plan(model: keras.Model) -> Plan:
         root = name.split("_")[0]
         if root in block_of_layer:
             current_block = block_of_layer[root]
-        if isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
+        if isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization,
+                              keras.layers.GroupNormalization)):
             block = 0 if name == "input_bn" else current_block
             t_in = tensor_of(name + ":in", layer.input)
             t_out = tensor_of(name, layer.output)

@@ -1,4 +1,4 @@
-"""Card: batch-size dependence of BatchNorm against LayerNorm."""
+"""Card: batch-size dependence of BatchNorm against GroupNorm and LayerNorm (Wu & He 2018, Fig. 1)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict, sweep_poin
 
 BS_FAST = (2, 8, 32, 128)
 BS_FULL = (2, 4, 8, 16, 32, 64, 128, 256)
-NORM_LABELS = {"batch": "BatchNorm", "layer": "LayerNorm"}
+NORM_LABELS = {"batch": "BatchNorm", "group": "GroupNorm", "layer": "LayerNorm"}
+GROUPS = 4  # 100 units in 4 groups of 25
 
 
 def _bs_epochs(batch: int, n_train: int, steps: int) -> int:
@@ -25,12 +26,13 @@ def _bs_epochs(batch: int, n_train: int, steps: int) -> int:
 def _bs_build(fast: bool) -> list[Arm]:
     n_train, steps = (2000, 300) if fast else (60000, 3000)
     arms = []
-    for kind in ("batch", "layer"):
+    for kind in NORM_LABELS:
         for bs in (BS_FAST if fast else BS_FULL):
             cfg = ExperimentConfig.from_dict({
                 "dataset": {"name": "mnist", "n_train": n_train if fast else None, "preprocessing": "unit"},
                 "model": {"family": "mlp", "hidden": [100, 100, 100], "activation": "relu",
-                          "initializer": "he_uniform", "norm": {"placement": "before", "kind": kind}},
+                          "initializer": "he_uniform", "norm": {"placement": "before", "kind": kind,
+                                   **({"groups": GROUPS} if kind == "group" else {})}},
                 "training": {"optimizer": "adam", "learning_rate": 0.001, "batch_size": bs,
                              "epochs": _bs_epochs(bs, n_train, steps), "seed": 0},
                 "instrument": {"log_every": max(1, 64 // bs)},
@@ -51,12 +53,11 @@ def _bs_judge(exp: Experiment, lists: dict[str, list[Record]]) -> Verdict:
         return None, "Not judged: BatchNorm needs at least two finished batch sizes."
     bx, bacc, bdrop = drops["BatchNorm"]
     text = f"At batch {bx:g} BatchNorm reaches {bacc:.3f}, {bdrop:.3f} below its best"
-    if "LayerNorm" in drops:
-        lx, lacc, ldrop = drops["LayerNorm"]
-        text += f"; LayerNorm reaches {lacc:.3f} at batch {lx:g}, {ldrop:.3f} below its best"
-        held = bdrop >= TOLERANCE and bdrop > ldrop + 0.02
-    else:
-        held = bdrop >= TOLERANCE
+    others = [g for g in ("GroupNorm", "LayerNorm") if g in drops]
+    for group in others:
+        x, acc, drop = drops[group]
+        text += f"; {group} reaches {acc:.3f} at batch {x:g}, {drop:.3f} below its best"
+    held = bdrop >= TOLERANCE and all(bdrop > drops[g][2] + 0.02 for g in others)
     return held, text + "."
 
 
@@ -86,25 +87,36 @@ def _bs_draw(exp: Experiment, lists: dict[str, list[Record]]) -> FigureList:
 
 BATCH_SIZE = Experiment(
     slug="batch-size",
-    title="Batch-size dependence: BatchNorm vs LayerNorm",
-    question="How small can the batch be before BN's batch statistics hurt, and does a per-example normalization "
-             "(LayerNorm) avoid it?",
+    title="Batch-size dependence: BatchNorm vs GroupNorm vs LayerNorm",
+    question="How small can the batch be before BN's batch statistics hurt, and do per-example normalizations "
+             "(GroupNorm, LayerNorm) avoid it?",
     claim="BN's error grows quickly as the batch gets small, because the batch statistics become noisy estimates "
-          "and disagree with the moving statistics used at inference; LayerNorm does not depend on the batch.",
+          "and disagree with the moving statistics used at inference; GroupNorm, which normalizes each example "
+          "over groups of channels, stays flat across batch sizes, and LayerNorm (one group) does not depend on "
+          "the batch either.",
     source="Wu & He 2018, “Group Normalization”, Fig. 1; Ioffe 2017, “Batch Renormalization”; Ba et al. 2016, "
            "“Layer Normalization”",
+    paper_figure="Wu & He's Fig. 1 (ResNet-50 on ImageNet, batch = images per GPU): BN's validation error is "
+                 "23.6% at batch 32 and rises to 34.7% at batch 2 (+11.1 points); GN's stays at about 24.1% "
+                 "at every batch size. Ours is a 3-layer MLP on MNIST, in test accuracy, so compare the shapes "
+                 "of the curves, not the numbers.",
     build=_bs_build,
     judge=_bs_judge,
     draw=_bs_draw,
     extra=_bs_extra,
     claims=(
-        Claim(f"BatchNorm at batch 32 beats BatchNorm at batch 2 by more than {TOLERANCE:g}",
-              better="BatchNorm, batch 32", worse="BatchNorm, batch 2", threshold=TOLERANCE),
+        Claim(f"BN's error grows at small batches: BatchNorm at batch 32 beats BatchNorm at batch 2 by more than "
+              f"{TOLERANCE:g}", better="BatchNorm, batch 32", worse="BatchNorm, batch 2", threshold=TOLERANCE),
+        Claim(f"GroupNorm stays flat across batch sizes: GroupNorm at batch 2 is within {TOLERANCE:g} of "
+              f"GroupNorm at batch 32", better="GroupNorm, batch 2", worse="GroupNorm, batch 32",
+              threshold=TOLERANCE, kind="near"),
         Claim("at batch 2 LayerNorm beats BatchNorm by more than 0.02", better="LayerNorm, batch 2",
               worse="BatchNorm, batch 2", threshold=0.02),
     ),
-    setup="MNIST, 3 × 100 ReLU, normalization before the ReLU, Adam 1e-3; epochs chosen so that every arm makes "
-          "about the same number of updates (≈300 in the fast variant: 2,000 digits, batch 2–128; ≈3,000 at full "
-          "size: 60,000 digits, batch 2–256), so large batches are not starved of steps and BN's moving averages "
-          "are equally warmed up",
+    setup="MNIST, 3 × 100 ReLU, normalization before the ReLU (GroupNorm: 4 groups of 25 units), Adam 1e-3; "
+          "epochs chosen so that every arm makes about the same number of updates (≈300 in the fast variant: "
+          "2,000 digits, batch 2–128; ≈3,000 at full size: 60,000 digits, batch 2–256), so large batches are "
+          "not starved of steps and BN's moving averages are equally warmed up (Wu & He instead train every "
+          "batch size for the same epochs: here a small batch also sees fewer examples, which may cost GroupNorm "
+          "some accuracy at batch 2 that is not the batch statistics' doing)",
 )
