@@ -14,6 +14,7 @@ from bnviz.report import readings
 from bnviz.states import RunState, is_active
 from bnviz.store import RunNotFound
 from ui import access, common, routes, shell
+from ui.audience import note_viewer, pace
 from ui.bn_steps_view import bn_steps_panel
 from ui.boundary_view import boundary_panel
 from ui.epoch_picker import epoch_picker
@@ -52,6 +53,7 @@ def page() -> None:
     run_id = common.run_id_from(raw)
     if run_id is None:
         return
+    audience = note_viewer(run_id)  # first thing: a class arriving at once counts itself before it draws
     try:
         view = read_run(run_id)
     except RunNotFound:
@@ -59,9 +61,9 @@ def page() -> None:
                               "It may have been deleted, or the link was copied incompletely.")
         return
     if common.presenting():
-        show_presenter(view)
+        show_presenter(view, audience)
     else:
-        show_run(view, access.actor())
+        show_run(view, access.actor(), audience)
 
 
 def _header(view: RunView) -> None:
@@ -94,7 +96,7 @@ def _trained_on(view: RunView) -> str:
     return f"{view.backend} on **{device}**" if device else view.backend
 
 
-def show_run(view: RunView, who: access.Actor) -> None:
+def show_run(view: RunView, who: access.Actor, audience: int = 1) -> None:
     run_id = view.run_id
     _header(view)
     _notes(view)
@@ -124,18 +126,19 @@ def show_run(view: RunView, who: access.Actor) -> None:
 
     live = is_active(view.status)
     eager = mine and not _has_points(view)  # who just clicked Train: the first point as soon as it exists
-    st.fragment(run_every=_curves_every(view, eager))(curves)(run_id, view.status, not eager)
-    st.fragment(run_every=INSIDE_EVERY_S if live else None)(boundary)(run_id)
+    st.fragment(run_every=_curves_every(view, eager, audience))(curves)(run_id, view.status, not eager)
+    inside_every = pace(INSIDE_EVERY_S, audience) if live else None
+    st.fragment(run_every=inside_every)(boundary)(run_id)
     st.subheader("Inside the network")
     choice = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, default="histograms", key="view",
                                   label_visibility="collapsed") or "histograms"
-    st.fragment(run_every=INSIDE_EVERY_S if live else None)(inside)(run_id, choice)
+    st.fragment(run_every=inside_every)(inside)(run_id, choice)
 
 
-def show_presenter(view: RunView) -> None:
+def show_presenter(view: RunView, audience: int = 1) -> None:
     """Projector layout: curves and the before/after histograms side by side, all above the fold."""
     _header(view)
-    st.fragment(run_every=_curves_every(view))(presenter_charts)(view.run_id, view.status)
+    st.fragment(run_every=_curves_every(view, audience=audience))(presenter_charts)(view.run_id, view.status)
 
 
 # --- pieces that re-read the run every time they run ---------------------------------
@@ -156,19 +159,17 @@ def _has_points(view: RunView) -> bool:
     return bool(view.record["batches"] or view.record["history"])
 
 
-def _curves_every(view: RunView, eager: bool = False) -> float | None:
-    """Every CURVES_EVERY_S while the run is active, not at all once it ended. `eager`: faster until the
-    first point, for the one who just started the run only (a classroom of viewers polling 4x a second
-    would slow the server down for everyone)."""
+def _curves_every(view: RunView, eager: bool = False, audience: int = 1) -> float | None:
+    """Every CURVES_EVERY_S while the run is active (slower for a large audience: ui.audience), not at
+    all once it ended. `eager`: faster until the first point, for the one who just started the run only
+    (a classroom of viewers polling 4x a second would slow the server down for everyone)."""
     if not is_active(view.status):
         return None
-    return FIRST_POINT_EVERY_S if eager else CURVES_EVERY_S
+    return FIRST_POINT_EVERY_S if eager else pace(CURVES_EVERY_S, audience)
 
 
-def _status(current: RunView, shown_status: str) -> None:
-    """Progress while it trains; once its state changes, redraw the whole page (polling stops)."""
-    if current.status != shown_status:
-        st.rerun()
+def _status(current: RunView) -> None:
+    """Progress while it trains, and how it ended."""
     if is_active(current.status):
         if current.status == RunState.QUEUED:
             place = current.queue_position
@@ -213,9 +214,29 @@ def _final_metrics(view: RunView) -> None:
             col.metric(label, f"{final[key]:.4f}", help=help_text)
 
 
+def _redraw_when_ended(current: RunView, shown_status: str) -> None:
+    """Once the run's state changed, redraw the whole page (its polling stops) on the poll after the
+    one that drew the new state: a full rerun drops what the server has not sent yet, and under a
+    classroom's load the last epoch's charts would be dropped for most viewers."""
+    key = f"bnviz_drawn_state:{current.run_id}"
+    if current.status == shown_status:
+        st.session_state.pop(key, None)
+        return
+    if st.session_state.get(key) == current.status:
+        del st.session_state[key]
+        st.rerun()
+    st.session_state[key] = current.status
+
+
 def curves(run_id: str, shown_status: str, had_points: bool = True) -> None:
     current = read_run(run_id)
-    _status(current, shown_status)
+    note_viewer(run_id)
+    _status(current)
+    _curves(current, had_points)
+    _redraw_when_ended(current, shown_status)
+
+
+def _curves(current: RunView, had_points: bool) -> None:
     if not had_points and current.record["history"]:
         # Drawn fast since the first point; after the first whole epoch, redraw the page once to
         # poll at the normal pace (a full redraw right at the first point would delay showing it).
@@ -298,7 +319,13 @@ def inside(run_id: str, choice: str) -> None:
 def presenter_charts(run_id: str, shown_status: str) -> None:
     """One snapshot, cut at one epoch, for every chart: they always name the same epoch (issue 23)."""
     current = read_run(run_id)
-    _status(current, shown_status)
+    note_viewer(run_id)
+    _status(current)
+    _presenter_charts(current)
+    _redraw_when_ended(current, shown_status)
+
+
+def _presenter_charts(current: RunView) -> None:
     epoch = shared_epoch(current)
     current = at_epoch(current, epoch)
     st.markdown(f"<div class='bnviz-epoch'>Epoch {epoch} of {current.epochs_planned}</div>",
