@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bnviz import figures as bnfig
-from bnviz.figures.gallery import curves, history, percentile_panels
+from bnviz.figures.gallery import curves_and_drift, history
 from bnviz.gallery.claims import Claim
 from bnviz.gallery.configs import BN_LABELS, mnist_mlp
 from bnviz.gallery.metrics import Record, arm_mean, finite_mean, joined_notes, mean_over_seeds, median_drift
@@ -39,16 +39,11 @@ def _fig1_extra(records: list[Record]) -> str:
 
 
 def _fig1_draw(exp: Experiment, lists: dict[str, list[Record]]) -> FigureList:
-    labels = [label for label in exp.labels(lists) if lists.get(label)]
-    firsts = [lists[label][0] for label in labels]
-    seed_note = " (first seed)" if any(len(lists[label]) > 1 for label in labels) else ""
-    return [
-        ("Fig. 1(a): test accuracy during training", curves(lists, "val_accuracy",
-                                                             "Fig. 1(a): test accuracy during training")),
-        ("Fig. 1(b, c): last hidden layer's sigmoid input", percentile_panels(
-            firsts, labels, 3, "pre_activation",
-            f"Fig. 1(b, c): sigmoid input of hidden layer 3, median and 15–85th percentiles{seed_note}")),
-    ]
+    return curves_and_drift(
+        lists, exp.labels(lists), "val_accuracy",
+        ("Fig. 1(a): test accuracy during training", "Fig. 1(a): test accuracy during training"),
+        ("Fig. 1(b, c): last hidden layer's sigmoid input",
+         "Fig. 1(b, c): sigmoid input of hidden layer 3, median and 15–85th percentiles"))
 
 
 FIG1 = Experiment(

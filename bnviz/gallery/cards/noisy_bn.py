@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bnviz.figures.gallery import curves, percentile_panels
+from bnviz.figures.gallery import curves_and_drift
 from bnviz.gallery.claims import Claim
 from bnviz.gallery.configs import mnist_mlp
 from bnviz.gallery.metrics import (
@@ -50,15 +50,11 @@ def _noisy_extra(records: list[Record]) -> str:
 
 
 def _noisy_draw(exp: Experiment, lists: dict[str, list[Record]]) -> FigureList:
-    labels = [label for label in exp.labels(lists) if lists.get(label)]
-    firsts = [lists[label][0] for label in labels]
-    seed_note = " (first seed)" if any(len(lists[label]) > 1 for label in labels) else ""
-    return [
-        ("Fig. 2 (left): training accuracy", curves(lists, "accuracy", "Training accuracy per epoch")),
-        ("Fig. 2 (right): the last hidden layer's sigmoid input", percentile_panels(
-            firsts, labels, 3, "pre_activation",
-            f"Sigmoid input of hidden layer 3 (after the noise), median and 15–85th percentiles{seed_note}")),
-    ]
+    return curves_and_drift(
+        lists, exp.labels(lists), "accuracy",
+        ("Fig. 2 (left): training accuracy", "Training accuracy per epoch"),
+        ("Fig. 2 (right): the last hidden layer's sigmoid input",
+         "Sigmoid input of hidden layer 3 (after the noise), median and 15–85th percentiles"))
 
 
 NOISY_BN = Experiment(
