@@ -197,15 +197,19 @@ def percentile_panels(records: Sequence[Record | None], labels: Sequence[str], b
     return fig
 
 
-def curves_and_drift(lists: Mapping[str, Sequence[Record]], labels: Sequence[str], metric: str,
-                     curve: tuple[str, str], panels: tuple[str, str]) -> list[tuple[str, go.Figure]]:
-    """A card's `metric` curves per arm and the 15/50/85th percentiles of hidden layer 3's sigmoid
-    input (the first seed of each arm: the drift Ioffe & Szegedy's Figure 1 shows). `curve` and
-    `panels` are each (caption, chart title)."""
-    shown = [label for label in labels if lists.get(label)]
-    seed_note = " (first seed)" if any(len(lists[label]) > 1 for label in shown) else ""
-    return [
-        (curve[0], curves(lists, metric, curve[1])),
-        (panels[0], percentile_panels([lists[label][0] for label in shown], shown, 3, "pre_activation",
-                                      f"{panels[1]}{seed_note}")),
-    ]
+
+def curves_and_drift(metric: str, curve: tuple[str, str], panels: tuple[str, str]):
+    """A card's `draw`: its `metric` curves per arm and the 15/50/85th percentiles of hidden layer 3's
+    sigmoid input (the first seed of each arm: the drift Ioffe & Szegedy's Figure 1 shows). `curve`
+    and `panels` are each (caption, chart title)."""
+
+    def draw(exp, lists: Mapping[str, Sequence[Record]]) -> list[tuple[str, go.Figure]]:
+        shown = [label for label in exp.labels(lists) if lists.get(label)]
+        seed_note = " (first seed)" if any(len(lists[label]) > 1 for label in shown) else ""
+        return [
+            (curve[0], curves(lists, metric, curve[1])),
+            (panels[0], percentile_panels([lists[label][0] for label in shown], shown, 3, "pre_activation",
+                                          f"{panels[1]}{seed_note}")),
+        ]
+
+    return draw

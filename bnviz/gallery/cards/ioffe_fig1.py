@@ -7,7 +7,7 @@ from bnviz.figures.gallery import curves_and_drift, history
 from bnviz.gallery.claims import Claim
 from bnviz.gallery.configs import BN_LABELS, mnist_mlp
 from bnviz.gallery.metrics import Record, arm_mean, finite_mean, joined_notes, mean_over_seeds, median_drift
-from bnviz.gallery.model import Arm, Experiment, FigureList, Verdict
+from bnviz.gallery.model import Arm, Experiment, Verdict
 
 
 def _fig1_build(fast: bool) -> list[Arm]:
@@ -38,12 +38,10 @@ def _fig1_extra(records: list[Record]) -> str:
     return joined_notes([("after epoch 1: {:.3f}", early), ("median drift {:.2f}", drift)])
 
 
-def _fig1_draw(exp: Experiment, lists: dict[str, list[Record]]) -> FigureList:
-    return curves_and_drift(
-        lists, exp.labels(lists), "val_accuracy",
-        ("Fig. 1(a): test accuracy during training", "Fig. 1(a): test accuracy during training"),
-        ("Fig. 1(b, c): last hidden layer's sigmoid input",
-         "Fig. 1(b, c): sigmoid input of hidden layer 3, median and 15–85th percentiles"))
+_fig1_draw = curves_and_drift(
+    "val_accuracy", ("Fig. 1(a): test accuracy during training", "Fig. 1(a): test accuracy during training"),
+    ("Fig. 1(b, c): last hidden layer's sigmoid input",
+     "Fig. 1(b, c): sigmoid input of hidden layer 3, median and 15–85th percentiles"))
 
 
 FIG1 = Experiment(
