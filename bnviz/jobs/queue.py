@@ -104,15 +104,11 @@ class RunQueue:
     def queued(self) -> list[Queued]:
         """Every waiting run, each backend's in the order the claim takes them (a teacher's view)."""
         with self.store.read_transaction() as con:
-            backends = sorted(r[0] for r in con.execute(
-                "SELECT DISTINCT backend FROM runs WHERE status=?", (RunState.QUEUED,)))
-            out = []
-            for backend in backends:
-                order = self._order(con, backend)
-                owners = dict(con.execute("SELECT id, owner FROM runs WHERE status=? AND backend=?",
-                                          (RunState.QUEUED, backend)).fetchall())
-                out += [Queued(r, owners[r], backend, i + 1) for i, r in enumerate(order)]
-        return out
+            rows = con.execute("SELECT id, owner, backend FROM runs WHERE status=?", (RunState.QUEUED,)).fetchall()
+            owners = {run_id: owner for run_id, owner, _ in rows}
+            return [Queued(r, owners[r], backend, i + 1)
+                    for backend in sorted({b for _, _, b in rows})
+                    for i, r in enumerate(self._order(con, backend))]
 
     def move(self, run_id: str, steps: int) -> int | None:
         """A teacher moves a waiting run `steps` places later (negative: earlier) in its backend's
