@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bnviz.config import ConfigError, ExperimentConfig
-from bnviz.layer_plan import bn_label
 
 GROUPS = ("Tutorials", "Papers")
 
@@ -198,7 +197,7 @@ def fast_changes(name: str) -> dict[str, object]:
 def relevant_changes(config: ExperimentConfig, changes: dict[str, object]) -> dict[str, object]:
     """`changes` without the normalization settings of a model that normalizes nothing: they would
     change nothing, and "BN momentum 0.9 instead of 0.99" on a run without BN misleads."""
-    if bn_label(config.model).startswith("no "):
+    if not config.model.norm.enabled:
         return {k: v for k, v in changes.items() if not k.startswith("model.norm.")}
     return changes
 
