@@ -154,6 +154,7 @@ def main() -> None:
     ap.add_argument("--preset", default="seed001-circles-after")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=400)
+    ap.add_argument("--details", help="also write every epoch's end and each student's first sight of it (JSON)")
     a = ap.parse_args()
     port = a.port or 20000 + os.getpid() % 20000
     home = Path(tempfile.mkdtemp(prefix="classroom-"))
@@ -238,6 +239,8 @@ def main() -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             server.wait(10)
         server.kill()  # nothing left to kill once it stopped
+    if a.details:
+        Path(a.details).write_text(json.dumps({"ended": ended, "seen": [s.seen for s in students]}))
     print(json.dumps(result))
 
 

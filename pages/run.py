@@ -14,7 +14,7 @@ from bnviz.report import readings
 from bnviz.states import RunState, is_active
 from bnviz.store import RunNotFound
 from ui import access, common, routes, shell
-from ui.audience import note_viewer, pace
+from ui.audience import note_viewer, one_at_a_time, pace, paced, repace_due, session_fraction
 from ui.bn_steps_view import bn_steps_panel
 from ui.boundary_view import boundary_panel
 from ui.epoch_picker import epoch_picker
@@ -39,6 +39,12 @@ VIEWS = {
 CURVES_EVERY_S = 0.5
 FIRST_POINT_EVERY_S = 0.25  # until the first point arrives: a click on Train shows it within a second
 INSIDE_EVERY_S = 2.0
+# A lecture hall (ui.audience): the curves, which a class follows epoch by epoch, at most twice as
+# slow (100 students: every second, so an epoch reaches 90% of them within 1.5 s); the views inside
+# the network, which cost a few times more to send, slower from INSIDE_FULL viewers on, up to 5x,
+# each session at a period of its own so 100 students' heavy redraws do not land in the same second.
+CURVES_SLOWEST = 1.6
+INSIDE_FULL, INSIDE_SLOWEST, INSIDE_SPREAD = 10, 5.0, 0.5
 
 
 def page() -> None:
@@ -66,17 +72,23 @@ def page() -> None:
         show_run(view, access.actor(), audience)
 
 
+def _state_words(view: RunView) -> str:
+    """How the header names the run's state: only once it ended. While it is queued or training, the
+    live part below says so (its progress, its place in line), so a class watching does not redraw
+    the whole page when a queued run starts."""
+    return "" if is_active(view.status) else f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · "
+
+
 def _header(view: RunView) -> None:
     st.title(common.plain(view.name or "Run"))
     if view.is_script:
-        st.markdown(f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {script_line(view.record)} · "
-                    f"{_trained_on(view)}")
+        st.markdown(f"{_state_words(view)}{script_line(view.record)} · {_trained_on(view)}")
         return
     config = view.config
     model, training = config.model, config.training
     optimizer = common.OPTIMIZER_TITLES.get(training.optimizer, training.optimizer)
     st.markdown(
-        f"{common.STATE_ICONS.get(view.status, '')} **{view.status}** · {config.dataset.name} · "
+        f"{_state_words(view)}{config.dataset.name} · "
         f"{model.family} · {model.activation} · **{bn_label(model)}** · "
         f"optimizer {optimizer}, lr {training.learning_rate:g} · batch {training.batch_size} · "
         f"{training.epochs} epochs · seed {training.seed} · {_trained_on(view)}"
@@ -126,19 +138,22 @@ def show_run(view: RunView, who: access.Actor, audience: int = 1) -> None:
 
     live = is_active(view.status)
     eager = mine and not _has_points(view)  # who just clicked Train: the first point as soon as it exists
-    st.fragment(run_every=_curves_every(view, eager, audience))(curves)(run_id, view.status, not eager)
-    inside_every = pace(INSIDE_EVERY_S, audience) if live else None
-    st.fragment(run_every=inside_every)(boundary)(run_id)
+    every = _curves_every(view, eager, audience)
+    paced(curves, every)(run_id, view.status, not eager, every)
+    inside_every = pace(INSIDE_EVERY_S, audience, full=INSIDE_FULL, slowest=INSIDE_SLOWEST,
+                        spread=INSIDE_SPREAD) if live else None
+    paced(boundary, inside_every)(run_id)
     st.subheader("Inside the network")
     choice = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, default="histograms", key="view",
                                   label_visibility="collapsed") or "histograms"
-    st.fragment(run_every=inside_every)(inside)(run_id, choice)
+    paced(inside, inside_every)(run_id, choice)
 
 
 def show_presenter(view: RunView, audience: int = 1) -> None:
     """Projector layout: curves and the before/after histograms side by side, all above the fold."""
     _header(view)
-    st.fragment(run_every=_curves_every(view, audience=audience))(presenter_charts)(view.run_id, view.status)
+    every = _curves_every(view, audience=audience)
+    paced(presenter_charts, every)(view.run_id, view.status, every)
 
 
 # --- pieces that re-read the run every time they run ---------------------------------
@@ -165,7 +180,7 @@ def _curves_every(view: RunView, eager: bool = False, audience: int = 1) -> floa
     (a classroom of viewers polling 4x a second would slow the server down for everyone)."""
     if not is_active(view.status):
         return None
-    return FIRST_POINT_EVERY_S if eager else pace(CURVES_EVERY_S, audience)
+    return FIRST_POINT_EVERY_S if eager else pace(CURVES_EVERY_S, audience, slowest=CURVES_SLOWEST)
 
 
 def _status(current: RunView) -> None:
@@ -215,25 +230,39 @@ def _final_metrics(view: RunView) -> None:
 
 
 def _redraw_when_ended(current: RunView, shown_status: str) -> None:
-    """Once the run's state changed, redraw the whole page (its polling stops) on the poll after the
-    one that drew the new state: a full rerun drops what the server has not sent yet, and under a
-    classroom's load the last epoch's charts would be dropped for most viewers."""
+    """Once the run ended, redraw the whole page (its polling stops) on the poll after the one that
+    drew the new state: a full rerun drops what the server has not sent yet, and under a
+    classroom's load the last epoch's charts would be dropped for most viewers. A queued run that
+    starts changes nothing outside the fragments, so it redraws no page (100 students' pages at once
+    held their charts back by seconds)."""
     key = f"bnviz_drawn_state:{current.run_id}"
-    if current.status == shown_status:
+    if is_active(current.status) == is_active(shown_status):
         st.session_state.pop(key, None)
         return
-    if st.session_state.get(key) == current.status:
+    # polls since the new state was drawn: 1 for one viewer; a class spreads its redraws over 3
+    polls = st.session_state.get(key, 0)
+    if polls >= 1 + int(3 * session_fraction()):
         del st.session_state[key]
         st.rerun()
-    st.session_state[key] = current.status
+    st.session_state[key] = polls + 1
 
 
-def curves(run_id: str, shown_status: str, had_points: bool = True) -> None:
-    current = read_run(run_id)
-    note_viewer(run_id)
-    _status(current)
-    _curves(current, had_points)
+def curves(run_id: str, shown_status: str, had_points: bool = True, every: float | None = None) -> None:
+    with one_at_a_time():
+        current = read_run(run_id)
+        audience = note_viewer(run_id)
+        _status(current)
+        _curves(current, had_points)
     _redraw_when_ended(current, shown_status)
+    _repace(current, every, audience)
+
+
+def _repace(current: RunView, every: float | None, audience: int) -> None:
+    """Redraw the page at the pace of the audience now, once it differs enough (ui.audience)."""
+    if every is None or every == FIRST_POINT_EVERY_S or not is_active(current.status):
+        return
+    if repace_due(current.run_id, every, _curves_every(current, audience=audience)):
+        st.rerun()
 
 
 def _curves(current: RunView, had_points: bool) -> None:
@@ -242,10 +271,7 @@ def _curves(current: RunView, had_points: bool) -> None:
         # poll at the normal pace (a full redraw right at the first point would delay showing it).
         st.rerun()
     _final_metrics(current)
-    height = common.chart_height()
-    c1, c2 = st.columns(2)
-    draw(c1, "loss", current, figures.loss_curves, "loss", height=height)
-    draw(c2, "acc", current, figures.loss_curves, "accuracy", height=height)
+    draw(st, "curves", current, figures.training_curves, height=common.chart_height())
     note = readings.warmup_note(current.record)
     if note:
         st.info(note, icon=":material/thermostat:")
@@ -253,11 +279,17 @@ def _curves(current: RunView, had_points: bool) -> None:
 
 def boundary(run_id: str) -> None:
     """The decision boundary on 2-D data (nothing otherwise), on the slower cadence of the views below."""
-    current = read_run(run_id)
-    boundary_panel([current], key="run_boundary", version=current.version, live=is_active(current.status))
+    with one_at_a_time():
+        current = read_run(run_id)
+        boundary_panel([current], key="run_boundary", version=current.version, live=is_active(current.status))
 
 
 def inside(run_id: str, choice: str) -> None:
+    with one_at_a_time():
+        _inside(run_id, choice)
+
+
+def _inside(run_id: str, choice: str) -> None:
     now = read_run(run_id)
     record = now.record
     epochs = figures.probe_epochs(record)
@@ -316,13 +348,15 @@ def inside(run_id: str, choice: str) -> None:
             bn_steps_panel(record, key="steps")
 
 
-def presenter_charts(run_id: str, shown_status: str) -> None:
+def presenter_charts(run_id: str, shown_status: str, every: float | None = None) -> None:
     """One snapshot, cut at one epoch, for every chart: they always name the same epoch (issue 23)."""
-    current = read_run(run_id)
-    note_viewer(run_id)
-    _status(current)
-    _presenter_charts(current)
+    with one_at_a_time():
+        current = read_run(run_id)
+        audience = note_viewer(run_id)
+        _status(current)
+        _presenter_charts(current)
     _redraw_when_ended(current, shown_status)
+    _repace(current, every, audience)
 
 
 def _presenter_charts(current: RunView) -> None:

@@ -48,6 +48,7 @@ from bnviz.figures.curves import (
     loss_curves,
     seed_band,
     steps_per_epoch,
+    training_curves,
 )
 from bnviz.figures.gallery import (
     curves,
@@ -130,4 +131,5 @@ __all__ = [
     "steps_per_epoch",
     "sweep_figure",
     "train_vs_inference",
+    "training_curves",
 ]

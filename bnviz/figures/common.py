@@ -10,6 +10,8 @@ Conventions shared by all figures:
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -217,13 +219,31 @@ def as_record(record: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return record if isinstance(record, Mapping) else {}
 
 
+_SORTED_PROBES: OrderedDict[int, tuple[Any, int, Any, list[Mapping[str, Any]]]] = OrderedDict()
+_SORTED_PROBES_LOCK = threading.Lock()
+
+
 def probes(record: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Probes sorted by epoch; a repeated epoch keeps its last probe (a resumed run)."""
-    by_epoch: dict[int, dict[str, Any]] = {}
-    for probe in as_record(record).get("probes") or []:
+    """Probes sorted by epoch (shallow copies); a repeated epoch keeps its last probe (a resumed
+    run). The order is found once per list of probes, which a live run's viewers share (a
+    classroom's pages ask for it several times per view, per student)."""
+    raw = as_record(record).get("probes") or []
+    key = id(raw)
+    with _SORTED_PROBES_LOCK:
+        hit = _SORTED_PROBES.get(key)
+    # the same list object, not grown or replaced since (the entry holds it, so its id is not reused)
+    if hit is not None and hit[0] is raw and hit[1] == len(raw) and (not raw or hit[2] is raw[-1]):
+        return [dict(p) for p in hit[3]]
+    by_epoch: dict[int, Mapping[str, Any]] = {}
+    for probe in raw:
         if isinstance(probe, Mapping) and finite(probe.get("epoch")) is not None:
-            by_epoch[int(probe["epoch"])] = dict(probe)
-    return [by_epoch[e] for e in sorted(by_epoch)]
+            by_epoch[int(probe["epoch"])] = probe
+    found = [by_epoch[e] for e in sorted(by_epoch)]
+    with _SORTED_PROBES_LOCK:
+        _SORTED_PROBES[key] = (raw, len(raw), raw[-1] if raw else None, found)
+        while len(_SORTED_PROBES) > 32:
+            _SORTED_PROBES.popitem(last=False)
+    return [dict(p) for p in found]
 
 
 def probe_epochs(record: Mapping[str, Any] | None) -> list[int]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from bnviz.figures.common import (
     HEIGHT,
@@ -16,6 +17,7 @@ from bnviz.figures.common import (
     find_probe,
     finite,
     finite_list,
+    is_empty_figure,
     legend_below,
     metric_label,
     probe_metric,
@@ -143,6 +145,29 @@ def loss_curves(
     if show_batches:
         fig.update_xaxes(rangemode="tozero")  # batches of epoch 1 sit between 0 and 1
     return style_figure(fig, title, "epoch", name, uirevision=uirevision, height=height)
+
+
+def training_curves(record: Mapping[str, Any] | None, *, uirevision: str = "bnviz", height: int = HEIGHT) -> go.Figure:
+    """Loss and accuracy side by side in one figure (`loss_curves` each), with one legend: a live
+    page sends one chart per redraw instead of two, to every viewer. A run without accuracy (a
+    script's regression model) gets its loss figure alone."""
+    rec = as_record(record)
+    panels = [loss_curves(rec, metric, uirevision=uirevision, height=height) for metric in ("loss", "accuracy")]
+    if is_empty_figure(panels[1]):
+        return panels[0]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
+    for col, panel in enumerate(panels, start=1):
+        for trace in panel.data:  # the loss's traces first: "train" names the loss curve first
+            fig.add_trace(trace.update(legendgroup=trace.name, showlegend=col == 1), row=1, col=col)
+        fig.update_xaxes(rangemode="tozero", title_text="epoch", row=1, col=col)
+        fig.update_yaxes(title_text=metric_label(("loss", "accuracy")[col - 1]), row=1, col=col)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    x_div = _diverged_x(rec, steps_per_epoch(rec))
+    if x_div is not None:
+        fig.add_vline(x=x_div, line={"color": PALETTE["diverged"], "dash": "dot"},
+                      annotation_text="diverged", annotation_position="top left")
+    return style_figure(fig, "Loss and accuracy during training", uirevision=uirevision, height=height,
+                        subplots=True)
 
 
 def compare_curves(
