@@ -239,9 +239,10 @@ def _redraw_when_ended(current: RunView, shown_status: str) -> None:
     if is_active(current.status) == is_active(shown_status):
         st.session_state.pop(key, None)
         return
-    # polls since the new state was drawn: 1 for one viewer; a class spreads its redraws over 3
+    # polls since the new state was drawn: every viewer draws the last epoch first (the poll after
+    # it ended), then a class spreads its page redraws over 3 polls, clear of those last draws
     polls = st.session_state.get(key, 0)
-    if polls >= 1 + int(3 * session_fraction()):
+    if polls >= 2 + int(3 * session_fraction()):
         del st.session_state[key]
         st.rerun()
     st.session_state[key] = polls + 1
