@@ -85,6 +85,17 @@ class Row:
 
 
 ArmBuilder = Callable[[bool], list[Arm]]
+
+# Seeds per arm when a report does not say (`reproduce` without --seeds). Full size: enough seeds for
+# the verdicts' 95% intervals to be narrow, fewer where one seed of a CNN costs minutes to hours.
+FAST_SEEDS = 1  # the classroom variants: quick, never judged
+SMALL_MODEL_SEEDS = 5  # full-size MLPs (circles, MNIST): cheap
+CNN_SEEDS = 3  # full-size convolutional networks
+
+
+def full_seeds_for(arms: list[Arm]) -> int:
+    """The one rule: 5 seeds for a card whose arms are all MLPs, 3 when any arm is a CNN."""
+    return SMALL_MODEL_SEEDS if all(a.config.model.family == "mlp" for a in arms) else CNN_SEEDS
 Judge = Callable[["Experiment", dict[str, list[Record]]], Verdict]
 Drawer = Callable[["Experiment", dict[str, list[Record]]], FigureList]
 Extra = Callable[[list[Record]], str]
@@ -108,6 +119,7 @@ class Experiment:
     setup: str = ""  # one line: model, data, optimizer (what all arms share)
     claims: tuple[Claim, ...] = ()  # the written tests; no claims: never judged held or not
     paper_figure: str = ""  # what the source's own figure shows, in its numbers, stated beside ours
+    full_seeds: int | None = None  # seeds per arm at full size; None: full_seeds_for(its full-size arms)
 
     # --- arms -------------------------------------------------------------------
     def arms(self, fast: bool, seeds: int = 1) -> list[Arm]:
@@ -123,6 +135,12 @@ class Experiment:
                 cfg = arm.config.with_updates({"training.seed": arm.config.training.seed + i})
                 out.append(replace(arm, config=cfg, replicate=i))
         return out
+
+    def default_seeds(self, fast: bool) -> int:
+        """Seeds per arm when the user names none: FAST_SEEDS for the fast variant, else `full_seeds`."""
+        if fast:
+            return FAST_SEEDS
+        return self.full_seeds if self.full_seeds is not None else full_seeds_for(self.build(False))
 
     def arm_info(self, label: str) -> Arm | None:
         """The arm with this label (full variant first, then fast)."""
