@@ -15,7 +15,8 @@ from typing import Any
 
 from bnviz import gallery
 from bnviz.gallery import Arm, Experiment
-from bnviz.states import RESULTS, SKIPPED, RunState
+from bnviz.report.plan import TRAIN, Plan, finished_run, make_plan
+from bnviz.states import SKIPPED, RunState
 
 
 @dataclass
@@ -73,48 +74,58 @@ def _train_recorded(arm: Arm, name: str, store) -> dict[str, Any]:
     return store.get_record(run_id)
 
 
-def run_arms(experiments: Sequence[Experiment], *, fast: bool, seeds: int, store, fresh: bool = False,
+def run_arms(experiments: Sequence[Experiment], *, fast: bool, seeds: int | None, store, fresh: bool = False,
              progress: Callable[[str], Any] = print,
-             trainer: Callable[[Arm, str, Any], dict[str, Any]] | None = None) -> tuple[list[ArmResult], Datasets]:
-    """Train (or reuse) every arm of `experiments`, one after the other."""
+             trainer: Callable[[Arm, str, Any], dict[str, Any]] | None = None,
+             backend: str | None = None, plan: Plan | None = None) -> tuple[list[ArmResult], Datasets]:
+    """Train (or reuse) every arm of `experiments`, one after the other; one progress line per arm.
+
+    `seeds` None: each card's default; `backend` (resolved): every arm's training.backend (see make_plan)."""
     trainer = trainer or _train_recorded
-    plan = [(exp, arm) for exp in experiments for arm in exp.arms(fast and not exp.report_full, seeds)]
+    plan = plan or make_plan(experiments, fast=fast, seeds=seeds, backend=backend, store=store, fresh=fresh)
     datasets = Datasets()
     done: dict[str, tuple[dict[str, Any], str]] = {}
     results: list[ArmResult] = []
-    trained_any = False
-    for i, (exp, arm) in enumerate(plan, 1):
+    trained_s: list[float] = []
+    to_train = plan.count(TRAIN)
+    n = len(plan.arms)
+    for i, planned in enumerate(plan.arms, 1):
+        exp, arm = planned.experiment, planned.arm
+        head = f"[{i}/{n}] {exp.slug} · {arm.key}"
         started = time.perf_counter()
         fp = arm.config.fingerprint()
         if fp in done:
             record, first = done[fp]
             source = "skipped" if record.get("status") == SKIPPED else f"shared with {first}"
+            words = f"skipped: {_error(record)}" if source == "skipped" else f"{source} (identical config)"
         elif (problem := datasets.problem(arm)) is not None:
             record = {"status": SKIPPED, "config": arm.config.to_dict(), "history": {}, "probes": [],
                       "summary": {"error": f"dataset unavailable — {problem}"}}
-            source = "skipped"
-        elif not fresh and (found := _reusable(store, fp)) is not None:
-            record, source = found, "reused from the store"
+            source, words = "skipped", f"skipped: {_error(record)}"
+        elif not fresh and (run_id := finished_run(store, fp)) is not None:
+            record, source = store.get_record(run_id), "reused from the store"
+            words = f"reused from the store (run {run_id})"
         else:
-            if trained_any:
+            progress(f"{head}: training on {arm.config.training.backend}...")
+            if trained_s:
                 _clear_keras()
             record = trainer(arm, f"reproduce · {exp.slug} · {arm.key}", store)
-            trained_any = True
+            trained_s.append(time.perf_counter() - started)
             source = "trained"
+            left = max(to_train - len(trained_s), 0) * sum(trained_s) / len(trained_s)
+            words = f"trained in {trained_s[-1]:.1f} s (ETA {left / 60:.1f} min)"
+        if planned.action == TRAIN and source != "trained":
+            to_train -= 1  # planned to train, but skipped (no dataset) or another card's twin
         if fp not in done:
             done[fp] = (record, exp.slug)
         seconds = time.perf_counter() - started
         results.append(ArmResult(exp.slug, arm, record, source, seconds))
-        progress(f"[{i}/{len(plan)}] {exp.slug} · {arm.key}: {_outcome(record)} ({source}, {seconds:.1f}s)")
+        progress(f"{head}: {words}; {_outcome(record)}" if source != "skipped" else f"{head}: {words}")
     return results, datasets
 
 
-def _reusable(store, fingerprint: str) -> dict[str, Any] | None:
-    for status in RESULTS:
-        run_id = store.find_by_fingerprint(fingerprint, status=status)
-        if run_id:
-            return store.get_record(run_id)
-    return None
+def _error(record: dict[str, Any]) -> str:
+    return str((record.get("summary") or {}).get("error") or "no reason given")
 
 
 def _clear_keras() -> None:
