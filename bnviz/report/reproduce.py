@@ -1,10 +1,12 @@
 """The reproduction report: run the gallery headless and write what came out, in Markdown.
 
-    python -m bnviz reproduce --fast --out DIR [--only SLUG ...] [--seeds N] [--data-dir DIR]
+    python -m bnviz reproduce [--fast | --full] [--backend auto|tensorflow|jax|torch] [--seeds N]
+                              [--only SLUG ...] [--data-dir DIR] [--dry-run] --out DIR
 
 Every arm of every chosen card is trained in turn through bnviz.jobs.recorded.train_recorded, recorded in
 the run store (so the runs show up in the dashboard), or reused when the store already has
-a finished run of the identical config (same fingerprint). Arms whose dataset cannot be
+a finished run of the identical config (same fingerprint, which includes the backend), so an
+interrupted run resumes where it stopped. Arms whose dataset cannot be
 loaded are reported as skipped with the reason; nothing here crashes on a missing dataset.
 
 Output: `DIR/report.md` (a table of published vs our numbers with the verdict per card,
@@ -34,6 +36,7 @@ from bnviz.gallery.claims import arm_numbers
 from bnviz.report.arms import ArmResult, run_arms, select
 from bnviz.report.figure_export import export_figures
 from bnviz.report.markdown import Section, render
+from bnviz.report.plan import TRAIN, make_plan, resolve_backend
 from bnviz.states import RESULTS, SKIPPED
 
 REPORT_NAME = "report.md"
@@ -61,22 +64,24 @@ def _data_dir(path: str | os.PathLike[str] | None) -> Iterator[None]:
 
 
 def run_report(out_dir: str | os.PathLike[str], fast: bool = True, only: Sequence[str] | None = None,
-               seeds: int = 1, data_dir: str | os.PathLike[str] | None = None, store=None,
+               seeds: int | None = None, data_dir: str | os.PathLike[str] | None = None, store=None,
                progress: Callable[[str], Any] = print, *, fresh: bool = False, figure_format: str = "auto",
-               command: str | None = None) -> Path:
+               command: str | None = None, backend: str | None = None) -> Path:
     """Run the gallery (or the cards named in `only`) and write `out_dir/report.md`; returns its path.
 
     `store`: the RunStore to reuse runs from and record new ones in (default: BNVIZ_HOME's).
     `fresh`: train every arm even when an identical finished run exists.
     `figure_format`: auto (PNG, else HTML), png (fail if PNG fails) or html.
+    `seeds`: None = each card's default (Experiment.default_seeds). `backend`: auto, or a backend every
+    arm trains on; None keeps each config's own.
     """
     return _report(out_dir, fast=fast, only=only, seeds=seeds, data_dir=data_dir, store=store, progress=progress,
-                   fresh=fresh, figure_format=figure_format, command=command)[0]
+                   fresh=fresh, figure_format=figure_format, command=command, backend=resolve_backend(backend))[0]
 
 
 def _report(out_dir, *, fast, only, seeds, data_dir, store, progress, fresh, figure_format,
-            command) -> tuple[Path, list[ArmResult], float]:
-    if seeds < 1:
+            command, backend) -> tuple[Path, list[ArmResult], float]:
+    if seeds is not None and seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {seeds}")
     if figure_format not in ("auto", "png", "html"):
         raise ValueError(f"figure_format must be auto, png or html, got {figure_format!r}")
@@ -94,8 +99,9 @@ def _report(out_dir, *, fast, only, seeds, data_dir, store, progress, fresh, fig
         with _data_dir(data_dir):
             from bnviz.data.loading import data_dir as current_data_dir
 
+            plan = make_plan(experiments, fast=fast, seeds=seeds, backend=backend, store=store, fresh=fresh)
             results, datasets = run_arms(experiments, fast=fast, seeds=seeds, store=store, fresh=fresh,
-                                         progress=progress)
+                                         progress=progress, plan=plan)
             where = current_data_dir()
     finally:
         if own_store:
@@ -129,12 +135,15 @@ def _report(out_dir, *, fast, only, seeds, data_dir, store, progress, fresh, fig
     total_s = time.perf_counter() - started
 
     report = out / REPORT_NAME
-    text = render(sections, results, datasets, fast=fast, seeds=seeds, figure_paths=paths, figure_owners=owners,
-                  figure_note=figure_note, out=out, train_s=train_s, total_s=total_s, data_dir=where,
-                  command=command or _command(fast, only, seeds, data_dir), load=(load_start, _load()))
+    text = render(sections, results, datasets, fast=fast, seeds=plan.uniform_seeds(), figure_paths=paths,
+                  figure_owners=owners, figure_note=figure_note, out=out, train_s=train_s, total_s=total_s,
+                  data_dir=where, command=command or _command(fast, only, seeds, data_dir, backend),
+                  load=(load_start, _load()))
     report.write_text(text)
     timing = {
-        "total_s": round(total_s, 1), "training_s": round(train_s, 1), "fast": fast, "seeds": seeds,
+        "total_s": round(total_s, 1), "training_s": round(train_s, 1), "fast": fast,
+        "seeds": plan.uniform_seeds(), "seeds_per_card": plan.seeds,
+        "backends": sorted({r.arm.config.training.backend for r in results}),
         "arms": [{"experiment": r.experiment, "arm": r.arm.key, "source": r.source, "status": r.record.get("status"),
                   "seconds": round(r.seconds, 2), "run_id": r.record.get("id"),
                   "fingerprint": r.arm.config.fingerprint()} for r in results],
@@ -145,21 +154,46 @@ def _report(out_dir, *, fast, only, seeds, data_dir, store, progress, fresh, fig
 
 
 def cli_command(args) -> int:
-    """`python -m bnviz reproduce ...`; exit 1 when an arm failed (skipped arms are not failures)."""
+    """`python -m bnviz reproduce ...`; exit 1 when an arm failed (skipped arms are not failures).
+
+    The backend is resolved (and refused when not installed: exit 2) before anything trains."""
     import sys
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    backend = resolve_backend(args.backend)
+    if args.dry_run:
+        return _dry_run(args, backend)
+    select(args.only)  # an unknown card is refused before Keras starts
+    if backend is not None:  # before a dataset download can import Keras on another backend
+        from bnviz.train.backends import activate
+
+        activate(backend)
     report, results, total_s = _report(
         args.out, fast=args.fast, only=args.only, seeds=args.seeds, data_dir=args.data_dir, store=None,
-        progress=progress, fresh=args.fresh, figure_format=args.figure_format, command=None)
+        progress=progress, fresh=args.fresh, figure_format=args.figure_format, command=None, backend=backend)
     failed = [r for r in results if r.record.get("status") not in (*RESULTS, SKIPPED)]
     print(f"{report} ({len(results)} arms, {total_s:.0f} s)")
     for r in failed:
         error = (r.record.get("summary") or {}).get("error")
         print(f"bnviz: {r.experiment} · {r.arm.key} {r.record.get('status')}: {error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _dry_run(args, backend: str | None) -> int:
+    """Print the plan (cards, arms × seeds, sizes, backend, what the store already holds); train nothing."""
+    from bnviz.store import RunStore
+
+    experiments = select(args.only)
+    with RunStore() as store:
+        plan = make_plan(experiments, fast=args.fast, seeds=args.seeds, backend=backend, store=store,
+                         fresh=args.fresh)
+    for line in plan.lines():
+        print(line)
+    print(f"dry run: nothing trained (without --dry-run: {plan.count(TRAIN)} arms train, the report goes to "
+          f"{Path(args.out) / REPORT_NAME})")
+    return 0
 
 
 def _load() -> float | None:
@@ -170,13 +204,14 @@ def _load() -> float | None:
         return None
 
 
-def _command(fast: bool, only: Sequence[str] | None, seeds: int, data_dir: Any) -> str:
-    parts = ["python -m bnviz reproduce"]
-    if fast:
-        parts.append("--fast")
+def _command(fast: bool, only: Sequence[str] | None, seeds: int | None, data_dir: Any,
+             backend: str | None = None) -> str:
+    parts = ["python -m bnviz reproduce", "--fast" if fast else "--full"]
+    if backend:
+        parts += ["--backend", backend]
     if only:
         parts += ["--only", *only]
-    if seeds != 1:
+    if seeds is not None:
         parts += ["--seeds", str(seeds)]
     if data_dir:
         parts += ["--data-dir", "DIR"]
