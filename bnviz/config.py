@@ -45,6 +45,7 @@ TUTORIAL_FAMILIES = ("mnist_cnn_a", "mnist_cnn_b", "cifar10_cnn")
 # NormConfig fields added after runs were stored; left out of the fingerprint at their default, so
 # configs from before keep their fingerprint (and identical-run reuse still finds their runs).
 _LATER_NORM_DEFAULTS = {"groups": 2, "noise": 0.0}
+_LATER_INSTRUMENT_DEFAULTS = {"landscape": False}  # the same for instrument fields
 
 
 class ConfigError(UserError):
@@ -150,6 +151,12 @@ class TrainingConfig(_Strict):
     backend: Backend = Field(DEFAULT_BACKEND, description="the Keras backend that trains it (one per process)")
 
 
+# With `instrument.landscape`, the step sizes η along the gradient, as multiples of the learning rate
+# (bnviz.train.landscape): Santurkar et al.'s Fig. 4 looks up to 0.4 ×; we look further, up to 4 × the
+# step SGD takes, where a rough landscape shows most.
+LANDSCAPE_MULTIPLIERS = (0.05, 0.1, 0.2, 0.4, 1.0, 2.0, 4.0)
+
+
 class InstrumentConfig(_Strict):
     """How much the run records. None of it changes what the model learns."""
 
@@ -157,6 +164,8 @@ class InstrumentConfig(_Strict):
     log_every: int = Field(10, ge=1, le=100000, description="record training loss every N batches")
     bins: int = Field(64, ge=8, le=256, description="histogram bins per position")
     gradients: bool = True
+    landscape: bool = Field(False, description="with every probe, the loss and gradient a few steps along the "
+                                               "gradient (Santurkar et al.'s landscape, bnviz.train.landscape)")
 
 
 class ExperimentConfig(_Strict):
@@ -210,7 +219,7 @@ class ExperimentConfig(_Strict):
     def fingerprint(self) -> str:
         """Stable hash of everything that determines the result: equal configs train identically.
 
-        The default backend (and norm fields added later, at their defaults) are left out, so configs
+        The default backend (and norm and instrument fields added later, at their defaults) are left out, so configs
         from before `training.backend` existed keep their fingerprint (and identical-run reuse still finds
         their runs)."""
         import hashlib
@@ -221,6 +230,9 @@ class ExperimentConfig(_Strict):
         for key, default in _LATER_NORM_DEFAULTS.items():  # fields added later, at their default: as before
             if data["model"]["norm"].get(key) == default:
                 del data["model"]["norm"][key]
+        for key, default in _LATER_INSTRUMENT_DEFAULTS.items():
+            if data["instrument"].get(key) == default:
+                del data["instrument"][key]
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

@@ -259,6 +259,9 @@ def form_tabs() -> None:
                         help="Training loss inside each epoch, for live curves of long epochs.")
         c1.slider("Histogram bins", 8, 256, key="f:instrument.bins")
         c2.toggle("Gradient norms", key="f:instrument.gradients")
+        c1.toggle("Loss landscape", key="f:instrument.landscape",
+                  help="With every probe, the loss and gradient a few steps along the gradient (Santurkar et al.'s "
+                       "Fig. 4): a few more passes over the probe batch.")
 
 
 def _number(value) -> bool:

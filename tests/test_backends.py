@@ -186,11 +186,13 @@ def test_old_configs_are_tensorflow_and_keep_their_fingerprint():
     old = config.to_dict()
     del old["training"]["backend"]  # a config written before the field existed
     del old["model"]["norm"]["groups"], old["model"]["norm"]["noise"]  # and before GroupNorm and noisy BN
+    del old["instrument"]["landscape"]  # and before the loss-landscape probe
     loaded = ExperimentConfig.from_dict(old)
     assert loaded.training.backend == "tensorflow"
     canonical = json.dumps(old, sort_keys=True, separators=(",", ":"))
     assert loaded.fingerprint() == hashlib.sha256(canonical.encode()).hexdigest()[:32]
     assert config.with_updates({"training.backend": "jax"}).fingerprint() != config.fingerprint()
+    assert config.with_updates({"instrument.landscape": True}).fingerprint() != config.fingerprint()
     assert ExperimentConfig.decode(config.with_updates({"training.backend": "jax"}).encode()).training.backend == "jax"
 
 

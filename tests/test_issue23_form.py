@@ -128,3 +128,16 @@ def test_group_norm_and_noisy_bn_from_the_form_and_groups_that_do_not_divide_are
     assert not at.exception, at.exception
     shown = " ".join(e.value for e in at.error)
     assert "3 groups do not divide the 8 units of block 1" in shown, shown
+
+
+def test_the_experiment_form_turns_the_landscape_on_and_a_link_keeps_it():
+    from bnviz.config import decode_config_data
+    from tests.apptest_helpers import BASE, query_param
+
+    at = open_app(cfg=BASE.encode()).run()
+    assert at.toggle(key="f:instrument.landscape").value is False
+    at.toggle(key="f:instrument.landscape").set_value(True).run()
+    assert not at.exception, at.exception
+    assert decode_config_data(query_param(at, "cfg"))["instrument"]["landscape"] is True
+    again = open_app(cfg=BASE.with_updates({"instrument.landscape": True}).encode()).run()
+    assert again.toggle(key="f:instrument.landscape").value is True

@@ -29,7 +29,7 @@ def test_one_module_per_card_and_cards_take_keywords() -> None:
         cards = [v for v in vars(module).values() if isinstance(v, Experiment)]
         assert len(cards) == (0 if path.stem in ("__init__", "tutorial") else 1), path.name
         found += [c.slug for c in cards]
-    assert sorted(found) == sorted(EXPERIMENTS) and len(found) == 12
+    assert sorted(found) == sorted(EXPERIMENTS) and len(found) == 13
     card = EXPERIMENTS["learning-rate"]
     values = [getattr(card, f.name) for f in dataclasses.fields(Experiment)]
     with pytest.raises(TypeError):

@@ -43,6 +43,7 @@ LABELS = {
     "training.batch_size": "Batch size", "training.epochs": "Epochs", "training.seed": "Seed",
     "training.validation_split": "Validation split", "instrument.probe_size": "Probe batch size",
     "instrument.log_every": "Log every N batches", "instrument.bins": "Histogram bins",
+    "instrument.landscape": "Loss landscape",
     "model.hidden": "Dense layer widths", "model.filters": "Conv filters per block",
 }
 

@@ -47,6 +47,10 @@ from bnviz.gallery.cards.circles_extensions import (
 from bnviz.gallery.cards.ioffe_fig1 import (
     FIG1,
 )
+from bnviz.gallery.cards.landscape import (
+    LANDSCAPE,
+    LANDSCAPE_LABELS,
+)
 from bnviz.gallery.cards.learning_rate import (
     LEARNING_RATE,
     LR_FAST,
@@ -132,6 +136,8 @@ __all__ = [
     "EXTENSIONS",
     "FIG1",
     "LAG",
+    "LANDSCAPE",
+    "LANDSCAPE_LABELS",
     "LEARNING_RATE",
     "LR_FAST",
     "LR_FULL",
@@ -194,7 +200,7 @@ __all__ = [
 
 EXPERIMENTS: dict[str, Experiment] = {e.slug: e for e in (
     CIRCLES, MNIST_A, MNIST_B, CIFAR, FIG1, LEARNING_RATE, SATURATION, BATCH_SIZE, TRAIN_VS_INFERENCE,
-    EXTENSIONS, SCALE, NOISY_BN,
+    EXTENSIONS, SCALE, NOISY_BN, LANDSCAPE,
 )}
 
 

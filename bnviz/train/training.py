@@ -79,7 +79,7 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         device_name = backends.configure(backend=backend)
         import keras
 
-        from bnviz.train import models
+        from bnviz.train import landscape, models
         from bnviz.train.callback import InstrumentCallback, fused_steps
         from bnviz.train.probes import Prober
 
@@ -112,9 +112,13 @@ def train(config: ExperimentConfig, *, sink: Sink | None = None, stop_event: thr
         idx = probe_indices(n_fit, config.instrument.probe_size)
         loss_fn = keras.losses.get(loss_name)
         prober = Prober(model, data.x_train[idx], y_train[idx], loss_fn, config.instrument)
+        extras = probe_extras(model, data)
+        measure = landscape.recorder_for(config, model, data.x_train[idx], y_train[idx], loss_fn)
+        if measure is not None:  # the same probe batch
+            extras["landscape"] = measure
         callback = InstrumentCallback(prober, publish, steps_per_epoch=steps, epochs=t.epochs,
                                       batch_size=t.batch_size, log_every=config.instrument.log_every,
-                                      stop_event=stop_event, extras=probe_extras(model, data),
+                                      stop_event=stop_event, extras=extras,
                                       examples_per_epoch=n_fit)
         try:
             # A new order every epoch, from the run's seed, on every backend (see ordering)
