@@ -51,7 +51,7 @@ model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
 x = np.random.default_rng(0).normal(size=(256, 2)).astype("float32")
 y = (np.hypot(x[:, 0], x[:, 1]) < 1).astype("float32")
 model.fit(x, y, epochs=2000, batch_size=32, validation_split=0.2, verbose=0,
-          callbacks=[bnviz.watch(name="e2e script", probe=(x[:64], y[:64])), Pace()])
+          callbacks=[bnviz.watch(name="e2e script", probe=(x[:64], y[:64]), probe_every=1), Pace()])
 print("done", flush=True)
 '''
 

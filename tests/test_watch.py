@@ -294,7 +294,7 @@ def test_a_script_that_dies_during_fit_leaves_its_run_interrupted_with_what_it_r
         "                          keras.layers.Dense(1, activation='sigmoid')])\n"
         "model.compile('sgd', 'binary_crossentropy')\n"
         "x = np.random.default_rng(0).normal(size=(64, 2)).astype('float32'); y = (x[:, 0] > 0) * 1.0\n"
-        "watcher = bnviz.watch(name='dies', probe=(x[:32], y[:32]))\n"
+        "watcher = bnviz.watch(name='dies', probe=(x[:32], y[:32]), probe_every=1)\n"
         "model.fit(x, y, epochs=5, verbose=0, callbacks=[watcher, Boom()])\n")
     env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True,
@@ -314,7 +314,7 @@ def test_a_script_run_is_recorded_in_sqlite_and_in_postgresql(database):
     from bnviz.store import RunStore
 
     model, x, y = _circles()
-    watcher = bnviz.watch(name=f"on {database}", probe=(x[:32], y[:32]))
+    watcher = bnviz.watch(name=f"on {database}", probe=(x[:32], y[:32]), probe_every=1)
     model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[watcher])
     with RunStore() as store:
         record, listed = store.get_record(watcher.run_id), store.list_runs()

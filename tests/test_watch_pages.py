@@ -36,7 +36,7 @@ def _script_run(name: str = "my script run") -> str:
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
     data = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
     labels = (data[:, 0] * data[:, 1] > 0).astype("float32")
-    watcher = bnviz.watch(name=name, probe=(data[:32], labels[:32]))
+    watcher = bnviz.watch(name=name, probe=(data[:32], labels[:32]), probe_every=1)
     model.fit(data, labels, epochs=2, batch_size=16, validation_split=0.25, verbose=0, callbacks=[watcher])
     return watcher.run_id
 

@@ -215,7 +215,7 @@ def run_case(name: str, epochs: int = 2) -> dict:
     keras.utils.set_random_seed(0)
     model, x, y, fit_kwargs = CASES[name]()
     probe = (x[:32], y[:32])
-    callback = bnviz.watch(name=f"watch {name}", probe=probe)
+    callback = bnviz.watch(name=f"watch {name}", probe=probe, probe_every=1)  # every epoch, not a time budget
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         history = model.fit(x, y, epochs=epochs, validation_split=0.25, verbose=0, callbacks=[callback],

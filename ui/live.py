@@ -59,9 +59,11 @@ class RunView:
         return self.config.training.epochs
 
     @property
-    def probe_every(self) -> int:
-        """Probes come every this many epochs (bnviz.watch may probe less often than every epoch)."""
-        return int((self.record["config"].get("instrument") or {}).get("probe_every") or 1)
+    def probe_every(self) -> int | None:
+        """Probes come every this many epochs (bnviz.watch may probe less often than every epoch);
+        None when its probes followed a time budget ("auto"), at epochs not known in advance."""
+        every = (self.record["config"].get("instrument") or {}).get("probe_every") or 1
+        return int(every) if isinstance(every, int) or str(every).isdigit() else None
 
     @cached_property
     def summary(self) -> RunSummary:

@@ -352,7 +352,12 @@ def _jax_compile(fn: Callable) -> Callable:
 
     # On a CPU the probe is compiled with _JAX_CPU_TUNING's options: tutorial 002's CNN probe in about
     # 1.0 s instead of 1.9 s, running as fast (a run compiles it once and runs it every epoch).
-    return jax.jit(fn, compiler_options={} if _jax_gpus() else _jax_cpu_tuning()[1])
+    options = {} if _jax_gpus() else _jax_cpu_tuning()[1]
+    if jax.config.jax_compilation_cache_dir is None:  # a user's script (bnviz.watch): keep the probe's alone
+        from bnviz.train.probe_cache import cached_jit
+
+        return cached_jit(fn, options, settings().home / "jax-probes")
+    return jax.jit(fn, compiler_options=options)
 
 
 def _torch_compile(fn: Callable) -> Callable:

@@ -65,7 +65,7 @@ def norm_section(norms: list) -> dict[str, Any]:
 
 
 def script_config(model: keras.Model, *, norms: list, activations: list[str], epochs: int, steps: int | None,
-                  probe_size: int, log_every: int, bins: int, gradients: bool, probe_every: int,
+                  probe_size: int, log_every: int, bins: int, gradients: bool, probe_every: int | str,
                   backend: str) -> dict[str, Any]:
     """The config a script's run is stored with (see the module docstring)."""
     optimizer = getattr(model, "optimizer", None)
