@@ -116,3 +116,30 @@ def test_live_views_are_drawn_one_at_a_time_and_a_nested_draw_does_not_wait():
         assert thread.is_alive() and order == ["nested"]  # waits while this view draws
     thread.join(5)
     assert order == ["nested", "other"]
+
+
+def test_a_stuck_view_does_not_hold_every_viewers_charts():
+    """A draw that never ends (a store that stopped answering) delays the others by the wait, not forever."""
+    import threading
+
+    stuck, release, drawn = threading.Event(), threading.Event(), threading.Event()
+
+    def hang():
+        with audience.one_at_a_time():
+            stuck.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hang)
+    holder.start()
+    assert stuck.wait(10)
+
+    def draw():
+        with audience.one_at_a_time(wait_s=0.2):
+            drawn.set()
+
+    other = threading.Thread(target=draw)
+    other.start()
+    assert drawn.wait(10)  # drew after its wait, while the stuck one still holds the turn
+    release.set()
+    holder.join(10)
+    other.join(10)

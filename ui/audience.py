@@ -29,6 +29,7 @@ WINDOW_S = 20.0  # a viewer counts while any of its fragments ran this recently 
 FULL_PACE_VIEWERS = 30  # measured: 30 students at full pace cost about a third of a core (bench/classroom.py)
 SLOWEST_FACTOR = 4.0  # however large the room, a chart still updates at least every 4 base periods
 REPACE_RATIO = 1.5  # a page drawn for a room this many times smaller (or larger) is drawn again
+DRAW_WAIT_S = 5.0  # the longest a live view waits for its turn to draw (one_at_a_time)
 _SESSION_KEY = "bnviz_viewer_token"
 
 _drawing = threading.RLock()  # re-entrant: a view drawn inside another waits for nothing
@@ -104,10 +105,16 @@ def repace_due(run_id: str, every: float, wanted: float, ratio: float = REPACE_R
 
 
 @contextlib.contextmanager
-def one_at_a_time():
+def one_at_a_time(wait_s: float = DRAW_WAIT_S):
     """Draw one live view at a time. Every session reruns in a thread of its own, and 100 of them
     wanting the interpreter at once left the one thread that sends their charts to the browsers a
     hundredth of it: the charts were drawn but not sent, and a class saw them seconds late. The
-    work is the same; waiting here leaves the interpreter to the sending (measured: bench/classroom.py)."""
-    with _drawing:
+    work is the same; waiting here leaves the interpreter to the sending (measured: bench/classroom.py).
+    A view that waited `wait_s` draws anyway: one stuck draw (a store that stopped answering) must not
+    hold every viewer's charts."""
+    turn = _drawing.acquire(timeout=wait_s)
+    try:
         yield
+    finally:
+        if turn:
+            _drawing.release()
