@@ -17,7 +17,6 @@ from bnviz.figures.common import (
     find_probe,
     finite,
     finite_list,
-    is_empty_figure,
     legend_below,
     metric_label,
     probe_metric,
@@ -104,36 +103,10 @@ def loss_curves(
     have Keras' running mean within the epoch, and the line's name says so. `steps` overrides the
     steps-per-epoch estimate."""
     rec = as_record(record)
-    history = rec.get("history") or {}
     name = metric_label(metric)
     title = f"{name} during training"
-    fig = go.Figure()
     steps = steps or steps_per_epoch(rec)
-    if show_batches:
-        bx, by = _batch_points(rec, metric, steps)
-        start = initial_value(rec, metric)
-        if start is not None:  # the line starts where training started
-            bx, by = [0.0, *bx], [start, *by]
-        if bx:
-            fig.add_trace(
-                go.Scatter(
-                    x=bx, y=by, mode="lines" if len(bx) > 1 else "markers",
-                    name=BATCH_OWN if batches_are_own(rec, metric) else BATCH_RUNNING,
-                    line={"color": rgba(PALETTE["train"], 0.45), "width": 1},
-                    hovertemplate="epoch %{x:.2f}<br>" + name + " %{y:.4g}<extra>%{fullData.name}</extra>",
-                )
-            )
-    for key, label, color in ((metric, "train", PALETTE["train"]), (f"val_{metric}", "validation",
-                                                                   PALETTE["validation"])):
-        ys = finite_list(history.get(key))
-        if any(v is not None for v in ys):
-            fig.add_trace(
-                go.Scatter(
-                    x=list(range(1, len(ys) + 1)), y=ys, mode="lines+markers", name=label,
-                    line={"color": color, "width": 2}, marker={"size": 5},
-                    hovertemplate="epoch %{x}<br>" + name + " %{y:.4g}<extra>%{fullData.name}</extra>",
-                )
-            )
+    fig = go.Figure(_curve_traces(rec, metric, show_batches, steps))
     if not fig.data:
         return empty_figure(title, f"no {metric} recorded", uirevision=uirevision, height=height)
     x_div = _diverged_x(rec, steps)
@@ -147,22 +120,57 @@ def loss_curves(
     return style_figure(fig, title, "epoch", name, uirevision=uirevision, height=height)
 
 
+def _curve_traces(rec: Mapping[str, Any], metric: str, show_batches: bool, steps: int | None) -> list[go.Scatter]:
+    """`loss_curves`' lines of `metric`: the logged batches (from the value before training), then
+    train and validation per epoch; none when nothing of `metric` is recorded."""
+    history = rec.get("history") or {}
+    name = metric_label(metric)
+    traces = []
+    if show_batches:
+        bx, by = _batch_points(rec, metric, steps)
+        start = initial_value(rec, metric)
+        if start is not None:  # the line starts where training started
+            bx, by = [0.0, *bx], [start, *by]
+        if bx:
+            traces.append(
+                go.Scatter(
+                    x=bx, y=by, mode="lines" if len(bx) > 1 else "markers",
+                    name=BATCH_OWN if batches_are_own(rec, metric) else BATCH_RUNNING,
+                    line={"color": rgba(PALETTE["train"], 0.45), "width": 1},
+                    hovertemplate="epoch %{x:.2f}<br>" + name + " %{y:.4g}<extra>%{fullData.name}</extra>",
+                )
+            )
+    for key, label, color in ((metric, "train", PALETTE["train"]), (f"val_{metric}", "validation",
+                                                                   PALETTE["validation"])):
+        ys = finite_list(history.get(key))
+        if any(v is not None for v in ys):
+            traces.append(
+                go.Scatter(
+                    x=list(range(1, len(ys) + 1)), y=ys, mode="lines+markers", name=label,
+                    line={"color": color, "width": 2}, marker={"size": 5},
+                    hovertemplate="epoch %{x}<br>" + name + " %{y:.4g}<extra>%{fullData.name}</extra>",
+                )
+            )
+    return traces
+
+
 def training_curves(record: Mapping[str, Any] | None, *, uirevision: str = "bnviz", height: int = HEIGHT) -> go.Figure:
-    """Loss and accuracy side by side in one figure (`loss_curves` each), with one legend: a live
-    page sends one chart per redraw instead of two, to every viewer. A run without accuracy (a
-    script's regression model) gets its loss figure alone."""
+    """Loss and accuracy side by side in one figure (`loss_curves`' lines, styled once), with one
+    legend: a live page sends one chart per redraw instead of two, to every viewer. A run without
+    accuracy (a script's regression model) gets its loss figure alone."""
     rec = as_record(record)
-    panels = [loss_curves(rec, metric, uirevision=uirevision, height=height) for metric in ("loss", "accuracy")]
-    if is_empty_figure(panels[1]):
-        return panels[0]
+    steps = steps_per_epoch(rec)
+    panels = [_curve_traces(rec, metric, True, steps) for metric in ("loss", "accuracy")]
+    if not panels[1]:
+        return loss_curves(rec, "loss", steps=steps, uirevision=uirevision, height=height)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
-    for col, panel in enumerate(panels, start=1):
-        for trace in panel.data:  # the loss's traces first: "train" names the loss curve first
+    for col, traces in enumerate(panels, start=1):
+        for trace in traces:  # the loss's traces first: "train" names the loss curve first
             fig.add_trace(trace.update(legendgroup=trace.name, showlegend=col == 1), row=1, col=col)
         fig.update_xaxes(rangemode="tozero", title_text="epoch", row=1, col=col)
         fig.update_yaxes(title_text=metric_label(("loss", "accuracy")[col - 1]), row=1, col=col)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
-    x_div = _diverged_x(rec, steps_per_epoch(rec))
+    x_div = _diverged_x(rec, steps)
     if x_div is not None:
         fig.add_vline(x=x_div, line={"color": PALETTE["diverged"], "dash": "dot"},
                       annotation_text="diverged", annotation_position="top left")
