@@ -39,8 +39,8 @@ VIEWS = {
 CURVES_EVERY_S = 0.5
 FIRST_POINT_EVERY_S = 0.25  # until the first point arrives: a click on Train shows it within a second
 INSIDE_EVERY_S = 2.0
-# A lecture hall (ui.audience): the curves, which a class follows epoch by epoch, at most twice as
-# slow (100 students: every second, so an epoch reaches 90% of them within 1.5 s); the views inside
+# A lecture hall (ui.audience): the curves, which a class follows epoch by epoch, at most 1.6x as
+# slow (100 students: every 0.8 s, so an epoch reached 90% of them within 1.1-1.5 s); the views inside
 # the network, which cost a few times more to send, slower from INSIDE_FULL viewers on, up to 5x,
 # each session at a period of its own so 100 students' heavy redraws do not land in the same second.
 CURVES_SLOWEST = 1.6

@@ -25,7 +25,7 @@ import uuid
 
 import streamlit as st
 
-WINDOW_S = 20.0  # a viewer counts while any of its fragments ran this recently (the slowest polls every 8 s)
+WINDOW_S = 20.0  # a viewer counts while it drew the run this recently (its curves: every 0.8 s at most)
 FULL_PACE_VIEWERS = 30  # measured: 30 students at full pace cost about a third of a core (bench/classroom.py)
 SLOWEST_FACTOR = 4.0  # however large the room, a chart still updates at least every 4 base periods
 REPACE_RATIO = 1.5  # a page drawn for a room this many times smaller (or larger) is drawn again
