@@ -23,13 +23,9 @@ from keras import ops
 
 from bnviz.config import LANDSCAPE_MULTIPLIERS
 from bnviz.train import backends
+from bnviz.train.probes import rounded
 
 MULTIPLIERS = LANDSCAPE_MULTIPLIERS  # η as multiples of the learning rate
-
-
-def _round(value: float) -> float | None:
-    value = float(value)
-    return float(f"{value:.6g}") if math.isfinite(value) else None
 
 
 def _norm(tensors: list) -> Any:
@@ -91,13 +87,13 @@ class LandscapeRecorder:
         ratios = [c / (eta * grad_norm) for eta, c in zip(self.steps, out["grad_changes"])
                   if grad_norm > 0 and math.isfinite(c) and math.isfinite(grad_norm)]
         return {
-            "learning_rate": _round(self.learning_rate),
-            "steps": [_round(eta) for eta in self.steps],
-            "loss": _round(out["loss"][0]),
-            "grad_norm": _round(grad_norm),
-            "losses": [_round(v) for v in out["losses"]],
-            "grad_changes": [_round(v) for v in out["grad_changes"]],
-            "beta": _round(max(ratios)) if len(ratios) == len(self.steps) else None,
+            "learning_rate": rounded(self.learning_rate),
+            "steps": [rounded(eta) for eta in self.steps],
+            "loss": rounded(out["loss"][0]),
+            "grad_norm": rounded(grad_norm),
+            "losses": [rounded(v) for v in out["losses"]],
+            "grad_changes": [rounded(v) for v in out["grad_changes"]],
+            "beta": rounded(max(ratios)) if len(ratios) == len(self.steps) else None,
         }
 
 

@@ -69,7 +69,8 @@ class Plan:
     grad_layers: list[tuple[str, keras.layers.Layer]] | None = None  # gradient norms per layer (None: by path)
 
 
-def _round(value: float) -> float | None:
+def rounded(value: float) -> float | None:
+    """A recorded number: six significant digits, None where not finite (JSON has no NaN)."""
     value = float(value)
     return float(f"{value:.6g}") if math.isfinite(value) else None
 
@@ -77,8 +78,8 @@ def _round(value: float) -> float | None:
 def _summary(values: np.ndarray) -> dict[str, float | None]:
     if values.size == 0:
         return {"mean": None, "std": None, "min": None, "max": None}
-    return {"mean": _round(values.mean()), "std": _round(values.std()),
-            "min": _round(values.min()), "max": _round(values.max())}
+    return {"mean": rounded(values.mean()), "std": rounded(values.std()),
+            "min": rounded(values.min()), "max": rounded(values.max())}
 
 
 class Prober:
@@ -244,7 +245,7 @@ class Prober:
             positions.append(self._describe(pos, stats, hists[i], self._ranges[i], width))
         gradients = {}
         if self.settings.gradients:
-            gradients = {layer: _round(math.sqrt(s)) if math.isfinite(s) else None
+            gradients = {layer: rounded(math.sqrt(s)) if math.isfinite(s) else None
                          for layer, s in zip(self._grad_layers, grad_sq.tolist())}
         probe = {
             "epoch": int(epoch),
@@ -252,8 +253,8 @@ class Prober:
             "gradients": gradients,
             "bn_params": bn_params(self.plan.norm_layers, read),
             "probe_metrics": {
-                "train_mode": {"loss": _round(metrics[0]), "accuracy": _round(metrics[1])},
-                "inference_mode": {"loss": _round(metrics[2]), "accuracy": _round(metrics[3])},
+                "train_mode": {"loss": rounded(metrics[0]), "accuracy": rounded(metrics[1])},
+                "inference_mode": {"loss": rounded(metrics[2]), "accuracy": rounded(metrics[3])},
             },
         }
         if self.bn_steps is not None:
@@ -264,7 +265,7 @@ class Prober:
     @staticmethod
     @functools.cache
     def _edges(lo: float, hi: float, bins: int) -> tuple[float | None, ...]:
-        return tuple(_round(e) for e in np.linspace(lo, hi, bins + 1))
+        return tuple(rounded(e) for e in np.linspace(lo, hi, bins + 1))
 
     def _describe(self, pos: Position, stats: list, hist: np.ndarray, edges: tuple[float, float, int],
                   width: int) -> dict:
@@ -279,7 +280,7 @@ class Prober:
                 "below": int(hist[width]),
                 "above": int(hist[width + 1]),
             },
-            "stats": {name: _round(value) for name, value in zip(STAT_NAMES, stats)},
+            "stats": {name: rounded(value) for name, value in zip(STAT_NAMES, stats)},
         }
 
     def _metrics(self, probs, y):
