@@ -11,7 +11,6 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +38,7 @@ class StoreWriter:
         self._tell = tell
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()  # cuts the writer's gathering short: fit has ended
         self.store: RunStore | None = None
         self.run_id: str | None = None
         self.stopped = False  # nothing more is written (store failed, run cancelled or deleted)
@@ -71,6 +71,7 @@ class StoreWriter:
         """Wait (at most `timeout` seconds) until every queued event is written; True when all were."""
         if self._thread is None:
             return False
+        self._closing.set()
         self._queue.put(None)
         self._thread.join(timeout)
         done = not self._thread.is_alive()
@@ -91,12 +92,12 @@ class StoreWriter:
 
     def _take(self) -> tuple[list[dict[str, Any]], bool]:
         """The next event and every one that arrives within GATHER_S behind it (written in one
-        transaction: a commit per event would cost a small model's fit more than its probes);
-        True once the close sentinel was reached."""
+        transaction: a commit per event would cost a small model's fit more than its probes), unless
+        fit has ended and `close` waits; True once the close sentinel was reached."""
         batch = []
         event = self._queue.get()
         if event is not None and event["type"] != EventKind.END:
-            time.sleep(GATHER_S)
+            self._closing.wait(GATHER_S)
         while event is not None:
             batch.append(event)
             if len(batch) >= MAX_BATCH:
