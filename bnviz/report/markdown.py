@@ -182,16 +182,17 @@ _IMAGES = {"mnist": "MNIST digits", "fashion_mnist": "Fashion-MNIST clothing pho
 
 def no_copy(name: str, here: Sequence[str], cards: Sequence[str]) -> str:
     """The plain sentence for an image set this machine has no copy of: nothing like it is here either,
-    so no stand-in is shown and its cards are not judged."""
+    so no stand-in is shown; `cards` (those with no arm left) are not judged, other cards lose only the
+    arms that need it."""
     title = registry.get(name).title
     like = "CIFAR-like" if name.startswith("cifar") else f"{title}-like"
     others = [_IMAGES.get(n, n) for n in here if n != name]
     only = (f"the only images on this server are {' and '.join(others)}" if others
             else "no downloadable image set has a copy here at all")
-    which = (f"the card{'s' if len(cards) != 1 else ''} {', '.join(f'`{c}`' for c in cards)} "
-             f"{'are' if len(cards) != 1 else 'is'}" if cards else "its cards are")
+    what = (f"the card{'s' if len(cards) != 1 else ''} {', '.join(f'`{c}`' for c in cards)} "
+            f"{'are' if len(cards) != 1 else 'is'} not judged" if cards else "the arms that need it are skipped")
     return (f"This server has no copy of {title}, and no {like} image set is available offline here ({only}), so "
-            f"no stand-in is shown and {which} not judged.")
+            f"no stand-in is shown and {what}.")
 
 
 def _no_data(section: Section, datasets: Datasets) -> list[str]:
@@ -232,8 +233,8 @@ def _differences(sections: Sequence[Section], datasets: Datasets, *, fast: bool,
         out.append(f"- **Skipped: dataset unavailable ({name}).** {len(arms) or 'Its'} arm"
                    f"{'s' if len(arms) != 1 else ''} could not run: `{' '.join(error.split())}`")
         if name in IMAGE_SETS:
-            cards = sorted({s.experiment.slug for s in sections for r in s.rows if r.status == SKIPPED
-                            and r.note and name in r.note})
+            cards = [s.experiment.slug for s in sections if s.rows and all(
+                r.status == SKIPPED and name in (r.note or "") for r in s.rows)]
             out.append(f"- **No {registry.get(name).title} here, and no stand-in.** "
                        + no_copy(name, datasets.images_here, cards))
     full_cards = [s.experiment.slug for s in sections if s.full_size]
