@@ -50,10 +50,12 @@ def _heading(card: CardResult) -> str:
     return "What the full-size report found" if card.variant == "full" else "What the fast classroom report found"
 
 
-def _where(card: CardResult, results: ReproductionResults) -> str:
+def _where(card: CardResult, results: ReproductionResults, short: bool = False) -> str:
     seeds = f"{card.seeds} seed{'s' if card.seeds != 1 else ''} per arm"
     ran = (f"{seeds} on {', '.join(BACKENDS.get(b, b) for b in card.backends)}" if card.backends
            else f"{seeds} planned, none could run")
+    if short:  # the grid card
+        return f"The report's own runs, not this server's: {ran} · `{REPORT_DOC}`"
     return (f"The report's own runs, not this server's: {ran}, generated {results.generated_at:%Y-%m-%d} by "
             f"`python -m bnviz reproduce --{card.variant}`. The whole report, with every number and figure: "
             f"`{REPORT_DOC}`.")
@@ -78,7 +80,7 @@ def on_card(slug: str) -> None:
         return
     card, results = found
     st.markdown(f"**{_heading(card)}:** {_verdict_line(card)}")
-    st.caption(_where(card, results))
+    st.caption(_where(card, results, short=True))
     with st.expander("The report's numbers", icon=":material/description:"):
         st.dataframe(_rows(card), hide_index=True, width="stretch")
 
