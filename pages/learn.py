@@ -9,7 +9,7 @@ import streamlit as st
 
 from bnviz.gallery import EXPERIMENTS
 from bnviz.states import MISSING, RunState, is_active
-from ui import access, common, routes, shell
+from ui import access, common, report_view, routes, shell
 from ui.gallery import find_runs, launch, missing_data, records_by_arm
 
 
@@ -91,6 +91,7 @@ def _card(slug: str, choice: Choice) -> None:
         st.markdown(f"#### {exp.title}")
         st.markdown(f"**{exp.question}**")
         st.caption(f"Claim: {exp.claim} — *{exp.source}*")
+        report_view.on_card(slug)
         _run_controls(slug, find_runs(exp, choice.fast, choice.seeds), key=f"run_{slug}", choice=choice)
 
 
@@ -105,6 +106,11 @@ def _answer(slug: str, choice: Choice, was_live: bool) -> None:
     st.caption(f"Claim: {exp.claim} — *{exp.source}*")
     if exp.paper_figure:
         st.caption(f"The paper's figure: {exp.paper_figure}")
+    report_view.on_answer(slug)
+    st.markdown("##### On this server")
+    st.caption(f"This server's own runs of the {'fast classroom' if choice.fast else 'full-size'} arms, "
+               f"{choice.seeds} seed{'s' if choice.seeds != 1 else ''} per arm (the switches above), "
+               "judged by the same rule.")
     if "gallery_error" in st.session_state:
         st.error(st.session_state.pop("gallery_error"), icon=":material/hourglass_top:")
     if any(r.status == MISSING for r in runs):

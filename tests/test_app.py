@@ -214,6 +214,7 @@ def test_running_a_gallery_card_launches_its_arms_and_answers():
         manager().wait(row["id"], timeout=60)
     at.run()
     assert not at.exception, at.exception
-    verdicts = [e.value for e in (*at.success, *at.warning, *at.info)]
+    verdicts = [e.value for e in (*at.success, *at.warning, *at.info)
+                if not e.value.startswith("**The report's verdict")]  # this server's runs, not the report's
     assert any("Not judged" not in v for v in verdicts), verdicts
     assert len(at.get("plotly_chart")) >= 1

@@ -58,6 +58,8 @@ def test_run_report_writes_the_table_figures_and_records_the_runs(tiny_circles, 
     assert "| Circles MLP: BN before or after the activation | no BN | 0.846 |" in text
     assert "skipped: dataset unavailable" in text
     assert "Skipped: dataset unavailable (mnist)" in text and "mnist could not be loaded" in text
+    assert "no MNIST-like image set is available offline here" in text  # the circles card is still judged:
+    assert "the arms that need it are skipped" in text and "`tutorial-circles` is not judged" not in text
     figures = sorted((out / reproduce.FIGURE_DIR).glob("*.html"))
     assert figures and (out / reproduce.FIGURE_DIR / "plotly.min.js").is_file()
     assert f"]({reproduce.FIGURE_DIR}/{figures[0].name})" in text

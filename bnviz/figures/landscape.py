@@ -16,8 +16,11 @@ from bnviz.figures.common import HEIGHT, TEMPLATE, empty_figure, finite, probes,
 
 Record = Mapping[str, Any]
 SERIES = ("loss_min", "loss_max", "change_min", "change_max", "beta")
-PANELS = ("(a) loss along the gradient: min–max over η", "(b) gradient change ‖∇L(w) − ∇L(w − ηg)‖: min–max over η",
-          "(c) effective β-smoothness: max over η of change / ‖ηg‖")
+# Two short lines each, at PANEL_FONT px: a 900-px-wide export gives each panel about 250 px (one line overlapped).
+PANELS = ("(a) loss along the gradient<br>min–max over η",
+          "(b) gradient change<br>‖∇L(w) − ∇L(w − ηg)‖, min–max over η",
+          "(c) effective β-smoothness<br>max over η of change / ‖ηg‖")
+PANEL_FONT = 12
 
 
 def _span(values: Any) -> tuple[float | None, float | None]:
@@ -90,7 +93,8 @@ def landscape_figure(lists: Mapping[str, Sequence[Record]], labels: Sequence[str
         return empty_figure(title, "no landscape measured yet (runs with instrument.landscape on)")
     fig.update_layout(template=TEMPLATE, title={"text": title, "x": 0.01, "xanchor": "left"}, height=HEIGHT,
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.12, "xanchor": "right", "x": 1.0},
-                      margin={"l": 60, "r": 20, "t": 110, "b": 55})
+                      margin={"l": 60, "r": 20, "t": 120, "b": 55})
+    fig.update_annotations(font_size=PANEL_FONT)  # the subplot titles
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="loss", col=1)
     fig.update_yaxes(title_text="l2 change", type="log", col=2)

@@ -43,6 +43,25 @@ class Datasets:
         self.errors: dict[str, str | None] = {}
         self.found: dict[str, str] = {}  # dataset name -> "8,000 training / 2,000 test examples"
         self.failed: dict[str, str] = {}  # dataset name -> error message
+        self.images_here: list[str] = []  # the downloadable image sets with a copy on this machine
+
+    def find_images(self) -> list[str]:
+        """Which downloadable image sets (MNIST, Fashion-MNIST, CIFAR-10) this machine has a copy of, in the
+        data folder or Keras' cache; reads and downloads nothing. Kept in `images_here` for the report."""
+        from bnviz.data import image_files
+        from bnviz.data.downloads import IMAGE_SETS, data_dir
+        from bnviz.data.source import DatasetError
+
+        local, cache, here = data_dir(), image_files.keras_cache_dir(), []
+        for name in IMAGE_SETS:
+            try:
+                if (local is not None and image_files.find_local(name, local)) or \
+                        image_files.find_keras_cache(name, cache):
+                    here.append(name)
+            except DatasetError:  # a partial set: no copy to use
+                pass
+        self.images_here = here
+        return here
 
     def problem(self, arm: Arm) -> str | None:
         from bnviz.data import registry
@@ -121,6 +140,8 @@ def run_arms(experiments: Sequence[Experiment], *, fast: bool, seeds: int | None
         seconds = time.perf_counter() - started
         results.append(ArmResult(exp.slug, arm, record, source, seconds))
         progress(f"{head}: {words}; {_outcome(record)}" if source != "skipped" else f"{head}: {words}")
+    if datasets.failed:
+        datasets.find_images()
     return results, datasets
 
 

@@ -19,9 +19,11 @@ import plotly.graph_objects as go
 
 from bnviz import gallery
 from bnviz.data import registry
+from bnviz.data.downloads import IMAGE_SETS
 from bnviz.gallery import Experiment, Row
 from bnviz.gallery.claims import ArmNumbers
 from bnviz.report.arms import ArmResult, Datasets
+from bnviz.report.results import verdict_word
 from bnviz.settings import BACKENDS
 from bnviz.states import SKIPPED
 
@@ -43,12 +45,8 @@ def _cell(text: Any) -> str:
 
 
 def _held(held: bool | None, outcome: str = "") -> str:
-    """✓ only when the card's rule over seeds said reproduced."""
-    if held is True:
-        return "✓ reproduced"
-    if held is False:
-        return "✗ not reproduced"
-    return f"— {outcome}" if outcome else "— n/a"
+    """✓ only when the card's rule over seeds said reproduced (the words: results.verdict_word)."""
+    return f"{'✓' if held is True else '✗' if held is False else '—'} {verdict_word(held, outcome)}"
 
 
 def _seed_range(section: Section) -> str:
@@ -162,6 +160,8 @@ def render(sections: Sequence[Section], results: Sequence[ArmResult], datasets: 
             "",
             f"**Verdict: {_held(s.held, s.outcome)}.** {s.sentence}",
             "",
+            *(f"**Data.** {line}" for line in _no_data(s, datasets)),
+            "",
         ]
         for path, title in by_slug.get(e.slug, []):
             rel = path.relative_to(out).as_posix()
@@ -174,6 +174,33 @@ def render(sections: Sequence[Section], results: Sequence[ArmResult], datasets: 
     lines += ["", f"Total: {total_s:.0f} s ({total_s / 60:.1f} min), of which {train_s:.0f} s running arms "
               "(training, data loading, store writes) and the rest building and exporting figures.", ""]
     return "\n".join(line for line in _squeeze(lines))
+
+
+# What each downloadable image set is, in a few words, for "the only images here are ...".
+_IMAGES = {"mnist": "MNIST digits", "fashion_mnist": "Fashion-MNIST clothing photos", "cifar10": "CIFAR-10 photos"}
+
+
+def no_copy(name: str, here: Sequence[str], cards: Sequence[str]) -> str:
+    """The plain sentence for an image set this machine has no copy of: nothing like it is here either,
+    so no stand-in is shown; `cards` (those with no arm left) are not judged, other cards lose only the
+    arms that need it."""
+    title = registry.get(name).title
+    like = "CIFAR-like" if name.startswith("cifar") else f"{title}-like"
+    others = [_IMAGES.get(n, n) for n in here if n != name]
+    only = (f"the only images on this server are {' and '.join(others)}" if others
+            else "no downloadable image set has a copy here at all")
+    what = (f"the card{'s' if len(cards) != 1 else ''} {', '.join(f'`{c}`' for c in cards)} "
+            f"{'are' if len(cards) != 1 else 'is'} not judged" if cards else "the arms that need it are skipped")
+    return (f"This server has no copy of {title}, and no {like} image set is available offline here ({only}), so "
+            f"no stand-in is shown and {what}.")
+
+
+def _no_data(section: Section, datasets: Datasets) -> list[str]:
+    """The no-copy sentence for a card whose arms were all skipped for want of an image set."""
+    if not section.rows or any(r.status != SKIPPED for r in section.rows):
+        return []
+    names = sorted({n for n in datasets.failed for r in section.rows if n in IMAGE_SETS and n in (r.note or "")})
+    return [no_copy(n, datasets.images_here, [section.experiment.slug]) for n in names]
 
 
 def _squeeze(lines: list[str]) -> Iterator[str]:
@@ -205,6 +232,11 @@ def _differences(sections: Sequence[Section], datasets: Datasets, *, fast: bool,
                 and r.note and name in r.note]
         out.append(f"- **Skipped: dataset unavailable ({name}).** {len(arms) or 'Its'} arm"
                    f"{'s' if len(arms) != 1 else ''} could not run: `{' '.join(error.split())}`")
+        if name in IMAGE_SETS:
+            cards = [s.experiment.slug for s in sections if s.rows and all(
+                r.status == SKIPPED and name in (r.note or "") for r in s.rows)]
+            out.append(f"- **No {registry.get(name).title} here, and no stand-in.** "
+                       + no_copy(name, datasets.images_here, cards))
     full_cards = [s.experiment.slug for s in sections if s.full_size]
     if fast:
         line = ("- **Fewer epochs and examples (--fast).** Every card runs its fast classroom variant (see its "

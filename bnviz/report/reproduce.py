@@ -12,9 +12,11 @@ loaded are reported as skipped with the reason; nothing here crashes on a missin
 Output: `DIR/report.md` (a table of published vs our numbers with the verdict per card,
 notes on where and why the numbers differ, one section per card with its figures and the
 timing), figures under `DIR/reproduction/` (PNG through Plotly's static export, or
-interactive HTML when that fails: the report says which) and `DIR/timing.json`. Copy
-`report.md` to `docs/reproduction.md` and the `reproduction/` folder next to it: the
-image links are relative and stay valid.
+interactive HTML when that fails: the report says which), `DIR/timing.json` and
+`DIR/results.json` (the verdicts, rows and per-seed numbers as data: bnviz.report.results, which the
+Learn page reads). Copy `report.md` to `docs/reproduction.md`, `results.json` to
+`docs/reproduction.json` and the `reproduction/` folder next to them: the image links and figure
+paths are relative and stay valid.
 
 This module runs the report end to end and is the CLI's entry point; the parts live in
 bnviz.report.arms (training or reusing arms), bnviz.report.figure_export (PNG or HTML files)
@@ -37,6 +39,7 @@ from bnviz.report.arms import ArmResult, run_arms, select
 from bnviz.report.figure_export import export_figures
 from bnviz.report.markdown import Section, render
 from bnviz.report.plan import TRAIN, make_plan, resolve_backend
+from bnviz.report.results import RESULTS_NAME, card_result, make_results, write_results
 from bnviz.states import RESULTS, SKIPPED
 
 REPORT_NAME = "report.md"
@@ -108,7 +111,7 @@ def _report(out_dir, *, fast, only, seeds, data_dir, store, progress, fresh, fig
             store.close()
     train_s = time.perf_counter() - started
 
-    sections = []
+    sections, by_card = [], {}
     for exp in experiments:
         by_arm: dict[str, list[dict[str, Any]]] = {}
         for r in results:
@@ -120,6 +123,7 @@ def _report(out_dir, *, fast, only, seeds, data_dir, store, progress, fresh, fig
         if held is None and judgement.held is not None:  # the card found a reason not to trust the numbers
             outcome = "inconclusive (see the card)"
         arms = {label: arm_numbers(label, records) for label, records in by_arm.items()}
+        by_card[exp.slug] = by_arm
         sections.append(Section(exp, exp.summarize(by_arm), held, sentence, exp.figures(by_arm),
                                 full_size=exp.report_full or not fast, outcome=outcome, arms=arms))
 
@@ -140,6 +144,14 @@ def _report(out_dir, *, fast, only, seeds, data_dir, store, progress, fresh, fig
                   data_dir=where, command=command or _command(fast, only, seeds, data_dir, backend),
                   load=(load_start, _load()))
     report.write_text(text)
+    figures: dict[str, list[tuple[str, str]]] = {}
+    for path, (slug, title) in zip(paths, owners):
+        figures.setdefault(slug, []).append((title, path.relative_to(out).as_posix()))
+    cards = [card_result(s.experiment, by_card[s.experiment.slug], rows=s.rows, held=s.held, sentence=s.sentence,
+                         outcome=s.outcome, arms=s.arms, seeds=plan.seeds[s.experiment.slug], fast=fast,
+                         figures=figures.get(s.experiment.slug, [])) for s in sections]
+    write_results(out / RESULTS_NAME, make_results(
+        cards, command=command or _command(fast, only, seeds, data_dir, backend), fast=fast))
     timing = {
         "total_s": round(total_s, 1), "training_s": round(train_s, 1), "fast": fast,
         "seeds": plan.uniform_seeds(), "seeds_per_card": plan.seeds,
