@@ -165,8 +165,9 @@ def test_a_store_that_fails_during_the_fit_warns_once_and_the_fit_goes_on(capsys
 
     writer = StoreWriter(open_store=Failing)
     model, x, y = _circles()
-    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[bnviz.watch(probe=(x[:32], y[:32]), writer=writer)])
-    assert len(history.history["loss"]) == 3
+    watcher = bnviz.watch(probe=(x[:32], y[:32]), writer=writer)
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[watcher])
+    assert len(history.history["loss"]) == 3 and watcher.wait(timeout=120)
     err = capsys.readouterr().err
     assert err.count("cannot record this run") == 1 and "disk full" in err
     assert writer.stopped
@@ -196,7 +197,7 @@ def test_a_cancel_from_the_dashboard_stops_the_recording_not_the_training(capsys
 
     model, x, y = _circles()
     history = model.fit(x, y, epochs=4, verbose=0, callbacks=[watcher, CancelAfterFirstEpoch()])
-    assert len(history.history["loss"]) == 4
+    assert len(history.history["loss"]) == 4 and watcher.wait(timeout=120)
     with RunStore() as store:
         record = store.get_record(watcher.run_id)
     assert record["status"] == "cancelled" and len(record["history"]["loss"]) < 4
@@ -228,6 +229,7 @@ def test_a_subclassed_model_records_its_curves_and_says_once_what_is_supported(c
     y = (x[:, 0] > 0).astype("float32")
     watcher = bnviz.watch(probe=(x[:32], y[:32]))
     model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[watcher])
+    assert watcher.wait(timeout=120)
     err = capsys.readouterr().err
     assert err.count("Mine is a subclassed model") == 1 and "Sequential or functional" in err
     with RunStore() as store:
@@ -246,6 +248,7 @@ def test_probe_every_and_the_dashboard_address_are_settings(monkeypatch, capsys)
     model, x, y = _circles()
     watcher = bnviz.watch(probe=(x[:32], y[:32]), probe_every=2, log_every=2)
     model.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[watcher])
+    assert watcher.wait(timeout=120)
     assert f"bnviz: watching run {watcher.run_id} at https://bn.example.edu/?run={watcher.run_id}" in (
         capsys.readouterr().out)
     with RunStore() as store:
@@ -309,6 +312,32 @@ def test_a_script_that_dies_during_fit_leaves_its_run_interrupted_with_what_it_r
     assert len(record["history"]["loss"]) == 2 and [p["epoch"] for p in record["probes"]] == [0, 1, 2]
 
 
+def test_a_script_that_ends_right_after_fit_still_records_its_last_probes_and_its_end(tmp_path):
+    """fit() returns before a short fit's probes are written (they wait for the first epoch's compile,
+    then run in the background): a script that exits at once still leaves a complete run."""
+    script = tmp_path / "short.py"
+    script.write_text(
+        "import keras, numpy as np, bnviz\n"
+        "model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),\n"
+        "                          keras.layers.Dense(1, activation='sigmoid')])\n"
+        "model.compile('sgd', 'binary_crossentropy')\n"
+        "x = np.random.default_rng(0).normal(size=(64, 2)).astype('float32'); y = (x[:, 0] > 0) * 1.0\n"
+        "model.fit(x, y, epochs=3, verbose=0, callbacks=[bnviz.watch(name='short', probe=(x[:32], y[:32]))])\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    run_id = re.search(r"watching run ([\w-]+)", done.stdout).group(1)
+    from bnviz.store import RunStore
+
+    with RunStore() as store:
+        record = store.get_record(run_id)
+    assert record["status"] == "succeeded" and len(record["history"]["loss"]) == 3
+    probed = [p["epoch"] for p in record["probes"]]
+    assert probed[0] == 0 and probed[-1] == 3 and probed == sorted(set(probed))
+    assert all(p["positions"] for p in record["probes"])  # real probes, not the fallback's γ/β only
+
+
 def test_a_script_run_is_recorded_in_sqlite_and_in_postgresql(database):
     import bnviz
     from bnviz.store import RunStore
@@ -316,6 +345,7 @@ def test_a_script_run_is_recorded_in_sqlite_and_in_postgresql(database):
     model, x, y = _circles()
     watcher = bnviz.watch(name=f"on {database}", probe=(x[:32], y[:32]), probe_every=1)
     model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[watcher])
+    assert watcher.wait(timeout=120)
     with RunStore() as store:
         record, listed = store.get_record(watcher.run_id), store.list_runs()
     assert record["status"] == "succeeded" and record["origin"] == "script" and len(record["probes"]) == 3
@@ -342,7 +372,7 @@ def test_watching_changes_nothing_in_training_even_a_sequential_built_by_its_fir
     watchers = []
     plain = fit(lambda x, y: [])
     watched = fit(lambda x, y: watchers.append(bnviz.watch(probe=(x[:32], y[:32]))) or watchers)
-    assert watched["loss"] == pytest.approx(plain["loss"], rel=1e-6)
+    assert watched["loss"] == pytest.approx(plain["loss"], rel=1e-6) and watchers[0].wait(timeout=120)
     with RunStore() as store:
         record = store.get_record(watchers[0].run_id)
     kinds = {p["kind"] for p in record["probes"][0]["positions"] if p["block"] == 1}

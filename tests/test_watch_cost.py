@@ -34,12 +34,26 @@ def test_the_first_probe_compiles_so_its_cost_is_not_a_measure_of_the_next():
     thread.submit(1)
     thread.drain(timeout=30)
     assert [p["epoch"] for p in emitted] == [0, 1]
-    assert thread.taken == 2 and thread.spent == thread.last >= 0.02  # only the second probe counted
+    assert thread.taken == 2 and thread.last >= 0.02  # the estimate of the next: the second probe's cost
+    assert thread.spent >= thread.last + 0.02  # what probing cost: both, the first one's compile included
+
+
+def test_probes_told_to_wait_wait_until_started_and_a_full_queue_starts_them():
+    emitted = []
+    thread = ProbeThread(StubProber(), emitted.append, lambda e: {"epoch": e}, print, depth=2, started=False)
+    thread.submit(0)
+    time.sleep(0.2)
+    assert emitted == [] and not thread.started  # the first probe waits (fit's first epoch compiles)
+    thread.submit(1)
+    thread.submit(2)  # the queue was full: waiting longer would block training, so probing starts
+    assert thread.started
+    thread.drain(timeout=30)
+    assert [p["epoch"] for p in emitted] == [0, 1, 2]
 
 
 def test_auto_probes_while_probing_stays_within_its_share_of_the_fit():
     thread = ProbeThread(StubProber(), lambda p: None, lambda e: {"epoch": e}, print)
-    thread.spent, thread.last = 0.2, 0.01
+    thread.probing, thread.copying, thread.last = 0.15, 0.05, 0.01
     assert thread.affordable(elapsed=10.0, budget=0.03)  # 0.21 s of 0.30 s allowed
     assert not thread.affordable(elapsed=6.0, budget=0.03)  # 0.21 s of 0.18 s allowed
     thread.drain(timeout=30)

@@ -38,6 +38,7 @@ def _script_run(name: str = "my script run") -> str:
     labels = (data[:, 0] * data[:, 1] > 0).astype("float32")
     watcher = bnviz.watch(name=name, probe=(data[:32], labels[:32]), probe_every=1)
     model.fit(data, labels, epochs=2, batch_size=16, validation_split=0.25, verbose=0, callbacks=[watcher])
+    assert watcher.wait(timeout=120)
     return watcher.run_id
 
 

@@ -220,6 +220,7 @@ def run_case(name: str, epochs: int = 2) -> dict:
     with contextlib.redirect_stdout(printed):
         history = model.fit(x, y, epochs=epochs, validation_split=0.25, verbose=0, callbacks=[callback],
                             **fit_kwargs)
+    assert callback.wait(timeout=300), "the run's last probes were not written within 5 minutes"
     before = _values(model)
     callback.prober.probe(99)  # a probe after training: must change nothing
     unchanged = all(np.array_equal(a, b) for a, b in zip(before, _values(model)))

@@ -39,9 +39,16 @@ from bnviz.watcher.writer import StoreWriter, say
 MAX_PROBE = 4096  # examples of the probe batch that are used (InstrumentConfig.probe_size's limit)
 AUTO = "auto"  # probe_every: every epoch while probing stays within AUTO_BUDGET of the fit's time
 # Measured (bench/bench_watch.py): a probe of the circles MLP costs its 24 ms epoch about 10 ms on JAX,
-# and a probe every epoch made that fit 1.5x slower; at 3 % the probes add 0.04-0.06 s to its 2.3 s
-# (1.16-1.24x in all: the rest is recording the run itself, 1.12x with no probe batch at all).
+# and a probe every epoch made that fit 1.5x slower. The budget counts every probe, the first one's
+# compile included, and the snapshots taken on the training thread.
 AUTO_BUDGET = 0.03
+# The first probe traces and compiles the probe program: 0.19 s of the interpreter on JAX and 0.26 s on
+# TensorFlow for the circles MLP, taken from fit's first epoch (the compile of its training step) when
+# it ran at once. With probe_every="auto" probes wait until the first epoch is over and the fit has run
+# long enough for that to be within AUTO_BUDGET; a shorter fit is probed after training, in the
+# background, once fit() has returned.
+FIRST_PROBE_S = 0.2
+FINISH_WAIT_S = 60.0  # how long the interpreter's exit waits for a run's last probes and its end
 UNFINISHED = "the script stopped before fit() ended"
 
 
@@ -82,6 +89,8 @@ class WatchCallback(InstrumentCallback):
         self._lock = threading.Lock()
         self.writer: StoreWriter | None = None
         self.probing: ProbeThread | None = None
+        self._finishers: list[threading.Thread] = []  # each writes one fit's last probes and its end
+        self._exit_hook = False
         self.run_id: str | None = None
         self.active = False
 
@@ -119,9 +128,13 @@ class WatchCallback(InstrumentCallback):
         base = (self.dashboard_url or settings().dashboard_url).rstrip("/")
         print(f"bnviz: watching run {self.run_id} at {base}/?run={self.run_id}", flush=True)
         self.sink, self.active, self._started = self.writer.put, True, time.perf_counter()
-        self.probing = ProbeThread(self.prober, lambda probe: self.sink({"type": EventKind.PROBE, "probe": probe}),
-                                   self._bare_probe, self.tell) if self.prober is not None else None
-        atexit.register(self._at_exit)
+        sink = self.sink  # this fit's: its probes may still be written while the next fit runs
+        self.probing = ProbeThread(self.prober, lambda probe: sink({"type": EventKind.PROBE, "probe": probe}),
+                                   self._bare_probe, self.tell, started=self.probe_every != AUTO
+                                   ) if self.prober is not None else None
+        if not self._exit_hook:
+            atexit.register(self._at_exit)
+            self._exit_hook = True
         self.sink({"type": EventKind.START, "backend": backend, "device": self.device,
                    "params": param_counts(model), "layers": describe.layer_rows(model)})
         self._probe(0)
@@ -203,6 +216,9 @@ class WatchCallback(InstrumentCallback):
         bad = [k for k, v in values.items() if k.endswith("loss") and v is not None and not math.isfinite(v)]
         if bad and self.diverged_at is None:
             self.diverged_at = {"epoch": epoch + 1, "batch": self.steps}
+        if self.probing is not None and not self.probing.started and (
+                time.perf_counter() - self._started) * AUTO_BUDGET >= FIRST_PROBE_S:
+            self.probing.start()
         if self._probe_due(epoch + 1):
             self._probe(epoch + 1)
 
@@ -215,31 +231,53 @@ class WatchCallback(InstrumentCallback):
         return bool(self.probe_every) and epoch % self.probe_every == 0
 
     def on_train_end(self, logs=None) -> None:
+        """Take the last probe's snapshot and return: the probes still waiting and the run's end are
+        written by a background thread (`wait()` waits for it; so does the interpreter's exit)."""
         if not self.active:
             return
         if self._probed < self.epochs_completed:  # stopped early, or probe_every skipped the last epoch
             self._probe(self.epochs_completed)
-        if self.probing is not None:
-            self.probing.drain()
-        self._end(RunState.DIVERGED if self.diverged_at else RunState.SUCCEEDED, None)
-        atexit.unregister(self._at_exit)
-        self.writer.close()
-
-    def _end(self, status: str, error: str | None) -> None:
+        end = self._end_event(RunState.DIVERGED if self.diverged_at else RunState.SUCCEEDED, None)
         self.active = False
-        self.sink({"type": EventKind.END, "status": status, "summary": {
+        finisher = threading.Thread(target=self._finish, args=(self.probing, self.writer, end),
+                                    name="bnviz-watch-finish", daemon=True)
+        finisher.start()
+        self._finishers = [f for f in self._finishers if f.is_alive()] + [finisher]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait (at most `timeout` seconds) until every fit's run is completely written, its last probes
+        and its end; True when it is. fit() returns before that: the last probes take a moment."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for finisher in list(self._finishers):
+            finisher.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(f.is_alive() for f in self._finishers)
+
+    @staticmethod
+    def _finish(probing: ProbeThread | None, writer: StoreWriter, end: dict[str, Any]) -> None:
+        if probing is not None:
+            probing.drain()
+        writer.put(end)
+        writer.close()
+
+    def _end_event(self, status: str, error: str | None) -> dict[str, Any]:
+        return {"type": EventKind.END, "status": status, "summary": {
             "final": {k: v for k, v in self._last_logs.items() if v is not None},
             "wall_time_s": round(time.perf_counter() - self._started, 3), "backend": keras.config.backend(),
             "device": self.device, "epochs_completed": self.epochs_completed, "diverged_at": self.diverged_at,
-            "error": error}})
+            "error": error}}
 
     def _at_exit(self) -> None:
-        """The interpreter exits while fit() still runs (an exception, Ctrl-C): end the run as interrupted."""
+        """The interpreter exits: wait for a finished fit's last writes, or, while fit() still runs (an
+        exception, Ctrl-C), end the run as interrupted."""
         if self.active and self.writer is not None:
+            self.active = False
             if self.probing is not None:
                 self.probing.drain(timeout=10)
-            self._end(RunState.INTERRUPTED, UNFINISHED)
+            self.sink(self._end_event(RunState.INTERRUPTED, UNFINISHED))
             self.writer.close(timeout=10)
+        elif not self.wait(FINISH_WAIT_S):
+            self.tell(f"stopped waiting after {FINISH_WAIT_S:.0f} s for run {self.run_id}'s last probes: "
+                      "it may miss its end")
 
     def _probe(self, epoch: int) -> None:
         """A probe of the weights as they are now: taken off the training thread (bnviz.watcher.probing)."""
@@ -273,5 +311,6 @@ def watch(name: str | None = None, probe: tuple[Any, Any] | None = None, **optio
     probing takes at most 3 % of fit's time, as on any model whose epoch takes a second or more, less
     often on a tiny one; a number of epochs; 0 = only before and after training), log_every (batches
     between batch-loss points, default 10), bins, gradients, notes, dashboard_url (default
-    BNVIZ_DASHBOARD_URL)."""
+    BNVIZ_DASHBOARD_URL). fit() returns before the last probes and the run's end are written;
+    `callback.wait()` waits for them, and so does the interpreter's exit."""
     return WatchCallback(name, probe, **options)
