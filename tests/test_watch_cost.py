@@ -53,7 +53,7 @@ def test_probes_told_to_wait_wait_until_started_and_a_full_queue_starts_them():
 
 def test_auto_probes_while_probing_stays_within_its_share_of_the_fit():
     thread = ProbeThread(StubProber(), lambda p: None, lambda e: {"epoch": e}, print)
-    thread.probing, thread.copying, thread.last = 0.15, 0.05, 0.01
+    thread.probe_s, thread.copy_s, thread.last = 0.15, 0.05, 0.01
     assert thread.affordable(elapsed=10.0, budget=0.03)  # 0.21 s of 0.30 s allowed
     assert not thread.affordable(elapsed=6.0, budget=0.03)  # 0.21 s of 0.18 s allowed
     thread.drain(timeout=30)

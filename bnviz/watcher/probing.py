@@ -39,7 +39,7 @@ class ProbeThread:
         if started:
             self._go.set()
         self.failed = False
-        self.probing, self.copying = 0.0, 0.0  # seconds in probes (this thread), in snapshots (the training one)
+        self.probe_s, self.copy_s = 0.0, 0.0  # seconds in probes (this thread), in snapshots (the training one)
         self.last, self.taken = 0.0, 0  # the latest probe's seconds after the first; probes taken
         self._thread = threading.Thread(target=self._serve, name="bnviz-watch-probes", daemon=True)
         self._thread.start()
@@ -58,13 +58,13 @@ class ProbeThread:
             self._fail(exc)
             self._emit(self._fallback(epoch))
             return
-        self.copying += time.perf_counter() - start
+        self.copy_s += time.perf_counter() - start
         self._queue.put((epoch, snapshot))
 
     @property
     def spent(self) -> float:
         """What probing cost this fit so far, in seconds."""
-        return self.probing + self.copying
+        return self.probe_s + self.copy_s
 
     @property
     def started(self) -> bool:
@@ -101,7 +101,7 @@ class ProbeThread:
                 except Exception as exc:
                     self._fail(exc)
                 took = time.perf_counter() - start
-                self.probing += took
+                self.probe_s += took
                 if self.taken:  # the first one compiles: a one-off, no estimate of the next
                     self.last = took
                 self.taken += 1
