@@ -285,29 +285,37 @@ def test_a_probe_of_a_snapshot_is_the_probe_of_that_moment_however_training_went
     assert prober.probe(2) != then
 
 
-def test_a_script_that_dies_during_fit_leaves_its_run_interrupted_with_what_it_recorded(tmp_path):
-    script = tmp_path / "dies.py"
-    script.write_text(
-        "import keras, numpy as np, bnviz\n"
-        "class Boom(keras.callbacks.Callback):\n"
-        "    def on_epoch_end(self, epoch, logs=None):\n"
-        "        if epoch == 1:\n"
-        "            raise RuntimeError('the script failed')\n"
-        "model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),\n"
-        "                          keras.layers.Dense(1, activation='sigmoid')])\n"
-        "model.compile('sgd', 'binary_crossentropy')\n"
-        "x = np.random.default_rng(0).normal(size=(64, 2)).astype('float32'); y = (x[:, 0] > 0) * 1.0\n"
-        "watcher = bnviz.watch(name='dies', probe=(x[:32], y[:32]), probe_every=1)\n"
-        "model.fit(x, y, epochs=5, verbose=0, callbacks=[watcher, Boom()])\n")
+SCRIPT_MODEL = (
+    "import keras, numpy as np, bnviz\n"
+    "model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),\n"
+    "                          keras.layers.Dense(1, activation='sigmoid')])\n"
+    "model.compile('sgd', 'binary_crossentropy')\n"
+    "x = np.random.default_rng(0).normal(size=(64, 2)).astype('float32'); y = (x[:, 0] > 0) * 1.0\n")
+
+
+def _run_script(tmp_path, fit: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """A user's script (a small BN model, then `fit`) run in its own interpreter: its output and run."""
+    script = tmp_path / "mine.py"
+    script.write_text(SCRIPT_MODEL + fit)
     env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True,
                           timeout=300)
-    assert done.returncode != 0 and "the script failed" in done.stderr
     run_id = re.search(r"watching run ([\w-]+)", done.stdout).group(1)
     from bnviz.store import RunStore
 
     with RunStore() as store:
-        record = store.get_record(run_id)
+        return done, store.get_record(run_id)
+
+
+def test_a_script_that_dies_during_fit_leaves_its_run_interrupted_with_what_it_recorded(tmp_path):
+    done, record = _run_script(tmp_path, (
+        "class Boom(keras.callbacks.Callback):\n"
+        "    def on_epoch_end(self, epoch, logs=None):\n"
+        "        if epoch == 1:\n"
+        "            raise RuntimeError('the script failed')\n"
+        "watcher = bnviz.watch(name='dies', probe=(x[:32], y[:32]), probe_every=1)\n"
+        "model.fit(x, y, epochs=5, verbose=0, callbacks=[watcher, Boom()])\n"))
+    assert done.returncode != 0 and "the script failed" in done.stderr
     assert record["status"] == "interrupted" and "before fit() ended" in record["summary"]["error"]
     assert len(record["history"]["loss"]) == 2 and [p["epoch"] for p in record["probes"]] == [0, 1, 2]
 
@@ -315,23 +323,9 @@ def test_a_script_that_dies_during_fit_leaves_its_run_interrupted_with_what_it_r
 def test_a_script_that_ends_right_after_fit_still_records_its_last_probes_and_its_end(tmp_path):
     """fit() returns before a short fit's probes are written (they wait for the first epoch's compile,
     then run in the background): a script that exits at once still leaves a complete run."""
-    script = tmp_path / "short.py"
-    script.write_text(
-        "import keras, numpy as np, bnviz\n"
-        "model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),\n"
-        "                          keras.layers.Dense(1, activation='sigmoid')])\n"
-        "model.compile('sgd', 'binary_crossentropy')\n"
-        "x = np.random.default_rng(0).normal(size=(64, 2)).astype('float32'); y = (x[:, 0] > 0) * 1.0\n"
-        "model.fit(x, y, epochs=3, verbose=0, callbacks=[bnviz.watch(name='short', probe=(x[:32], y[:32]))])\n")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300)
+    done, record = _run_script(tmp_path, (
+        "model.fit(x, y, epochs=3, verbose=0, callbacks=[bnviz.watch(name='short', probe=(x[:32], y[:32]))])\n"))
     assert done.returncode == 0, done.stderr
-    run_id = re.search(r"watching run ([\w-]+)", done.stdout).group(1)
-    from bnviz.store import RunStore
-
-    with RunStore() as store:
-        record = store.get_record(run_id)
     assert record["status"] == "succeeded" and len(record["history"]["loss"]) == 3
     probed = [p["epoch"] for p in record["probes"]]
     assert probed[0] == 0 and probed[-1] == 3 and probed == sorted(set(probed))
