@@ -161,14 +161,19 @@ class RunWrites:
             state = {"summary": json.loads(row[0]) if row[0] else None, "status": row[4],
                      "n_batches": row[1], "n_epochs": row[2], "n_probes": row[3]}
             sets: dict[str, Any] = {}
+            rows: dict[str, list[tuple]] = {"batches": [], "epochs": []}  # inserted together, below
             for event, probe in zip(batch, packed):
-                self._apply(con, run_id, event, probe, state, sets, now, token)
+                self._apply(con, run_id, event, probe, state, sets, rows, now, token)
+            con.executemany("INSERT INTO batches VALUES (?,?,?)", rows["batches"])
+            con.executemany("INSERT INTO epochs VALUES (?,?,?,?)", rows["epochs"])
             self._update(con, run_id, sets, now)
         return bool(row[5])
 
     def _apply(self, con: Transaction, run_id: str, event: Mapping[str, Any], probe: tuple | None,
-               state: dict[str, Any], sets: dict[str, Any], now: float, token: str | None) -> None:
-        """One event of `append_events`: its rows, and what it changes in the run's row (`sets`, `state`)."""
+               state: dict[str, Any], sets: dict[str, Any], rows: dict[str, list[tuple]], now: float,
+               token: str | None) -> None:
+        """One event of `append_events`: its rows (batch and epoch rows go to `rows`, inserted with one
+        statement per table), and what it changes in the run's row (`sets`, `state`)."""
         kind = event["type"]
         status = events.status_after(state["status"], event)
         if status != state["status"]:
@@ -179,12 +184,10 @@ class RunWrites:
         if kind == events.EventKind.START:
             sets.update(started=now, device=event["device"], pid=os.getpid(), proc_token=token)
         elif kind == events.EventKind.BATCH:
-            con.execute("INSERT INTO batches VALUES (?,?,?)",
-                        (run_id, state["n_batches"], _dumps(events.batch_row(event))))
+            rows["batches"].append((run_id, state["n_batches"], _dumps(events.batch_row(event))))
             sets["n_batches"] = state["n_batches"] = state["n_batches"] + 1
         elif kind == events.EventKind.EPOCH:
-            con.execute("INSERT INTO epochs VALUES (?,?,?,?)",
-                        (run_id, state["n_epochs"], int(event["epoch"]), _dumps(event["logs"])))
+            rows["epochs"].append((run_id, state["n_epochs"], int(event["epoch"]), _dumps(event["logs"])))
             sets["n_epochs"] = state["n_epochs"] = state["n_epochs"] + 1
         elif kind == events.EventKind.PROBE:
             skeleton, packed = probe
