@@ -139,9 +139,10 @@ def _report(out_dir, *, fast, only, seeds, data_dir, store, progress, fresh, fig
     total_s = time.perf_counter() - started
 
     report = out / REPORT_NAME
+    command = command or _command(fast, only, seeds, data_dir, backend)
     text = render(sections, results, datasets, fast=fast, seeds=plan.uniform_seeds(), figure_paths=paths,
                   figure_owners=owners, figure_note=figure_note, out=out, train_s=train_s, total_s=total_s,
-                  data_dir=where, command=command or _command(fast, only, seeds, data_dir, backend),
+                  data_dir=where, command=command,
                   load=(load_start, _load()))
     report.write_text(text)
     figures: dict[str, list[tuple[str, str]]] = {}
@@ -151,7 +152,7 @@ def _report(out_dir, *, fast, only, seeds, data_dir, store, progress, fresh, fig
                          outcome=s.outcome, arms=s.arms, seeds=plan.seeds[s.experiment.slug], fast=fast,
                          figures=figures.get(s.experiment.slug, [])) for s in sections]
     write_results(out / RESULTS_NAME, make_results(
-        cards, command=command or _command(fast, only, seeds, data_dir, backend), fast=fast))
+        cards, command=command, fast=fast))
     timing = {
         "total_s": round(total_s, 1), "training_s": round(train_s, 1), "fast": fast,
         "seeds": plan.uniform_seeds(), "seeds_per_card": plan.seeds,
