@@ -109,8 +109,7 @@ def card_result(exp: Experiment, by_arm: Mapping[str, Sequence[Record]], *, rows
                 fast: bool, figures: Sequence[tuple[str, str]] = ()) -> CardResult:
     """One card's entry; `figures` are (title, path relative to the results file's folder)."""
     ran = [r for v in by_arm.values() for r in v if r.get("status") in RESULTS]
-    backends = sorted({str((config_of(r).get("training") or {}).get("backend")) for r in ran
-                       if (config_of(r).get("training") or {}).get("backend")})
+    backends = sorted({str(backend) for r in ran if (backend := (config_of(r).get("training") or {}).get("backend"))})
     out_rows = []
     for row in rows:
         numbers = arms.get(row.arm)
