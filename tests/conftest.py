@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.thread_guard"]  # nothing still computing when the interpreter exits
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["BNVIZ_OFFLINE"] = "1"  # tests never download
 # A home for whatever runs outside a test's own (session fixtures, servers, their workers and JAX's

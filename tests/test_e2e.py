@@ -82,7 +82,9 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         other.get_by_text("succeeded").first.wait_for(timeout=60_000)
         assert curve_points(other)["epochs"] == 30
         # ...and the teammate's histograms followed it to the last epoch too (issue 9).
-        _wait_until(lambda: _hist_title(other).endswith("epoch 30"), 30, "the shared run's last histogram")
+        seen_titles: list[str] = []
+        _wait_until(lambda: seen_titles.append(_hist_title(other)) or seen_titles[-1].endswith("epoch 30"), 30,
+                    "the shared run's last histogram", seen=lambda: f"it shows {seen_titles[-1]!r}")
         _shot(page, "run-finished")
 
         # The before/after BN histograms render for the finished run.

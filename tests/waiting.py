@@ -8,15 +8,16 @@ import time
 import pytest
 
 
-def wait_for(predicate, timeout: float = 120, what: str = "the condition", every: float = 0.05):
-    """Poll `predicate` until it returns something truthy (returned), failing the test after `timeout` s."""
+def wait_for(predicate, timeout: float = 120, what: str = "the condition", every: float = 0.05, seen=None):
+    """Poll `predicate` until it returns something truthy (returned), failing the test after `timeout` s
+    (with `seen()`, what was there instead, in the message)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+            pytest.fail(f"timed out after {timeout}s waiting for {what}" + (f": {seen()}" if seen else ""))
         time.sleep(every)
 
 
