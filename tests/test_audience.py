@@ -78,6 +78,9 @@ def test_each_session_of_a_large_room_gets_a_period_of_its_own_for_the_heavy_vie
         periods.add(period)
     assert len(periods) >= 15
     assert audience.pace(2.0, 5, full=10, spread=0.5) == 2.0  # a small room: the base, no spread
+    for token, expected in (("0" * 32, 10.0), ("f" * 32, 14.99)):  # the ends of [1, 1 + spread)
+        sessions["current"] = FakeSessionState({audience._SESSION_KEY: token})
+        assert audience.pace(2.0, 100, full=10, slowest=5.0, spread=0.5) == expected
 
 
 def test_a_page_drawn_for_a_small_room_is_redrawn_once_at_the_pace_of_the_room_now(room):

@@ -19,6 +19,7 @@ fixed per session), so the heavy redraws drift apart after the first.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 import uuid
@@ -59,7 +60,7 @@ def pace(base_s: float, viewers: int, *, full: int = FULL_PACE_VIEWERS, slowest:
     factor = min(slowest, max(1.0, viewers / full))
     if factor > 1.0 and spread > 0:
         factor *= 1.0 + spread * session_fraction()
-    return round(base_s * factor, 2)
+    return math.floor(base_s * factor * 100 + 1e-9) / 100  # centiseconds, rounded down: [1, 1 + spread) holds
 
 
 def session_fraction() -> float:
