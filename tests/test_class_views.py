@@ -259,3 +259,19 @@ def test_a_second_viewer_follows_a_running_run_to_its_last_epoch(monkeypatch, pr
     assert _hist_epoch(viewer) == epochs, seen
     assert _loss_epochs(viewer) == epochs
     assert len(seen - {None}) >= 2, "it updated while the run trained"
+
+
+def test_a_slower_read_of_older_data_never_replaces_the_view_viewers_share(monkeypatch):
+    """Two sessions read a run as it ends: the one whose read started first but finished last (a busy
+    server) must not put the older, still-training view back. A page drawn with the run ended would
+    then draw its views from it, and a finished run's views never poll again to correct them."""
+    from ui import live
+
+    run_id = stored_run(name="ending")
+    ended = live.read_run(run_id)
+    assert ended.store_version >= 0
+    older = live.RunView({**ended.record, "status": "running"}, live.RunState.RUNNING, {}, None,
+                         ("older",), ended.store_version - 1)
+    monkeypatch.setattr(live, "FRESH_S", 0.0)  # every call reads
+    monkeypatch.setattr(live, "_read", lambda rid: older)
+    assert live.read_run(run_id) is ended

@@ -33,6 +33,7 @@ class RunView:
     progress: dict[str, Any] | None
     queue_position: int | None
     version: tuple = ()  # changes whenever the run gains data: the key of its cached figures
+    store_version: int = -1  # the store's version of the run it shows (only grows; -1: unknown)
 
     @cached_property
     def is_script(self) -> bool:
@@ -126,7 +127,10 @@ def read_run(run_id: str) -> RunView:
     """A consistent snapshot of a run, cheap enough to call every second from many sessions.
 
     Sessions of this server asking for the same run within FRESH_S share one view (read-only);
-    what this server changes itself (cancel, rename, delete) is seen at once via `forget`."""
+    what this server changes itself (cancel, rename, delete) is seen at once via `forget`. The shared
+    view never goes back in time: a read that took longer than another, newer one (a busy server)
+    keeps the newer view. Otherwise a page drawn with the run ended could draw its views from an
+    older, still-training view, and a finished run's views no longer poll to correct it."""
     now = time.monotonic()
     with _fresh_lock:
         hit = _fresh.get(run_id)
@@ -134,6 +138,9 @@ def read_run(run_id: str) -> RunView:
         return hit[1]
     view = _read(run_id)
     with _fresh_lock:
+        hit = _fresh.get(run_id)
+        if hit is not None and hit[1].store_version > view.store_version:
+            return hit[1]
         _fresh[run_id] = (now, view)
         for stale in [k for k, (t, _) in _fresh.items() if now - t > 60]:
             del _fresh[stale]
@@ -168,7 +175,7 @@ def _read(run_id: str) -> RunView:
         # The first batch, epoch and probe are drawn at once (someone just clicked Train).
         cursor = (*(min(n, 1) for n in snap.cursor), int(time.time() * FIGURES_PER_S))
     return RunView(snap.to_record(), RunState(snap.status), dict(snap.progress or {}), snap.position,
-                   (run_id, snap.status, cursor, snap.name))
+                   (run_id, snap.status, cursor, snap.name), snap.version)
 
 
 def ordinal(n: int | None) -> str:

@@ -44,6 +44,7 @@ class RunSnapshot:
     device: str | None
     position: int | None
     cursor: Cursor
+    version: int = -1  # the store's version of the run this snapshot reflects: it only grows
 
     @property
     def epochs_completed(self) -> int:
@@ -128,7 +129,7 @@ class _CachedRun:
                 history=MappingProxyType({k: tuple(v) for k, v in self.history.items()}),
                 batches=tuple(self.batches), probes=tuple(self.probes), summary=self.summary,
                 progress=self.progress, device=self.device, position=None,
-                cursor=Cursor(len(self.batches), self.n_epochs, len(self.probes)))
+                cursor=Cursor(len(self.batches), self.n_epochs, len(self.probes)), version=self.version)
 
 
 class SnapshotCache:
