@@ -275,3 +275,17 @@ def test_a_slower_read_of_older_data_never_replaces_the_view_viewers_share(monke
     monkeypatch.setattr(live, "FRESH_S", 0.0)  # every call reads
     monkeypatch.setattr(live, "_read", lambda rid: older)
     assert live.read_run(run_id) is ended
+
+
+def test_an_epoch_slider_a_browser_mounts_again_starts_at_the_epoch_it_shows():
+    """A browser that mounts a slider again (the page around it changed as the run ended) starts it at
+    the widget's default and sends that back: the default must be the epoch shown, not epoch 0, or a
+    viewer who never touched it sees the run's first histograms (seen in the e2e share test)."""
+    run_id = stored_run(name="finished")
+    at = open_app("run", run=run_id)
+    for _ in range(2):  # the first draw, then a redraw that does not set the widget's value
+        at.run()
+        assert not at.exception, at.exception
+        slider = next(s for s in at.slider if s.label.startswith("Epoch"))
+        assert slider.value == 3 and list(slider.proto.default) == [3], (slider.value, slider.proto.default)
+    assert _hist_epoch(at) == 3

@@ -20,7 +20,11 @@ def epoch_picker(where, epochs: list[int], *, key: str, live: bool, label: str =
 
     `planned` (the run's configured epochs, for views probed every epoch): a numeric slider that,
     while the run trains, spans the whole run so its scale does not jump as epochs arrive (an
-    epoch not reached yet shows the newest). Without it, a slider over the recorded epochs."""
+    epoch not reached yet shows the newest). Without it, a slider over the recorded epochs.
+
+    Each slider is made with the epoch it shows as its default: a browser that mounts it again (the
+    page around it changed, e.g. when the run ended) starts from that default and sends it back, and
+    with the widget's own default (epoch 0) a viewer who never touched it was moved to epoch 0."""
     last = epochs[-1]
     if live and where.toggle("Follow training", value=True, key=f"{key}_follow",
                              help="Show each new epoch as it arrives. Turn off to pick an epoch."):
@@ -30,13 +34,14 @@ def epoch_picker(where, epochs: list[int], *, key: str, live: bool, label: str =
         where.caption(f"{label}: {last} (the only one recorded so far)")
         return last
     if planned is not None:  # every epoch was probed: a plain slider
-        if key not in st.session_state:
-            st.session_state[key] = last
-        value = where.slider(label, 0, max(planned, last) if live else last, key=key)
+        top = max(planned, last) if live else last
+        value = where.slider(label, 0, top, value=min(st.session_state.get(key, last), top), key=key)
         if value > last:
             where.caption(f"Epoch {value} has not been reached yet; showing epoch {last}.")
             return last
         return value
-    if st.session_state.get(key) not in epochs:
+    chosen = st.session_state.get(key, last)
+    if chosen not in epochs:  # an epoch this run does not have: the newest, moving the browser's slider too
         st.session_state[key] = last
-    return int(where.select_slider(label, epochs, key=key))
+        return int(where.select_slider(label, epochs, key=key))
+    return int(where.select_slider(label, epochs, value=chosen, key=key))
