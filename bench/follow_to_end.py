@@ -24,13 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e_app import CHROMIUM_ARGS, chromium_path, streamlit_server, wait_for_app  # noqa: E402
-
-HIST_TITLES_JS = """
-() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-        .filter(p => p.layout && p.layout.title && String(p.layout.title.text || '').startsWith('Distributions'))
-        .map(p => String(p.layout.title.text))
-"""
+from tests.e2e_app import (  # noqa: E402
+    CHROMIUM_ARGS,
+    chromium_path,
+    histogram_title,
+    streamlit_server,
+    wait_for_app,
+)
 
 
 def main() -> None:
@@ -89,9 +89,9 @@ def _last_histogram(tab, wanted: str, timeout: float = 20) -> str:
     tab.get_by_text("succeeded").first.wait_for(timeout=60_000)
     deadline = time.monotonic() + timeout
     while True:
-        titles = tab.evaluate(HIST_TITLES_JS)
-        if (titles and titles[0].endswith(wanted)) or time.monotonic() > deadline:
-            return titles[0] if titles else ""
+        title = histogram_title(tab)
+        if title.endswith(wanted) or time.monotonic() > deadline:
+            return title
         time.sleep(0.3)
 
 

@@ -115,3 +115,15 @@ CURVE_POINTS_JS = """
 def curve_points(page) -> dict[str, int]:
     """Points on the run page's loss chart: logged batches and finished epochs (-1: no chart yet)."""
     return page.evaluate(CURVE_POINTS_JS)
+
+
+HISTOGRAM_TITLE_JS = """
+() => { const p = Array.from(document.querySelectorAll('.js-plotly-plot')).find(p => p.layout && p.layout.title &&
+          String(p.layout.title.text || '').startsWith('Distributions'));
+        return p ? String(p.layout.title.text) : ''; }
+"""
+
+
+def histogram_title(page) -> str:
+    """The title of the first before/after histogram chart on the page ("" if none yet)."""
+    return page.evaluate(HISTOGRAM_TITLE_JS)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e_app import curve_points, streamlit_server, wait_for_app
+from tests.e2e_app import curve_points, histogram_title, streamlit_server, wait_for_app
 from tests.waiting import wait_for
 from ui import routes
 from ui.access import ADMIN_COOKIE
@@ -82,9 +82,8 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         other.get_by_text("succeeded").first.wait_for(timeout=60_000)
         assert curve_points(other)["epochs"] == 30
         # ...and the teammate's histograms followed it to the last epoch too (issue 9).
-        seen_titles: list[str] = []
-        _wait_until(lambda: seen_titles.append(_hist_title(other)) or seen_titles[-1].endswith("epoch 30"), 30,
-                    "the shared run's last histogram", seen=lambda: f"it shows {seen_titles[-1]!r}")
+        _wait_until(lambda: histogram_title(other).endswith("epoch 30"), 30, "the shared run's last histogram",
+                    seen=lambda: f"it shows {histogram_title(other)!r}")
         _shot(page, "run-finished")
 
         # The before/after BN histograms render for the finished run.
@@ -133,17 +132,6 @@ def test_train_a_fast_preset_watch_it_live_and_share_it(browser, tmp_path):
         page.get_by_text(re.compile(r"\d+ of 3 runs")).first.wait_for(timeout=30_000)  # the card reused one
         _shot(page, "runs")
         context.close()
-
-
-HIST_TITLE_JS = """
-() => { const p = Array.from(document.querySelectorAll('.js-plotly-plot')).find(p => p.layout && p.layout.title &&
-          String(p.layout.title.text || '').startsWith('Distributions'));
-        return p ? String(p.layout.title.text) : ''; }
-"""
-
-
-def _hist_title(page) -> str:
-    return page.evaluate(HIST_TITLE_JS)
 
 
 BOUNDARY_TITLE_JS = """

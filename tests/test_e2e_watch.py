@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e_app import curve_points, streamlit_server, wait_for_app
+from tests.e2e_app import curve_points, histogram_title, streamlit_server, wait_for_app
 from tests.waiting import wait_for
 from ui import routes
 
@@ -55,11 +55,6 @@ model.fit(x, y, epochs=2000, batch_size=32, validation_split=0.2, verbose=0,
 print("done", flush=True)
 '''
 
-HIST_TITLE_JS = """
-() => { const p = Array.from(document.querySelectorAll('.js-plotly-plot')).find(p => p.layout && p.layout.title &&
-          String(p.layout.title.text || '').startsWith('Distributions'));
-        return p ? String(p.layout.title.text) : ''; }
-"""
 
 
 def _lines(proc: subprocess.Popen) -> queue.Queue:
@@ -115,7 +110,7 @@ def test_a_script_started_while_the_dashboard_is_open_appears_and_is_followed_li
             run.locator("[data-testid='stMarkdown']", has_text="from a script").first.wait_for(timeout=30_000)
             first = _wait_until(lambda: (p := curve_points(run))["epochs"] >= 1 and p, 120, "the first epoch")
             _wait_until(lambda: curve_points(run)["epochs"] > first["epochs"], 120, "more epochs, live")
-            _wait_until(lambda: "script_bn" in run.evaluate(HIST_TITLE_JS), 60, "the histograms of script_bn")
+            _wait_until(lambda: "script_bn" in histogram_title(run), 60, "the histograms of script_bn")
 
             stop.write_text("enough")
             assert proc.wait(180) == 0
